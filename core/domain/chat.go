@@ -1,0 +1,446 @@
+package domain
+
+import (
+	"bytes"
+	"encoding/json"
+)
+
+// ChatRequest is a client's chat completion request. The router reads only the
+// fields routing needs and keeps the body as sent, so that OpenAI-compatible
+// upstreams receive every field, known or not, unchanged. Translating adapters
+// decode the whole body with Params.
+type ChatRequest struct {
+	Model        string
+	Stream       bool
+	IncludeUsage bool   // stream_options.include_usage
+	Provider     string // router extension: the provider to use (specified_provider)
+	MaxTokens    int    // max_completion_tokens, else max_tokens; 0 when absent
+	// Raw is the request body: a JSON object.
+	Raw []byte
+}
+
+// routingFields is what ParseChatRequest decodes; json skips the rest quickly.
+type routingFields struct {
+	Model         *string         `json:"model"`
+	Messages      json.RawMessage `json:"messages"`
+	Stream        *bool           `json:"stream"`
+	StreamOptions *struct {
+		IncludeUsage *bool `json:"include_usage"`
+	} `json:"stream_options"`
+	Provider            *string `json:"provider"`
+	MaxTokens           *int    `json:"max_tokens"`
+	MaxCompletionTokens *int    `json:"max_completion_tokens"`
+}
+
+// ParseChatRequest validates the body of a chat completion request and reads
+// its routing fields. The body is retained (not copied).
+func ParseChatRequest(body []byte) (*ChatRequest, error) {
+	var f routingFields
+	if err := json.Unmarshal(body, &f); err != nil {
+		var te *json.UnmarshalTypeError
+		if ok := asTypeError(err, &te); ok && te.Field != "" {
+			return nil, FieldError(te.Field, "must be of type %s", jsonTypeName(te.Type.Kind().String()))
+		}
+		return nil, &Error{Code: CodeInvalid, Msg: "request body is not a valid JSON object: " + err.Error()}
+	}
+	if f.Model == nil || *f.Model == "" {
+		return nil, FieldError("model", "is required")
+	}
+	msgs := bytes.TrimSpace(f.Messages)
+	if len(msgs) == 0 || bytes.Equal(msgs, []byte("null")) {
+		return nil, FieldError("messages", "is required")
+	}
+	if msgs[0] != '[' {
+		return nil, FieldError("messages", "must be an array")
+	}
+	if bytes.Equal(bytes.Join(bytes.Fields(msgs), nil), []byte("[]")) {
+		return nil, FieldError("messages", "must contain at least one message")
+	}
+	r := &ChatRequest{Model: *f.Model, Raw: body}
+	if f.Stream != nil {
+		r.Stream = *f.Stream
+	}
+	if f.StreamOptions != nil && f.StreamOptions.IncludeUsage != nil {
+		r.IncludeUsage = *f.StreamOptions.IncludeUsage
+	}
+	if f.Provider != nil {
+		r.Provider = *f.Provider
+	}
+	switch {
+	case f.MaxCompletionTokens != nil:
+		r.MaxTokens = *f.MaxCompletionTokens
+	case f.MaxTokens != nil:
+		r.MaxTokens = *f.MaxTokens
+	}
+	if r.MaxTokens < 0 {
+		return nil, FieldError("max_tokens", "must not be negative")
+	}
+	return r, nil
+}
+
+// EstimatedPromptTokens is a cheap estimate of the prompt's size (about four
+// bytes of JSON per token), used for cost-based routing before the upstream
+// reports real usage.
+func (r *ChatRequest) EstimatedPromptTokens() int {
+	return len(r.Raw)/4 + 1
+}
+
+// Params decodes the whole request into typed parameters.
+func (r *ChatRequest) Params() (*ChatParams, error) {
+	var p ChatParams
+	if err := json.Unmarshal(r.Raw, &p); err != nil {
+		var te *json.UnmarshalTypeError
+		if ok := asTypeError(err, &te); ok && te.Field != "" {
+			return nil, FieldError(te.Field, "must be of type %s", jsonTypeName(te.Type.Kind().String()))
+		}
+		var de *Error
+		if ok := asDomainError(err, &de); ok {
+			return nil, de
+		}
+		return nil, &Error{Code: CodeInvalid, Msg: "invalid request body: " + err.Error()}
+	}
+	return &p, nil
+}
+
+func jsonTypeName(kind string) string {
+	switch kind {
+	case "string":
+		return "string"
+	case "bool":
+		return "boolean"
+	case "slice", "array":
+		return "array"
+	case "map", "struct", "ptr":
+		return "object"
+	default:
+		return "number"
+	}
+}
+
+// ChatParams is the typed form of an OpenAI chat completion request.
+type ChatParams struct {
+	Model               string          `json:"model"`
+	Messages            []Message       `json:"messages"`
+	Tools               []Tool          `json:"tools,omitempty"`
+	ToolChoice          *ToolChoice     `json:"tool_choice,omitempty"`
+	ParallelToolCalls   *bool           `json:"parallel_tool_calls,omitempty"`
+	ResponseFormat      json.RawMessage `json:"response_format,omitempty"`
+	Temperature         *float64        `json:"temperature,omitempty"`
+	TopP                *float64        `json:"top_p,omitempty"`
+	MaxTokens           *int            `json:"max_tokens,omitempty"`
+	MaxCompletionTokens *int            `json:"max_completion_tokens,omitempty"`
+	Stop                Stop            `json:"stop,omitzero"`
+	N                   *int            `json:"n,omitempty"`
+	Seed                *int64          `json:"seed,omitempty"`
+	PresencePenalty     *float64        `json:"presence_penalty,omitempty"`
+	FrequencyPenalty    *float64        `json:"frequency_penalty,omitempty"`
+	Logprobs            *bool           `json:"logprobs,omitempty"`
+	TopLogprobs         *int            `json:"top_logprobs,omitempty"`
+	LogitBias           json.RawMessage `json:"logit_bias,omitempty"`
+	User                string          `json:"user,omitempty"`
+	Stream              bool            `json:"stream,omitempty"`
+	StreamOptions       *StreamOptions  `json:"stream_options,omitempty"`
+	ReasoningEffort     string          `json:"reasoning_effort,omitempty"`
+	Metadata            json.RawMessage `json:"metadata,omitempty"`
+	Store               *bool           `json:"store,omitempty"`
+	Provider            string          `json:"provider,omitempty"`
+}
+
+// StreamOptions are the options of a streaming request.
+type StreamOptions struct {
+	IncludeUsage bool `json:"include_usage"`
+}
+
+// Message is one chat message.
+type Message struct {
+	Role             string     `json:"role"`
+	Content          Content    `json:"content"`
+	Name             string     `json:"name,omitempty"`
+	ToolCalls        []ToolCall `json:"tool_calls,omitempty"`
+	ToolCallID       string     `json:"tool_call_id,omitempty"`
+	Refusal          *string    `json:"refusal,omitempty"`
+	ReasoningContent string     `json:"reasoning_content,omitempty"`
+}
+
+// Content is a message's content: null, a string or a list of parts.
+type Content struct {
+	Text  string
+	Parts []ContentPart
+	// kind: 0 null, 1 text, 2 parts
+	kind uint8
+}
+
+// TextContent returns string content.
+func TextContent(s string) Content { return Content{Text: s, kind: 1} }
+
+// PartsContent returns content made of parts.
+func PartsContent(parts []ContentPart) Content { return Content{Parts: parts, kind: 2} }
+
+// IsNull reports whether the content is absent or null.
+func (c Content) IsNull() bool { return c.kind == 0 }
+
+// IsParts reports whether the content is a list of parts.
+func (c Content) IsParts() bool { return c.kind == 2 }
+
+// IsZero makes omitzero omit null content.
+func (c Content) IsZero() bool { return c.kind == 0 }
+
+// String returns the text of the content, joining text parts.
+func (c Content) String() string {
+	if c.kind != 2 {
+		return c.Text
+	}
+	var b []byte
+	for _, p := range c.Parts {
+		if p.Type == "text" {
+			b = append(b, p.Text...)
+		}
+	}
+	return string(b)
+}
+
+func (c Content) MarshalJSON() ([]byte, error) {
+	switch c.kind {
+	case 1:
+		return json.Marshal(c.Text)
+	case 2:
+		if c.Parts == nil {
+			return []byte("[]"), nil
+		}
+		return json.Marshal(c.Parts)
+	default:
+		return []byte("null"), nil
+	}
+}
+
+func (c *Content) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case len(b) == 0 || bytes.Equal(b, []byte("null")):
+		*c = Content{}
+		return nil
+	case b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*c = TextContent(s)
+		return nil
+	case b[0] == '[':
+		var parts []ContentPart
+		if err := json.Unmarshal(b, &parts); err != nil {
+			return err
+		}
+		*c = PartsContent(parts)
+		return nil
+	default:
+		return &Error{Code: CodeInvalid, Field: "messages.content", Msg: "must be a string or an array of content parts"}
+	}
+}
+
+// ContentPart is one part of a message's content.
+type ContentPart struct {
+	Type       string      `json:"type"` // text, image_url, input_audio, file, refusal
+	Text       string      `json:"text,omitempty"`
+	ImageURL   *ImageURL   `json:"image_url,omitempty"`
+	InputAudio *InputAudio `json:"input_audio,omitempty"`
+	File       *FileData   `json:"file,omitempty"`
+	Refusal    string      `json:"refusal,omitempty"`
+}
+
+// ImageURL is an image reference: an http(s) URL or a data: URL.
+type ImageURL struct {
+	URL    string `json:"url"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// InputAudio is base64 audio input.
+type InputAudio struct {
+	Data   string `json:"data"`
+	Format string `json:"format"`
+}
+
+// FileData is an attached file.
+type FileData struct {
+	FileData string `json:"file_data,omitempty"`
+	FileID   string `json:"file_id,omitempty"`
+	Filename string `json:"filename,omitempty"`
+}
+
+// Tool is a tool the model may call.
+type Tool struct {
+	Type     string      `json:"type"`
+	Function FunctionDef `json:"function"`
+}
+
+// FunctionDef describes a function tool.
+type FunctionDef struct {
+	Name        string          `json:"name"`
+	Description string          `json:"description,omitempty"`
+	Parameters  json.RawMessage `json:"parameters,omitempty"`
+	Strict      *bool           `json:"strict,omitempty"`
+}
+
+// ToolCall is a call the assistant made. In stream deltas Index is set and the
+// other fields may be partial.
+type ToolCall struct {
+	Index    *int         `json:"index,omitempty"`
+	ID       string       `json:"id,omitempty"`
+	Type     string       `json:"type,omitempty"`
+	Function FunctionCall `json:"function"`
+}
+
+// FunctionCall is the function and arguments of a tool call.
+type FunctionCall struct {
+	Name      string `json:"name,omitempty"`
+	Arguments string `json:"arguments"`
+}
+
+// ToolChoice is "none", "auto", "required" or a named function.
+type ToolChoice struct {
+	Mode     string // none, auto, required; empty when Function is set
+	Function string // the forced function's name
+}
+
+func (t ToolChoice) MarshalJSON() ([]byte, error) {
+	if t.Function != "" {
+		return json.Marshal(map[string]any{"type": "function", "function": map[string]string{"name": t.Function}})
+	}
+	return json.Marshal(t.Mode)
+}
+
+func (t *ToolChoice) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		switch s {
+		case "none", "auto", "required":
+		default:
+			return &Error{Code: CodeInvalid, Field: "tool_choice", Msg: `must be "none", "auto", "required" or a function`}
+		}
+		*t = ToolChoice{Mode: s}
+		return nil
+	}
+	var obj struct {
+		Type     string `json:"type"`
+		Function struct {
+			Name string `json:"name"`
+		} `json:"function"`
+	}
+	if err := json.Unmarshal(b, &obj); err != nil {
+		return &Error{Code: CodeInvalid, Field: "tool_choice", Msg: "must be a string or an object"}
+	}
+	if obj.Type != "function" || obj.Function.Name == "" {
+		return &Error{Code: CodeInvalid, Field: "tool_choice", Msg: `an object must be {"type":"function","function":{"name":...}}`}
+	}
+	*t = ToolChoice{Function: obj.Function.Name}
+	return nil
+}
+
+// Stop is the stop parameter: a string or a list of strings.
+type Stop []string
+
+func (s Stop) IsZero() bool { return len(s) == 0 }
+
+func (s *Stop) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case bytes.Equal(b, []byte("null")):
+		*s = nil
+		return nil
+	case len(b) > 0 && b[0] == '"':
+		var one string
+		if err := json.Unmarshal(b, &one); err != nil {
+			return err
+		}
+		*s = Stop{one}
+		return nil
+	default:
+		var many []string
+		if err := json.Unmarshal(b, &many); err != nil {
+			return &Error{Code: CodeInvalid, Field: "stop", Msg: "must be a string or an array of strings"}
+		}
+		*s = many
+		return nil
+	}
+}
+
+// Usage is token usage.
+type Usage struct {
+	PromptTokens            int             `json:"prompt_tokens"`
+	CompletionTokens        int             `json:"completion_tokens"`
+	TotalTokens             int             `json:"total_tokens"`
+	PromptTokensDetails     json.RawMessage `json:"prompt_tokens_details,omitempty"`
+	CompletionTokensDetails json.RawMessage `json:"completion_tokens_details,omitempty"`
+}
+
+// ChatResponse is a non-streaming chat completion.
+type ChatResponse struct {
+	ID                string   `json:"id"`
+	Object            string   `json:"object"`
+	Created           int64    `json:"created"`
+	Model             string   `json:"model"`
+	Choices           []Choice `json:"choices"`
+	Usage             *Usage   `json:"usage,omitempty"`
+	SystemFingerprint string   `json:"system_fingerprint,omitempty"`
+	ServiceTier       string   `json:"service_tier,omitempty"`
+	// Raw, when set, is the upstream's body in OpenAI's format, to be sent to
+	// the client as is; the typed fields then carry at least ID, Model and Usage.
+	Raw []byte `json:"-"`
+}
+
+// Choice is one choice of a chat completion.
+type Choice struct {
+	Index        int             `json:"index"`
+	Message      Message         `json:"message"`
+	FinishReason string          `json:"finish_reason"`
+	Logprobs     json.RawMessage `json:"logprobs"`
+}
+
+// ChatChunk is one chunk of a streamed chat completion.
+type ChatChunk struct {
+	ID                string        `json:"id"`
+	Object            string        `json:"object"`
+	Created           int64         `json:"created"`
+	Model             string        `json:"model"`
+	Choices           []ChunkChoice `json:"choices"`
+	Usage             *Usage        `json:"usage,omitempty"`
+	SystemFingerprint string        `json:"system_fingerprint,omitempty"`
+	// Raw, when set, is the chunk's JSON as the upstream sent it in OpenAI's
+	// format; writers send it unchanged.
+	Raw []byte `json:"-"`
+}
+
+// ChunkChoice is one choice's delta in a chunk.
+type ChunkChoice struct {
+	Index        int             `json:"index"`
+	Delta        Delta           `json:"delta"`
+	FinishReason *string         `json:"finish_reason"`
+	Logprobs     json.RawMessage `json:"logprobs,omitempty"`
+}
+
+// Delta is the incremental part of a message.
+type Delta struct {
+	Role             string     `json:"role,omitempty"`
+	Content          *string    `json:"content,omitempty"`
+	ReasoningContent *string    `json:"reasoning_content,omitempty"`
+	ToolCalls        []ToolCall `json:"tool_calls,omitempty"`
+	Refusal          *string    `json:"refusal,omitempty"`
+}
+
+// HasContent reports whether the chunk carries generated output (a token of
+// content, reasoning, refusal or a tool call), as opposed to only a role,
+// finish reason or usage. The first such chunk marks the time to first token.
+func (c *ChatChunk) HasContent() bool {
+	for i := range c.Choices {
+		d := &c.Choices[i].Delta
+		if (d.Content != nil && *d.Content != "") || (d.ReasoningContent != nil && *d.ReasoningContent != "") ||
+			len(d.ToolCalls) > 0 || (d.Refusal != nil && *d.Refusal != "") {
+			return true
+		}
+	}
+	return false
+}

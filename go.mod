@@ -1,0 +1,3 @@
+module github.com/airouter/airouter
+
+go 1.26
