@@ -140,3 +140,11 @@ type Orchestrator interface {
 	// Ready reports whether the orchestrator is reachable.
 	Ready(ctx context.Context) error
 }
+
+// RotationStore keeps the progress of key rotations as the rotation workflow
+// reports it, for the admin API.
+type RotationStore interface {
+	SaveRotation(ctx context.Context, r domain.Rotation) (domain.Rotation, error)
+	GetRotation(ctx context.Context, id string) (domain.Rotation, error)
+	ListRotations(ctx context.Context, providerID int64, limit int) ([]domain.Rotation, error)
+}

@@ -306,3 +306,8 @@ type Rotation struct {
 	StartedAt  time.Time
 	UpdatedAt  time.Time
 }
+
+// KeyErrorUndecryptable is the last error of a key whose secret does not open
+// under the current master key; such a key is marked invalid, never used with
+// an empty secret.
+const KeyErrorUndecryptable = "secret cannot be decrypted with the current AIROUTER_MASTER_KEY"

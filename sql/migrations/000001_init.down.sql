@@ -1,0 +1,11 @@
+DROP TABLE IF EXISTS key_rotations;
+DROP TABLE IF EXISTS request_log;
+DROP TABLE IF EXISTS client_keys;
+DROP TABLE IF EXISTS health_checks;
+DROP TABLE IF EXISTS key_health;
+DROP TABLE IF EXISTS provider_health;
+DROP TABLE IF EXISTS model_routes;
+DROP TABLE IF EXISTS models;
+DROP TABLE IF EXISTS provider_keys;
+DROP TABLE IF EXISTS providers;
+DROP FUNCTION IF EXISTS airouter_notify_config();

@@ -1,0 +1,56 @@
+-- name: InsertRequestLogs :copyfrom
+INSERT INTO request_log (ts, request_id, client_key_id, model, provider_id, provider, key_id, route_id, strategy,
+                         attempts, stream, status, error_class, error_message, latency_us, ttft_us, prompt_tokens,
+                         completion_tokens, cost)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19);
+
+-- name: ListRequestLogs :many
+-- Keyset pagination, newest first: pass the last row's (ts, id) as the cursor.
+SELECT * FROM request_log
+WHERE ts >= sqlc.arg(from_ts) AND ts < sqlc.arg(to_ts)
+  AND (sqlc.narg(model)::text IS NULL OR model = sqlc.narg(model))
+  AND (sqlc.narg(provider)::text IS NULL OR provider = sqlc.narg(provider))
+  AND (sqlc.narg(status)::integer IS NULL OR status = sqlc.narg(status))
+  AND (sqlc.narg(failed)::boolean IS NULL OR (status >= 400) = sqlc.narg(failed))
+  AND (sqlc.narg(before_ts)::timestamptz IS NULL OR (ts, id) < (sqlc.narg(before_ts), sqlc.arg(before_id)::bigint))
+ORDER BY ts DESC, id DESC
+LIMIT sqlc.arg(lim);
+
+-- name: StatsByModel :many
+SELECT model,
+       count(*)::bigint                                                                     AS requests,
+       count(*) FILTER (WHERE status >= 400)::bigint                                        AS errors,
+       COALESCE(percentile_cont(0.50) WITHIN GROUP (ORDER BY latency_us), 0)::double precision AS latency_p50,
+       COALESCE(percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_us), 0)::double precision AS latency_p95,
+       COALESCE(percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_us), 0)::double precision AS latency_p99,
+       COALESCE(percentile_cont(0.50) WITHIN GROUP (ORDER BY ttft_us) FILTER (WHERE ttft_us > 0), 0)::double precision AS ttft_p50,
+       COALESCE(percentile_cont(0.95) WITHIN GROUP (ORDER BY ttft_us) FILTER (WHERE ttft_us > 0), 0)::double precision AS ttft_p95,
+       COALESCE(sum(prompt_tokens), 0)::bigint                                              AS prompt_tokens,
+       COALESCE(sum(completion_tokens), 0)::bigint                                          AS completion_tokens,
+       COALESCE(sum(cost), 0)::double precision                                             AS cost
+FROM request_log
+WHERE ts >= sqlc.arg(from_ts) AND ts < sqlc.arg(to_ts)
+GROUP BY model
+ORDER BY model;
+
+-- name: StatsByRoute :many
+SELECT model,
+       COALESCE(route_id, 0)::bigint                                                        AS route_id,
+       provider,
+       count(*)::bigint                                                                     AS requests,
+       count(*) FILTER (WHERE status >= 400)::bigint                                        AS errors,
+       COALESCE(percentile_cont(0.50) WITHIN GROUP (ORDER BY latency_us), 0)::double precision AS latency_p50,
+       COALESCE(percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_us), 0)::double precision AS latency_p95,
+       COALESCE(percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_us), 0)::double precision AS latency_p99,
+       COALESCE(percentile_cont(0.50) WITHIN GROUP (ORDER BY ttft_us) FILTER (WHERE ttft_us > 0), 0)::double precision AS ttft_p50,
+       COALESCE(percentile_cont(0.95) WITHIN GROUP (ORDER BY ttft_us) FILTER (WHERE ttft_us > 0), 0)::double precision AS ttft_p95,
+       COALESCE(sum(prompt_tokens), 0)::bigint                                              AS prompt_tokens,
+       COALESCE(sum(completion_tokens), 0)::bigint                                          AS completion_tokens,
+       COALESCE(sum(cost), 0)::double precision                                             AS cost
+FROM request_log
+WHERE ts >= sqlc.arg(from_ts) AND ts < sqlc.arg(to_ts)
+GROUP BY model, route_id, provider
+ORDER BY model, route_id;
+
+-- name: PruneRequestLogs :execrows
+DELETE FROM request_log WHERE ts < $1;
