@@ -1,0 +1,436 @@
+package routing
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/airouter/airouter/core/domain"
+)
+
+// Attempt is one step of a plan: a route and the key to call it with. Key is
+// the keyless key (ID 0) for an openai_compatible provider without keys.
+type Attempt struct {
+	Route *Route
+	Key   *Key
+}
+
+// Outcome is the result of one attempt.
+type Outcome struct {
+	// Err is nil on success; a *domain.UpstreamError gives the class, status
+	// and RetryAfter. See the package documentation for how each is judged.
+	Err error
+	// Latency of the attempt; 0 means measured by the router's clock since
+	// Begin.
+	Latency time.Duration
+	// TTFT is the time to the first token of a stream; 0 if unknown.
+	TTFT                           time.Duration
+	PromptTokens, CompletionTokens int
+	Cost                           float64
+}
+
+// Ticket is an attempt in flight, returned by Begin. Call End exactly once.
+type Ticket struct {
+	r     *Router
+	route *Route
+	key   *Key
+	start int64
+}
+
+// Begin marks an attempt in flight on its route and key. It also notices an
+// ejection whose time is up and reports the route's return.
+func (r *Router) Begin(a Attempt) Ticket {
+	now := r.now()
+	if a.Route != nil {
+		a.Route.st.inflight.Add(1)
+		if u := a.Route.st.ejectedUntil.Load(); u != 0 && u <= now && a.Route.st.ejectedUntil.CompareAndSwap(u, 0) {
+			r.emit([]Event{a.Route.event(EventRouteReturned, time.Unix(0, u), "ejection time is up")})
+		}
+	}
+	if a.Key != nil {
+		a.Key.st.inflight.Add(1)
+	}
+	return Ticket{r: r, route: a.Route, key: a.Key, start: now}
+}
+
+// judgement is how an outcome counts for health.
+type judgement int
+
+const (
+	judgedSuccess  judgement = iota // no error: feeds the EWMAs
+	judgedAnswered                  // client error: success for health only
+	judgedFailure                   // counts against the route and key
+	judgedAuth                      // 401/403: invalidates the key
+	judgedLimited                   // 429: cools the key down
+	judgedCanceled                  // the client went away
+)
+
+func judge(err error) (judgement, *domain.UpstreamError) {
+	if err == nil {
+		return judgedSuccess, nil
+	}
+	var ue *domain.UpstreamError
+	if errors.As(err, &ue) {
+		switch {
+		case ue.Class == domain.ClassCanceled:
+			return judgedCanceled, ue
+		case ue.Timeout:
+			return judgedFailure, ue
+		case ue.Class == domain.ClassRequest:
+			return judgedAnswered, ue
+		case ue.Class == domain.ClassAuth:
+			return judgedAuth, ue
+		case ue.Class == domain.ClassRateLimited:
+			return judgedLimited, ue
+		}
+		return judgedFailure, ue
+	}
+	if errors.Is(err, context.Canceled) {
+		return judgedCanceled, nil
+	}
+	return judgedFailure, nil
+}
+
+// End records the attempt's outcome. It is a no-op on a zero Ticket.
+func (t Ticket) End(o Outcome) {
+	if t.r == nil {
+		return
+	}
+	r := t.r
+	now := r.now()
+	lat := o.Latency
+	if lat <= 0 {
+		lat = time.Duration(max(now-t.start, 0))
+	}
+	j, ue := judge(o.Err)
+	var evs [2]Event
+	n := 0
+	if rt := t.route; rt != nil {
+		rt.st.inflight.Add(-1)
+		rt.st.count(o, j)
+		if j != judgedAuth && j != judgedLimited && j != judgedCanceled {
+			if ev, ok := r.recordRoute(rt, t.start, now, lat, o.TTFT, j); ok {
+				evs[n] = ev
+				n++
+			}
+		}
+	}
+	if k := t.key; k != nil {
+		k.st.inflight.Add(-1)
+		k.st.count(o, j)
+		if j != judgedCanceled {
+			k.st.mu.Lock()
+			k.st.record(r, now, lat, o.TTFT, j)
+			k.st.mu.Unlock()
+		}
+		if ev, ok := r.keyEvent(t, now, j, ue); ok {
+			evs[n] = ev
+			n++
+		}
+	}
+	if n > 0 {
+		r.emit(evs[:n])
+	}
+}
+
+func (s *stats) count(o Outcome, j judgement) {
+	s.requests.Add(1)
+	if o.Err != nil {
+		s.errors.Add(1)
+	}
+	if j == judgedFailure {
+		s.failures.Add(1)
+	}
+	if o.PromptTokens > 0 {
+		s.promptTokens.Add(int64(o.PromptTokens))
+	}
+	if o.CompletionTokens > 0 {
+		s.completionTokens.Add(int64(o.CompletionTokens))
+	}
+	s.addCost(o.Cost)
+}
+
+// record feeds the EWMAs, the window and the consecutive failures; s.mu is
+// held.
+func (s *stats) record(r *Router, now int64, lat, ttft time.Duration, j judgement) {
+	switch j {
+	case judgedSuccess:
+		s.lat.observe(now, float64(lat), r.tau)
+		if ttft > 0 {
+			s.ttft.observe(now, float64(ttft), r.tau)
+		}
+		fallthrough
+	case judgedAnswered:
+		s.win.add(now, r.bucketW, true)
+		s.consec.Store(0)
+	default: // failure, and auth or rate limit for a key
+		if j == judgedFailure {
+			s.lat.observeFloor(now, float64(lat))
+		}
+		s.win.add(now, r.bucketW, false)
+		s.consec.Add(1)
+	}
+}
+
+// recordRoute records a judged outcome on a route and ejects it if it is an
+// outlier.
+func (r *Router) recordRoute(rt *Route, start, now int64, lat, ttft time.Duration, j judgement) (Event, bool) {
+	st := &rt.st.stats
+	if start < rt.st.ejectedAt.Load() {
+		// Begun before the last ejection: statistics only.
+		st.mu.Lock()
+		if j == judgedSuccess {
+			st.lat.observe(now, float64(lat), r.tau)
+		}
+		st.mu.Unlock()
+		return Event{}, false
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.record(r, now, lat, ttft, j)
+	if j != judgedFailure || rt.st.ejectedUntil.Load() > now {
+		return Event{}, false
+	}
+	reason := ""
+	if c := st.consec.Load(); r.o.EjectConsecutiveFailures > 0 && c >= int64(r.o.EjectConsecutiveFailures) {
+		reason = fmt.Sprintf("%d consecutive failures", c)
+	} else if ok, fail := st.win.read(now, r.bucketW); r.o.EjectMinRequests >= 0 && r.o.EjectFailureRate < 1 &&
+		ok+fail >= int64(r.o.EjectMinRequests) && float64(fail) > r.o.EjectFailureRate*float64(ok+fail) {
+		reason = fmt.Sprintf("failure rate %.0f%% over %d attempts", 100*float64(fail)/float64(ok+fail), ok+fail)
+	}
+	if reason == "" {
+		return Event{}, false
+	}
+	return r.eject(rt, now, reason)
+}
+
+// eject takes rt out unless it is the last usable route of its model;
+// rt.st.mu is held.
+func (r *Router) eject(rt *Route, now int64, reason string) (Event, bool) {
+	m := rt.m
+	m.st.mu.Lock()
+	defer m.st.mu.Unlock()
+	other := false
+	for _, o := range m.routes {
+		if o.st == rt.st {
+			continue
+		}
+		if t, _ := o.tier(now); t <= tierDegraded {
+			other = true
+			break
+		}
+	}
+	if !other {
+		return Event{}, false
+	}
+	d := r.ejectionFor(rt.st, now)
+	until := now + int64(d)
+	rt.st.ejectedAt.Store(now)
+	rt.st.ejectedUntil.Store(until)
+	rt.st.lastEjectEnd = until
+	rt.st.win.reset()
+	rt.st.consec.Store(0)
+	return rt.event(EventRouteEjected, time.Unix(0, until), fmt.Sprintf("%s; ejection %d for %s", reason, rt.st.ejections.Load(), d)), true
+}
+
+// ejectionFor counts one more ejection and returns its length: EjectBase ×
+// 2^(n−1) capped at EjectMax, n restarting at 1 when the route stayed in for
+// EjectMax since its last ejection ended. The model state's mutex is held.
+func (r *Router) ejectionFor(st *routeState, now int64) time.Duration {
+	n := st.ejections.Load()
+	if n > 0 && now-st.lastEjectEnd >= int64(r.o.EjectMax) {
+		n = 0
+	}
+	n++
+	st.ejections.Store(n)
+	return ejectionDuration(int(n), r.o.EjectBase, r.o.EjectMax)
+}
+
+// ejectionDuration is base × 2^(n−1), capped at max.
+func ejectionDuration(n int, base, maxD time.Duration) time.Duration {
+	d := base
+	for i := 1; i < n; i++ {
+		if d >= maxD/2 {
+			return maxD
+		}
+		d *= 2
+	}
+	return min(d, maxD)
+}
+
+// keyEvent applies auth and rate-limit outcomes to the key.
+func (r *Router) keyEvent(t Ticket, now int64, j judgement, ue *domain.UpstreamError) (Event, bool) {
+	k := t.key
+	if k.d.ID == 0 {
+		return Event{}, false
+	}
+	ev := Event{KeyID: k.d.ID, ProviderID: k.d.ProviderID}
+	if t.route != nil {
+		ev.ModelID, ev.RouteID = t.route.m.d.ID, t.route.d.ID
+	}
+	switch j {
+	case judgedAuth:
+		if k.st.invalid.CompareAndSwap(false, true) {
+			ev.Kind = EventKeyInvalidated
+			ev.Reason = "upstream refused the key"
+			if ue != nil && ue.Status != 0 {
+				ev.Reason = fmt.Sprintf("upstream returned %d", ue.Status)
+			}
+			return ev, true
+		}
+	case judgedLimited:
+		k.st.rateLimits.Add(1)
+		d := r.o.RateLimitCooldown
+		if ue != nil && ue.RetryAfter > 0 {
+			d = ue.RetryAfter
+		}
+		d = min(d, r.o.MaxRateLimitCooldown)
+		until := now + int64(d)
+		for {
+			old := k.st.coolUntil.Load()
+			if old >= until {
+				return Event{}, false
+			}
+			if k.st.coolUntil.CompareAndSwap(old, until) {
+				if old > now {
+					return Event{}, false // already cooling: extended silently
+				}
+				ev.Kind = EventKeyRateLimited
+				ev.Until = time.Unix(0, until)
+				ev.Reason = fmt.Sprintf("rate limited for %s", d)
+				return ev, true
+			}
+		}
+	}
+	return Event{}, false
+}
+
+// RouteStats is a snapshot of a route's live state.
+type RouteStats struct {
+	RouteID, ModelID, ProviderID int64
+	Model, Provider              string
+	UpstreamModel                string
+	InFlight                     int64
+	// EWMALatency and EWMATTFT are the peak-EWMA values as of their last
+	// observation; 0 when never measured.
+	EWMALatency, EWMATTFT time.Duration
+	// SuccessRate is over the window (1 when WindowRequests is 0).
+	SuccessRate         float64
+	WindowRequests      int64
+	ConsecutiveFailures int64
+	// Requests counts ended attempts; Failures those judged failures; Errors
+	// those with any error.
+	Requests, Failures, Errors     int64
+	PromptTokens, CompletionTokens int64
+	Cost                           float64
+	Health                         domain.HealthStatus
+	EjectedUntil                   time.Time // zero when not ejected
+	Ejections                      int64     // ejections in a row
+}
+
+// KeyStats is a snapshot of a key's live state.
+type KeyStats struct {
+	KeyID, ProviderID int64
+	Provider          string
+	Status            domain.KeyStatus // configured status
+	InFlight          int64
+	EWMALatency       time.Duration
+	EWMATTFT          time.Duration
+	SuccessRate       float64 // 1 when WindowRequests is 0
+	WindowRequests    int64
+	// ConsecutiveFailures, Failures and the window count auth and rate
+	// limit outcomes too.
+	ConsecutiveFailures            int64
+	Requests, Failures, Errors     int64
+	PromptTokens, CompletionTokens int64
+	Cost                           float64
+	// Health is the last active check, unhealthy when Invalid.
+	Health        domain.HealthStatus
+	Invalid       bool      // refused by the upstream (401/403) at run time
+	CooldownUntil time.Time // zero when not cooling down
+	RateLimits    int64     // 429s seen
+}
+
+func fillStats(s *stats, now, width int64) (inflight int64, lat, ttft time.Duration, rate float64, n, consec int64) {
+	rate, n = s.successRate(now, width)
+	return s.inflight.Load(), time.Duration(s.lat.raw()), time.Duration(s.ttft.raw()), rate, n, s.consec.Load()
+}
+
+// RouteStats returns a snapshot of every configured route, in model then
+// route ID order. It reports the return of routes whose ejection is over.
+func (r *Router) RouteStats() []RouteStats {
+	s := r.snap.Load()
+	now := r.now()
+	out := make([]RouteStats, 0, len(s.routes))
+	var evs []Event
+	for _, rt := range s.routes {
+		st := rt.st
+		if u := st.ejectedUntil.Load(); u != 0 && u <= now && st.ejectedUntil.CompareAndSwap(u, 0) {
+			evs = append(evs, rt.event(EventRouteReturned, time.Unix(0, u), "ejection time is up"))
+		}
+		rs := RouteStats{
+			RouteID: rt.d.ID, ModelID: rt.m.d.ID, ProviderID: rt.d.ProviderID,
+			Model: rt.m.d.Name, UpstreamModel: rt.d.UpstreamModel,
+			Requests: st.requests.Load(), Failures: st.failures.Load(), Errors: st.errors.Load(),
+			PromptTokens: st.promptTokens.Load(), CompletionTokens: st.completionTokens.Load(),
+			Cost: st.cost(), Ejections: st.ejections.Load(),
+		}
+		rs.InFlight, rs.EWMALatency, rs.EWMATTFT, rs.SuccessRate, rs.WindowRequests, rs.ConsecutiveFailures = fillStats(&st.stats, now, r.bucketW)
+		h := healthUnknown
+		if rt.p != nil {
+			rs.Provider = rt.p.d.Name
+			h = health(rt.p.st.health.Load())
+		}
+		if u := st.ejectedUntil.Load(); u > now {
+			rs.EjectedUntil = time.Unix(0, u)
+			h = healthUnhealthy
+		}
+		if h == healthUnknown {
+			if ok, _ := st.win.read(now, r.bucketW); ok > 0 {
+				h = healthHealthy
+			}
+		}
+		rs.Health = h.status()
+		out = append(out, rs)
+	}
+	r.emit(evs)
+	return out
+}
+
+// KeyStats returns a snapshot of every configured key (not the keyless
+// ones), by provider, status and ID.
+func (r *Router) KeyStats() []KeyStats {
+	s := r.snap.Load()
+	now := r.now()
+	out := make([]KeyStats, 0, len(s.keys))
+	for _, k := range s.keys {
+		st := k.st
+		ks := KeyStats{
+			KeyID: k.d.ID, ProviderID: k.d.ProviderID, Status: k.d.Status,
+			Requests: st.requests.Load(), Failures: st.failures.Load(), Errors: st.errors.Load(),
+			PromptTokens: st.promptTokens.Load(), CompletionTokens: st.completionTokens.Load(),
+			Cost: st.cost(), Invalid: st.invalid.Load(), RateLimits: st.rateLimits.Load(),
+			Health: health(st.health.Load()).status(),
+		}
+		ks.InFlight, ks.EWMALatency, ks.EWMATTFT, ks.SuccessRate, ks.WindowRequests, ks.ConsecutiveFailures = fillStats(&st.stats, now, r.bucketW)
+		if k.p != nil {
+			ks.Provider = k.p.d.Name
+		}
+		if ks.Invalid || st.unhealthy.Load() {
+			ks.Health = domain.HealthUnhealthy
+		}
+		if u := st.coolUntil.Load(); u > now {
+			ks.CooldownUntil = time.Unix(0, u)
+		}
+		out = append(out, ks)
+	}
+	slices.SortFunc(out, keyStatsCompare)
+	return out
+}
+
+func keyStatsCompare(a, b KeyStats) int {
+	return cmp.Or(cmp.Compare(a.ProviderID, b.ProviderID), cmp.Compare(keyRank(a.Status), keyRank(b.Status)), cmp.Compare(a.KeyID, b.KeyID))
+}
