@@ -242,6 +242,7 @@ type ClientKey struct {
 
 // RequestLog is one client request as recorded in the request log.
 type RequestLog struct {
+	ID               int64 // assigned by the store; with Time, the pagination cursor
 	Time             time.Time
 	RequestID        string
 	ClientKeyID      int64

@@ -10,4 +10,4 @@ RETURNING *;
 SELECT * FROM key_rotations WHERE id = $1;
 
 -- name: ListRotations :many
-SELECT * FROM key_rotations WHERE provider_id = $1 ORDER BY started_at DESC LIMIT $2;
+SELECT * FROM key_rotations WHERE provider_id = $1 ORDER BY started_at DESC, id LIMIT $2;

@@ -14,8 +14,10 @@ FROM provider_keys WHERE id = $1;
 SELECT id, provider_id, name, last4, fingerprint, status, weight, version, created_at, rotated_at, expires_at, last_error
 FROM provider_keys WHERE id = $1 FOR UPDATE;
 
--- name: GetProviderKeySecret :one
-SELECT provider_id, secret_ciphertext FROM provider_keys WHERE id = $1;
+-- name: GetProviderKeyWithSecret :one
+SELECT id, provider_id, name, secret_ciphertext, last4, fingerprint, status, weight, version, created_at,
+       rotated_at, expires_at, last_error
+FROM provider_keys WHERE id = $1;
 
 -- name: ListProviderKeys :many
 SELECT id, provider_id, name, last4, fingerprint, status, weight, version, created_at, rotated_at, expires_at, last_error

@@ -50,7 +50,7 @@ SELECT model,
 FROM request_log
 WHERE ts >= sqlc.arg(from_ts) AND ts < sqlc.arg(to_ts)
 GROUP BY model, route_id, provider
-ORDER BY model, route_id;
+ORDER BY model, route_id, provider;
 
 -- name: PruneRequestLogs :execrows
 DELETE FROM request_log WHERE ts < $1;

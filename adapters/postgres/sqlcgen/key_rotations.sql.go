@@ -31,7 +31,7 @@ func (q *Queries) GetRotation(ctx context.Context, id string) (KeyRotation, erro
 }
 
 const listRotations = `-- name: ListRotations :many
-SELECT id, provider_id, old_key_id, new_key_id, step, status, error, started_at, updated_at FROM key_rotations WHERE provider_id = $1 ORDER BY started_at DESC LIMIT $2
+SELECT id, provider_id, old_key_id, new_key_id, step, status, error, started_at, updated_at FROM key_rotations WHERE provider_id = $1 ORDER BY started_at DESC, id LIMIT $2
 `
 
 type ListRotationsParams struct {

@@ -165,19 +165,30 @@ func (q *Queries) GetProviderKeyForUpdate(ctx context.Context, id int64) (GetPro
 	return i, err
 }
 
-const getProviderKeySecret = `-- name: GetProviderKeySecret :one
-SELECT provider_id, secret_ciphertext FROM provider_keys WHERE id = $1
+const getProviderKeyWithSecret = `-- name: GetProviderKeyWithSecret :one
+SELECT id, provider_id, name, secret_ciphertext, last4, fingerprint, status, weight, version, created_at,
+       rotated_at, expires_at, last_error
+FROM provider_keys WHERE id = $1
 `
 
-type GetProviderKeySecretRow struct {
-	ProviderID       int64
-	SecretCiphertext []byte
-}
-
-func (q *Queries) GetProviderKeySecret(ctx context.Context, id int64) (GetProviderKeySecretRow, error) {
-	row := q.db.QueryRow(ctx, getProviderKeySecret, id)
-	var i GetProviderKeySecretRow
-	err := row.Scan(&i.ProviderID, &i.SecretCiphertext)
+func (q *Queries) GetProviderKeyWithSecret(ctx context.Context, id int64) (ProviderKey, error) {
+	row := q.db.QueryRow(ctx, getProviderKeyWithSecret, id)
+	var i ProviderKey
+	err := row.Scan(
+		&i.ID,
+		&i.ProviderID,
+		&i.Name,
+		&i.SecretCiphertext,
+		&i.Last4,
+		&i.Fingerprint,
+		&i.Status,
+		&i.Weight,
+		&i.Version,
+		&i.CreatedAt,
+		&i.RotatedAt,
+		&i.ExpiresAt,
+		&i.LastError,
+	)
 	return i, err
 }
 

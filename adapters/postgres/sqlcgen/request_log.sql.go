@@ -206,7 +206,7 @@ SELECT model,
 FROM request_log
 WHERE ts >= $1 AND ts < $2
 GROUP BY model, route_id, provider
-ORDER BY model, route_id
+ORDER BY model, route_id, provider
 `
 
 type StatsByRouteParams struct {
