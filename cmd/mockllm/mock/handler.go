@@ -1,0 +1,586 @@
+package mock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Shared, never-modified header values: assigning them skips an allocation
+// per response.
+var (
+	hvJSON    = []string{"application/json"}
+	hvSSE     = []string{"text/event-stream; charset=utf-8"}
+	hvNoCache = []string{"no-cache"}
+	hvText    = []string{"text/plain; charset=utf-8"}
+)
+
+type handler struct {
+	cfg          Config
+	retryAfter   []string
+	openAIModels []byte
+	anthModels   []byte
+	salt         uint32
+	seq          atomic.Uint64
+	pool         sync.Pool // *state
+}
+
+// state is the per-request scratch space, pooled.
+type state struct {
+	body  []byte
+	buf   []byte
+	timer *time.Timer
+	ri    reqInfo
+}
+
+// NewHandler returns the mock upstream. Routes:
+//
+//	POST /v1/chat/completions, /chat/completions  OpenAI Chat Completions
+//	POST /v1/messages                             Anthropic Messages
+//	GET  /v1/models, /models                      OpenAI list, or Anthropic's when
+//	                                              x-api-key or anthropic-version is sent
+//	GET  /healthz                                 200 "ok"
+//
+// Out-of-range Config values are clamped; call Config.Validate first to
+// reject them instead.
+func NewHandler(cfg Config) http.Handler {
+	cfg.TPS = max(cfg.TPS, 0)
+	cfg.Tokens = min(max(cfg.Tokens, 0), MaxTokens)
+	cfg.Size = min(max(cfg.Size, 0), MaxSize)
+	cfg.ErrorRate = min(max(cfg.ErrorRate, 0), 1)
+	if cfg.ErrorStatus < 400 || cfg.ErrorStatus > 599 {
+		cfg.ErrorStatus = 500
+	}
+	if cfg.Models == nil {
+		cfg.Models = DefaultModels
+	}
+	h := &handler{
+		cfg:        cfg,
+		retryAfter: []string{retryAfterSeconds(cfg.RetryAfter)},
+		salt:       rand.Uint32(),
+	}
+	h.openAIModels, h.anthModels = renderModels(cfg.Models)
+	h.pool.New = func() any { return &state{body: make([]byte, 0, 4096), buf: make([]byte, 0, 4096)} }
+	return h
+}
+
+func retryAfterSeconds(d time.Duration) string {
+	if d <= 0 {
+		return "1"
+	}
+	return strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10)
+}
+
+func renderModels(models []string) (oa, an []byte) {
+	oa = append(oa, `{"object":"list","data":[`...)
+	an = append(an, `{"data":[`...)
+	for i, m := range models {
+		if i > 0 {
+			oa = append(oa, ',')
+			an = append(an, ',')
+		}
+		oa = append(oa, `{"id":`...)
+		oa = appendJSONString(oa, m)
+		oa = append(oa, `,"object":"model","created":1735689600,"owned_by":"mockllm"}`...)
+		an = append(an, `{"type":"model","id":`...)
+		an = appendJSONString(an, m)
+		an = append(an, `,"display_name":`...)
+		an = appendJSONString(an, m)
+		an = append(an, `,"created_at":"2025-01-01T00:00:00Z"}`...)
+	}
+	oa = append(oa, `]}`...)
+	an = append(an, `],"has_more":false,"first_id":`...)
+	if len(models) > 0 {
+		an = appendJSONString(an, models[0])
+		an = append(an, `,"last_id":`...)
+		an = appendJSONString(an, models[len(models)-1])
+	} else {
+		an = append(an, `null,"last_id":null`...)
+	}
+	an = append(an, '}')
+	return oa, an
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/v1/chat/completions", "/chat/completions":
+		h.serveChat(w, r, openAI)
+	case "/v1/messages":
+		h.serveChat(w, r, anthropic)
+	case "/v1/models", "/models":
+		prov := openAI
+		if isAnthropic(r.Header) {
+			prov = anthropic
+		}
+		switch {
+		case r.Method != http.MethodGet && r.Method != http.MethodHead:
+			h.writeError(w, prov, http.StatusMethodNotAllowed, "")
+		case !h.authorized(r.Header):
+			h.writeError(w, prov, http.StatusUnauthorized, "")
+		case prov == anthropic:
+			writeJSON(w, http.StatusOK, h.anthModels)
+		default:
+			writeJSON(w, http.StatusOK, h.openAIModels)
+		}
+	case "/healthz":
+		w.Header()["Content-Type"] = hvText
+		_, _ = io.WriteString(w, "ok\n")
+	default:
+		prov := openAI
+		if isAnthropic(r.Header) {
+			prov = anthropic
+		}
+		h.writeError(w, prov, http.StatusNotFound, "")
+	}
+}
+
+func isAnthropic(hdr http.Header) bool {
+	return len(hdr["X-Api-Key"]) > 0 || len(hdr["Anthropic-Version"]) > 0
+}
+
+func (h *handler) authorized(hdr http.Header) bool {
+	key := h.cfg.RequireKey
+	if key == "" {
+		return true
+	}
+	if v := hdr["Authorization"]; len(v) > 0 && strings.HasPrefix(v[0], "Bearer ") && v[0][len("Bearer "):] == key {
+		return true
+	}
+	v := hdr["X-Api-Key"]
+	return len(v) > 0 && v[0] == key
+}
+
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	w.Header()["Content-Type"] = hvJSON
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+func (h *handler) writeError(w http.ResponseWriter, prov provider, status int, msg string) {
+	buf := appendError(make([]byte, 0, 256), prov, status, msg, h.salt, h.seq.Add(1))
+	hdr := w.Header()
+	hdr["Content-Type"] = hvJSON
+	if status == http.StatusTooManyRequests {
+		hdr["Retry-After"] = h.retryAfter
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(buf)
+}
+
+// params is the effective configuration of one request.
+type params struct {
+	latency, jitter, ttft time.Duration
+	tps                   float64
+	tokens, size          int
+	errorRate             float64
+	errorStatus           int
+	retryAfter            []string
+	stall                 Stall
+	cut                   bool
+	reset                 Point
+	toolCall              ToolCallMode
+	toolName              string
+}
+
+// params layers the X-Mock-* headers over the Config in one pass over the
+// request headers.
+func (h *handler) params(hdr http.Header) (params, error) {
+	c := &h.cfg
+	p := params{
+		latency: c.Latency, jitter: c.Jitter, ttft: c.TTFT, tps: c.TPS,
+		tokens: c.Tokens, size: c.Size,
+		errorRate: c.ErrorRate, errorStatus: c.ErrorStatus, retryAfter: h.retryAfter,
+		stall: c.Stall, cut: c.Cut, reset: c.Reset, toolCall: c.ToolCall,
+	}
+	if c.IgnoreHeaders {
+		return p, nil
+	}
+	for k, vs := range hdr {
+		if len(k) <= len("X-Mock-") || k[:len("X-Mock-")] != "X-Mock-" || len(vs) == 0 {
+			continue
+		}
+		v := vs[0]
+		var err error
+		switch k[len("X-Mock-"):] {
+		case "Latency":
+			p.latency, err = ParseDelay(v)
+		case "Jitter":
+			p.jitter, err = ParseDelay(v)
+		case "Ttft":
+			p.ttft, err = ParseDelay(v)
+		case "Tps":
+			p.tps, err = strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err == nil && (p.tps < 0 || p.tps != p.tps || p.tps > 1e9) {
+				err = errors.New("want 0..1e9")
+			}
+		case "Tokens":
+			p.tokens, err = strconv.Atoi(strings.TrimSpace(v))
+			if err == nil && (p.tokens < 0 || p.tokens > MaxTokens) {
+				err = fmt.Errorf("want 0..%d", MaxTokens)
+			}
+		case "Size":
+			p.size, err = ParseSize(v)
+		case "Error-Rate":
+			p.errorRate, err = strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err == nil && !(p.errorRate >= 0 && p.errorRate <= 1) {
+				err = errors.New("want 0..1")
+			}
+		case "Error-Status":
+			p.errorStatus, err = strconv.Atoi(strings.TrimSpace(v))
+			if err == nil && (p.errorStatus < 400 || p.errorStatus > 599) {
+				err = errors.New("want 400..599")
+			}
+		case "Retry-After":
+			var n int
+			n, err = strconv.Atoi(strings.TrimSpace(v))
+			if err == nil && n < 0 {
+				err = errors.New("want seconds >= 0")
+			}
+			p.retryAfter = []string{strconv.Itoa(n)}
+		case "Stall":
+			p.stall, err = ParseStall(v)
+		case "Cut":
+			p.cut, err = strconv.ParseBool(strings.TrimSpace(v))
+		case "Reset":
+			p.reset, err = ParsePoint(v)
+		case "Tool-Call":
+			p.toolCall, err = ParseToolCallMode(v)
+			if err != nil && strings.TrimSpace(v) != "" {
+				p.toolCall, p.toolName, err = ToolCallAuto, strings.TrimSpace(v), nil
+			}
+		default:
+			err = errors.New("unknown mock header")
+		}
+		if err != nil {
+			return p, fmt.Errorf("header %s: %q: %v", k, v, err)
+		}
+	}
+	return p, nil
+}
+
+func (h *handler) getState() *state { return h.pool.Get().(*state) }
+
+func (h *handler) putState(st *state) {
+	if cap(st.body) > 1<<20 || cap(st.buf) > 1<<20 {
+		st.body, st.buf = make([]byte, 0, 4096), make([]byte, 0, 4096)
+	}
+	st.body, st.buf = st.body[:0], st.buf[:0]
+	st.ri = reqInfo{}
+	h.pool.Put(st)
+}
+
+func (h *handler) serveChat(w http.ResponseWriter, r *http.Request, prov provider) {
+	if r.Method != http.MethodPost {
+		h.writeError(w, prov, http.StatusMethodNotAllowed, "")
+		return
+	}
+	if !h.authorized(r.Header) {
+		h.writeError(w, prov, http.StatusUnauthorized, "")
+		return
+	}
+	p, err := h.params(r.Header)
+	if err != nil {
+		h.writeError(w, prov, http.StatusBadRequest, err.Error())
+		return
+	}
+	st := h.getState()
+	defer h.putState(st)
+
+	if status, msg := h.readBody(r, st); status != 0 {
+		h.writeError(w, prov, status, msg)
+		return
+	}
+	ri := &st.ri
+	if err := scanRequest(st.body, ri); err != nil {
+		h.writeError(w, prov, http.StatusBadRequest, err.Error())
+		return
+	}
+	if msg := h.validate(r.Header, prov, ri); msg != "" {
+		h.writeError(w, prov, http.StatusBadRequest, msg)
+		return
+	}
+
+	ctx := r.Context()
+	if !st.sleep(ctx, p.delay()) {
+		return
+	}
+	if p.errorRate > 0 && (p.errorRate >= 1 || rand.Float64() < p.errorRate) {
+		hdr := w.Header()
+		hdr["Content-Type"] = hvJSON
+		if p.errorStatus == http.StatusTooManyRequests {
+			hdr["Retry-After"] = p.retryAfter
+		}
+		st.buf = appendError(st.buf[:0], prov, p.errorStatus, "", h.salt, h.seq.Add(1))
+		w.WriteHeader(p.errorStatus)
+		_, _ = w.Write(st.buf)
+		return
+	}
+	if p.reset == BeforeFirstByte {
+		abort(w, true)
+		return
+	}
+	if p.stall.At == BeforeFirstByte && !st.sleep(ctx, p.stall.For) {
+		return
+	}
+
+	pl := h.newPlan(prov, &p, ri, len(st.body))
+	if pl.stream {
+		h.writeStream(ctx, w, st, &p, &pl)
+	} else {
+		h.writeWhole(ctx, w, st, &p, &pl)
+	}
+}
+
+// readBody reads the request body into st.body; a non-zero status reports
+// why it could not.
+func (h *handler) readBody(r *http.Request, st *state) (int, string) {
+	if r.ContentLength > MaxBodyBytes {
+		return http.StatusRequestEntityTooLarge, ""
+	}
+	if r.ContentLength > int64(cap(st.body)) {
+		st.body = make([]byte, 0, r.ContentLength+1)
+	}
+	for {
+		if len(st.body) == cap(st.body) {
+			if len(st.body) >= MaxBodyBytes {
+				return http.StatusRequestEntityTooLarge, ""
+			}
+			st.body = append(st.body, 0)[:len(st.body)]
+		}
+		n, err := r.Body.Read(st.body[len(st.body):cap(st.body)])
+		st.body = st.body[:len(st.body)+n]
+		if err == io.EOF {
+			return 0, ""
+		}
+		if err != nil {
+			return http.StatusBadRequest, "reading the request body: " + err.Error()
+		}
+	}
+}
+
+func (h *handler) validate(hdr http.Header, prov provider, ri *reqInfo) string {
+	switch {
+	case ri.model == nil || len(ri.model) == 2:
+		return "model: field required"
+	case ri.messages == 0:
+		return "messages: at least one message is required"
+	case prov != anthropic || h.cfg.Lenient:
+		return ""
+	case ri.maxTokens == 0:
+		return "max_tokens: field required"
+	case len(hdr["Anthropic-Version"]) == 0:
+		return "anthropic-version: header is required"
+	}
+	return ""
+}
+
+func (p *params) delay() time.Duration {
+	d := p.latency
+	if p.jitter > 0 {
+		d += time.Duration(rand.Int64N(int64(p.jitter)))
+	}
+	return d
+}
+
+// newPlan decides the whole response from the effective parameters and the
+// request.
+func (h *handler) newPlan(prov provider, p *params, ri *reqInfo, bodyLen int) plan {
+	tokens, size := p.tokens, p.size
+	switch {
+	case tokens == 0 && size == 0:
+		size = SizeSmall
+		tokens = SizeSmall / BytesPerToken
+	case tokens == 0:
+		tokens = max(1, (size+BytesPerToken-1)/BytesPerToken)
+	case size == 0:
+		size = min(tokens*BytesPerToken, MaxSize)
+	}
+	pl := plan{
+		prov:         prov,
+		stream:       ri.stream,
+		includeUsage: ri.includeUsage && prov == openAI,
+		model:        ri.model,
+		id:           h.seq.Add(1),
+		idSalt:       h.salt,
+		created:      time.Now().Unix(),
+		promptTokens: bodyLen/BytesPerToken + 1,
+	}
+	if p.toolCall == ToolCallAuto && ri.tools > 0 && ri.lastIsUser && !ri.lastToolResult && !ri.toolChoiceNone {
+		pl.tool = true
+		pl.toolName = ri.toolName
+		if p.toolName != "" {
+			pl.toolName = appendJSONString(nil, p.toolName)
+		} else if pl.toolName == nil {
+			pl.toolName = []byte(`"tool"`)
+		}
+	}
+	if ri.maxTokens > 0 && int64(tokens) > ri.maxTokens {
+		size = int(int64(size) * ri.maxTokens / int64(tokens))
+		tokens = int(ri.maxTokens)
+		pl.truncated = true
+	}
+	pl.tokens, pl.size = tokens, max(size, tokens)
+	return pl
+}
+
+// due is when body event i of a stream is due, relative to its start.
+func (p *params) due(i int) time.Duration {
+	if p.tps <= 0 || i == 0 {
+		return p.ttft
+	}
+	return p.ttft + time.Duration(float64(i)*float64(time.Second)/p.tps)
+}
+
+func (h *handler) writeWhole(ctx context.Context, w http.ResponseWriter, st *state, p *params, pl *plan) {
+	if !st.sleep(ctx, p.due(pl.bodyEvents()-1)) {
+		return
+	}
+	st.buf = pl.appendJSON(st.buf[:0])
+	hdr := w.Header()
+	hdr["Content-Type"] = hvJSON
+	mid := p.stall.At == MidStream || p.cut || p.reset == MidStream
+	if mid || len(st.buf) > 2048 {
+		// Below the server's chunking threshold net/http sets
+		// Content-Length itself without allocating.
+		hdr["Content-Length"] = []string{strconv.Itoa(len(st.buf))}
+	}
+	if !mid {
+		_, _ = w.Write(st.buf)
+		return
+	}
+	half := len(st.buf) / 2
+	_, _ = w.Write(st.buf[:half])
+	flush(w)
+	switch {
+	case p.reset == MidStream:
+		abort(w, true)
+		return
+	case p.cut:
+		abort(w, false)
+		return
+	}
+	if !st.sleep(ctx, p.stall.For) {
+		return
+	}
+	_, _ = w.Write(st.buf[half:])
+}
+
+// flushAt is the buffered size above which a stream writes without waiting
+// for a pause.
+const flushAt = 32 << 10
+
+func (h *handler) writeStream(ctx context.Context, w http.ResponseWriter, st *state, p *params, pl *plan) {
+	hdr := w.Header()
+	hdr["Content-Type"] = hvSSE
+	hdr["Cache-Control"] = hvNoCache
+	start := time.Now()
+	st.buf = pl.appendHead(st.buf[:0])
+	n := pl.bodyEvents()
+	mid := n / 2
+	for i := range n {
+		if i == mid {
+			switch {
+			case p.reset == MidStream:
+				write(w, st.buf)
+				flush(w)
+				abort(w, true)
+				return
+			case p.cut:
+				// Half of this event, then a closed connection.
+				pending := len(st.buf)
+				st.buf = pl.appendBody(st.buf, i)
+				write(w, st.buf[:pending+(len(st.buf)-pending)/2])
+				flush(w)
+				abort(w, false)
+				return
+			case p.stall.At == MidStream:
+				write(w, st.buf)
+				flush(w)
+				st.buf = st.buf[:0]
+				if !st.sleep(ctx, p.stall.For) {
+					return
+				}
+				// The stall shifts the remaining schedule.
+				start = start.Add(p.stall.For)
+			}
+		}
+		if wait := time.Until(start.Add(p.due(i))); wait > 0 {
+			if len(st.buf) > 0 {
+				write(w, st.buf)
+				st.buf = st.buf[:0]
+			}
+			flush(w)
+			if !st.sleep(ctx, wait) {
+				return
+			}
+		}
+		st.buf = pl.appendBody(st.buf, i)
+		if len(st.buf) >= flushAt {
+			if !write(w, st.buf) {
+				return
+			}
+			st.buf = st.buf[:0]
+		}
+	}
+	st.buf = pl.appendTail(st.buf)
+	write(w, st.buf)
+	flush(w)
+}
+
+func write(w http.ResponseWriter, b []byte) bool {
+	_, err := w.Write(b)
+	return err == nil
+}
+
+func flush(w http.ResponseWriter) {
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// abort drops the connection: with reset, by a TCP RST (SO_LINGER 0);
+// otherwise by an orderly close that leaves the response unfinished.
+func abort(w http.ResponseWriter, reset bool) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		panic(http.ErrAbortHandler)
+	}
+	conn, _, err := hj.Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	if reset {
+		if tc, ok := conn.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0)
+		}
+	}
+	_ = conn.Close()
+}
+
+// sleep waits d or until ctx ends, reporting whether it waited it all.
+func (st *state) sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	if st.timer == nil {
+		st.timer = time.NewTimer(d)
+	} else {
+		st.timer.Reset(d)
+	}
+	select {
+	case <-st.timer.C:
+		return true
+	case <-ctx.Done():
+		st.timer.Stop()
+		return false
+	}
+}

@@ -1,0 +1,394 @@
+package mock
+
+import (
+	"strconv"
+)
+
+// The assistant text is this pattern repeated. It is plain ASCII without
+// quotes or backslashes, so any slice of it is valid inside a JSON string.
+const textPattern = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor " +
+	"incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud " +
+	"exercitation ullamco laboris nisi ut aliquip ex ea commodo consequat. "
+
+// appendText appends bytes [from, to) of the endless repetition of textPattern.
+func appendText(dst []byte, from, to int) []byte {
+	for from < to {
+		off := from % len(textPattern)
+		n := min(len(textPattern)-off, to-from)
+		dst = append(dst, textPattern[off:off+n]...)
+		from += n
+	}
+	return dst
+}
+
+type provider uint8
+
+const (
+	openAI provider = iota
+	anthropic
+)
+
+// plan is one response, fully decided before the first byte.
+type plan struct {
+	prov         provider
+	stream       bool
+	includeUsage bool
+	tool         bool   // answer with a tool call
+	toolName     []byte // raw JSON string literal
+	truncated    bool   // stopped by max_tokens
+	model        []byte // raw JSON string literal
+	id           uint64
+	created      int64
+	tokens       int // content chunks (text) or argument fragments (tool)
+	size         int // bytes of text
+	promptTokens int
+	idSalt       uint32
+}
+
+// Tool calls carry empty arguments, streamed as two fragments: the mock
+// cannot know the tool's schema, and {} is the one value any object schema
+// without required fields accepts.
+var toolArgs = [...]string{"{", "}"}
+
+func (p *plan) completionTokens() int {
+	if p.tool {
+		return len(toolArgs)
+	}
+	return p.tokens
+}
+
+// chunk returns the text bounds of content chunk i of p.tokens.
+func (p *plan) chunk(i int) (from, to int) {
+	return i * p.size / p.tokens, (i + 1) * p.size / p.tokens
+}
+
+// bodyEvents is the number of paced stream events.
+func (p *plan) bodyEvents() int {
+	if p.tool {
+		return len(toolArgs)
+	}
+	return p.tokens
+}
+
+func appendID(dst []byte, salt uint32, id uint64) []byte {
+	const hex = "0123456789abcdef"
+	var b [24]byte
+	for i := 7; i >= 0; i-- {
+		b[i] = hex[salt&0xf]
+		salt >>= 4
+	}
+	for i := 23; i >= 8; i-- {
+		b[i] = hex[id&0xf]
+		id >>= 4
+	}
+	return append(dst, b[:]...)
+}
+
+func (p *plan) appendMsgID(dst []byte) []byte {
+	if p.prov == openAI {
+		dst = append(dst, "chatcmpl-mock"...)
+	} else {
+		dst = append(dst, "msg_mock"...)
+	}
+	return appendID(dst, p.idSalt, p.id)
+}
+
+func (p *plan) appendToolID(dst []byte) []byte {
+	if p.prov == openAI {
+		dst = append(dst, "call_mock"...)
+	} else {
+		dst = append(dst, "toolu_mock"...)
+	}
+	return appendID(dst, p.idSalt, p.id)
+}
+
+func (p *plan) finishReason() string {
+	switch {
+	case p.prov == openAI && p.tool:
+		return "tool_calls"
+	case p.prov == openAI && p.truncated:
+		return "length"
+	case p.prov == openAI:
+		return "stop"
+	case p.tool:
+		return "tool_use"
+	case p.truncated:
+		return "max_tokens"
+	default:
+		return "end_turn"
+	}
+}
+
+// appendJSON appends the whole non-streaming response body.
+func (p *plan) appendJSON(dst []byte) []byte {
+	if p.prov == anthropic {
+		return p.appendAnthropicJSON(dst)
+	}
+	return p.appendOpenAIJSON(dst)
+}
+
+func (p *plan) appendOpenAIUsage(dst []byte) []byte {
+	c := p.completionTokens()
+	dst = append(dst, `{"prompt_tokens":`...)
+	dst = strconv.AppendInt(dst, int64(p.promptTokens), 10)
+	dst = append(dst, `,"completion_tokens":`...)
+	dst = strconv.AppendInt(dst, int64(c), 10)
+	dst = append(dst, `,"total_tokens":`...)
+	dst = strconv.AppendInt(dst, int64(p.promptTokens+c), 10)
+	return append(dst, '}')
+}
+
+func (p *plan) appendOpenAIJSON(dst []byte) []byte {
+	dst = append(dst, `{"id":"`...)
+	dst = p.appendMsgID(dst)
+	dst = append(dst, `","object":"chat.completion","created":`...)
+	dst = strconv.AppendInt(dst, p.created, 10)
+	dst = append(dst, `,"model":`...)
+	dst = append(dst, p.model...)
+	dst = append(dst, `,"choices":[{"index":0,"message":{"role":"assistant","content":`...)
+	if p.tool {
+		dst = append(dst, `null,"tool_calls":[{"id":"`...)
+		dst = p.appendToolID(dst)
+		dst = append(dst, `","type":"function","function":{"name":`...)
+		dst = append(dst, p.toolName...)
+		dst = append(dst, `,"arguments":"`...)
+		for _, a := range toolArgs {
+			dst = append(dst, a...)
+		}
+		dst = append(dst, `"}}]`...)
+	} else {
+		dst = append(dst, '"')
+		dst = appendText(dst, 0, p.size)
+		dst = append(dst, '"')
+	}
+	dst = append(dst, `,"refusal":null},"logprobs":null,"finish_reason":"`...)
+	dst = append(dst, p.finishReason()...)
+	dst = append(dst, `"}],"usage":`...)
+	dst = p.appendOpenAIUsage(dst)
+	return append(dst, '}')
+}
+
+func (p *plan) appendAnthropicJSON(dst []byte) []byte {
+	dst = append(dst, `{"id":"`...)
+	dst = p.appendMsgID(dst)
+	dst = append(dst, `","type":"message","role":"assistant","model":`...)
+	dst = append(dst, p.model...)
+	if p.tool {
+		dst = append(dst, `,"content":[{"type":"tool_use","id":"`...)
+		dst = p.appendToolID(dst)
+		dst = append(dst, `","name":`...)
+		dst = append(dst, p.toolName...)
+		dst = append(dst, `,"input":`...)
+		for _, a := range toolArgs {
+			dst = append(dst, a...)
+		}
+		dst = append(dst, `}]`...)
+	} else {
+		dst = append(dst, `,"content":[{"type":"text","text":"`...)
+		dst = appendText(dst, 0, p.size)
+		dst = append(dst, `"}]`...)
+	}
+	dst = append(dst, `,"stop_reason":"`...)
+	dst = append(dst, p.finishReason()...)
+	dst = append(dst, `","stop_sequence":null,"usage":{"input_tokens":`...)
+	dst = strconv.AppendInt(dst, int64(p.promptTokens), 10)
+	dst = append(dst, `,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":`...)
+	dst = strconv.AppendInt(dst, int64(p.completionTokens()), 10)
+	return append(dst, `}}`...)
+}
+
+// Streams: head events go out when the response starts, body event i at
+// start + TTFT + i/TPS, tail events right after the last body event.
+
+func (p *plan) appendHead(dst []byte) []byte {
+	if p.prov == anthropic {
+		dst = append(dst, "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\""...)
+		dst = p.appendMsgID(dst)
+		dst = append(dst, `","type":"message","role":"assistant","model":`...)
+		dst = append(dst, p.model...)
+		dst = append(dst, `,"content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":`...)
+		dst = strconv.AppendInt(dst, int64(p.promptTokens), 10)
+		dst = append(dst, `,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":1}}}`+"\n\n"...)
+		dst = append(dst, "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":"...)
+		if p.tool {
+			dst = append(dst, `{"type":"tool_use","id":"`...)
+			dst = p.appendToolID(dst)
+			dst = append(dst, `","name":`...)
+			dst = append(dst, p.toolName...)
+			dst = append(dst, `,"input":{}}}`+"\n\n"...)
+		} else {
+			dst = append(dst, `{"type":"text","text":""}}`+"\n\n"...)
+		}
+		return append(dst, "event: ping\ndata: {\"type\":\"ping\"}\n\n"...)
+	}
+	dst = p.appendChunkPrefix(dst)
+	if p.tool {
+		dst = append(dst, `{"index":0,"delta":{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"`...)
+		dst = p.appendToolID(dst)
+		dst = append(dst, `","type":"function","function":{"name":`...)
+		dst = append(dst, p.toolName...)
+		dst = append(dst, `,"arguments":""}}],"refusal":null},"logprobs":null,"finish_reason":null}]`...)
+	} else {
+		dst = append(dst, `{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}]`...)
+	}
+	return p.appendChunkSuffix(dst)
+}
+
+func (p *plan) appendBody(dst []byte, i int) []byte {
+	if p.prov == anthropic {
+		dst = append(dst, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":"...)
+		if p.tool {
+			dst = append(dst, `{"type":"input_json_delta","partial_json":"`...)
+			dst = append(dst, toolArgs[i]...)
+		} else {
+			dst = append(dst, `{"type":"text_delta","text":"`...)
+			from, to := p.chunk(i)
+			dst = appendText(dst, from, to)
+		}
+		return append(dst, `"}}`+"\n\n"...)
+	}
+	dst = p.appendChunkPrefix(dst)
+	if p.tool {
+		dst = append(dst, `{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"`...)
+		dst = append(dst, toolArgs[i]...)
+		dst = append(dst, `"}}]},"logprobs":null,"finish_reason":null}]`...)
+	} else {
+		dst = append(dst, `{"index":0,"delta":{"content":"`...)
+		from, to := p.chunk(i)
+		dst = appendText(dst, from, to)
+		dst = append(dst, `"},"logprobs":null,"finish_reason":null}]`...)
+	}
+	return p.appendChunkSuffix(dst)
+}
+
+func (p *plan) appendTail(dst []byte) []byte {
+	if p.prov == anthropic {
+		dst = append(dst, "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n"...)
+		dst = append(dst, "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\""...)
+		dst = append(dst, p.finishReason()...)
+		dst = append(dst, `","stop_sequence":null},"usage":{"output_tokens":`...)
+		dst = strconv.AppendInt(dst, int64(p.completionTokens()), 10)
+		dst = append(dst, "}}\n\n"...)
+		return append(dst, "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"...)
+	}
+	dst = p.appendChunkPrefix(dst)
+	dst = append(dst, `{"index":0,"delta":{},"logprobs":null,"finish_reason":"`...)
+	dst = append(dst, p.finishReason()...)
+	dst = append(dst, `"}]`...)
+	dst = p.appendChunkSuffix(dst)
+	if p.includeUsage {
+		dst = p.appendChunkPrefix(dst)
+		dst = append(dst, `],"usage":`...)
+		dst = p.appendOpenAIUsage(dst)
+		dst = append(dst, "}\n\n"...)
+	}
+	return append(dst, "data: [DONE]\n\n"...)
+}
+
+// appendChunkPrefix opens an OpenAI chunk up to the choices array.
+func (p *plan) appendChunkPrefix(dst []byte) []byte {
+	dst = append(dst, `data: {"id":"`...)
+	dst = p.appendMsgID(dst)
+	dst = append(dst, `","object":"chat.completion.chunk","created":`...)
+	dst = strconv.AppendInt(dst, p.created, 10)
+	dst = append(dst, `,"model":`...)
+	dst = append(dst, p.model...)
+	return append(dst, `,"choices":[`...)
+}
+
+func (p *plan) appendChunkSuffix(dst []byte) []byte {
+	if p.includeUsage {
+		return append(dst, ",\"usage\":null}\n\n"...)
+	}
+	return append(dst, "}\n\n"...)
+}
+
+// Errors in each provider's envelope.
+
+type errKind struct {
+	openAIType, openAICode, openAIMsg string // openAICode "" renders as null
+	anthropicType, anthropicMsg       string
+}
+
+func errorKind(status int) errKind {
+	switch status {
+	case 400:
+		return errKind{"invalid_request_error", "", "Invalid request.", "invalid_request_error", "Invalid request."}
+	case 401:
+		return errKind{"invalid_request_error", "invalid_api_key", "Incorrect API key provided.", "authentication_error", "invalid x-api-key"}
+	case 403:
+		return errKind{"invalid_request_error", "unsupported_country_region_territory", "Permission denied.", "permission_error", "Your API key does not have permission to use the specified resource."}
+	case 404:
+		return errKind{"invalid_request_error", "unknown_url", "Unknown request URL.", "not_found_error", "Not found."}
+	case 405:
+		return errKind{"invalid_request_error", "method_not_supported", "Method not allowed.", "invalid_request_error", "Method not allowed."}
+	case 413:
+		return errKind{"invalid_request_error", "request_too_large", "Request too large.", "request_too_large", "Request exceeds the maximum allowed number of bytes."}
+	case 429:
+		return errKind{"requests", "rate_limit_exceeded", "Rate limit reached for requests. Please try again later.", "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit."}
+	case 500:
+		return errKind{"server_error", "", "The server had an error while processing your request. Sorry about that!", "api_error", "Internal server error"}
+	case 503:
+		return errKind{"server_error", "", "The engine is currently overloaded, please try again later.", "api_error", "Service unavailable"}
+	case 504:
+		return errKind{"server_error", "", "Gateway timeout.", "timeout_error", "Request timed out"}
+	case 529:
+		return errKind{"server_error", "", "The server is overloaded, please try again later.", "overloaded_error", "Overloaded"}
+	}
+	if status >= 500 {
+		return errKind{"server_error", "", "The server had an error while processing your request.", "api_error", "Internal server error"}
+	}
+	return errKind{"invalid_request_error", "", "Invalid request.", "invalid_request_error", "Invalid request."}
+}
+
+// appendError renders the error body; msg, when set, replaces the default
+// message.
+func appendError(dst []byte, prov provider, status int, msg string, salt uint32, id uint64) []byte {
+	k := errorKind(status)
+	if prov == anthropic {
+		if msg == "" {
+			msg = k.anthropicMsg
+		}
+		dst = append(dst, `{"type":"error","error":{"type":"`...)
+		dst = append(dst, k.anthropicType...)
+		dst = append(dst, `","message":`...)
+		dst = appendJSONString(dst, msg)
+		dst = append(dst, `},"request_id":"req_mock`...)
+		dst = appendID(dst, salt, id)
+		return append(dst, `"}`...)
+	}
+	if msg == "" {
+		msg = k.openAIMsg
+	}
+	dst = append(dst, `{"error":{"message":`...)
+	dst = appendJSONString(dst, msg)
+	dst = append(dst, `,"type":"`...)
+	dst = append(dst, k.openAIType...)
+	dst = append(dst, `","param":null,"code":`...)
+	if k.openAICode == "" {
+		dst = append(dst, "null"...)
+	} else {
+		dst = append(dst, '"')
+		dst = append(dst, k.openAICode...)
+		dst = append(dst, '"')
+	}
+	return append(dst, "}}"...)
+}
+
+// appendJSONString appends s as a JSON string literal.
+func appendJSONString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			dst = append(dst, '\\', c)
+		case c < 0x20 || c == 0x7f:
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return append(dst, '"')
+}
