@@ -1,0 +1,419 @@
+// Package jsonx is a small, allocation-free JSON scanner for the provider
+// adapters' hot paths: it walks the members of an object or the elements of
+// an array without decoding them, so that a request body can be patched at
+// its top level and a response chunk read for a few fields while every other
+// byte passes through untouched.
+//
+// The scanner checks structure (quotes, nesting, separators) but not the
+// grammar of numbers and literals; callers that need a value decode it.
+package jsonx
+
+import (
+	"bytes"
+	"errors"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// ErrSyntax reports malformed JSON.
+var ErrSyntax = errors.New("malformed JSON")
+
+// maxDepth bounds nesting, as encoding/json does.
+const maxDepth = 10000
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// SkipSpace returns the index of the first non-space byte at or after i.
+func SkipSpace(b []byte, i int) int {
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index just past the string whose opening quote is
+// at b[i].
+func skipString(b []byte, i int) (int, error) {
+	i++ // opening quote
+	for {
+		j := bytes.IndexByte(b[i:], '"')
+		if j < 0 {
+			return 0, ErrSyntax
+		}
+		q := i + j
+		// An odd number of backslashes before the quote escapes it.
+		n := 0
+		for k := q - 1; k >= i && b[k] == '\\'; k-- {
+			n++
+		}
+		if n%2 == 0 {
+			return q + 1, nil
+		}
+		i = q + 1
+	}
+}
+
+// SkipValue returns the index just past the value starting at b[i] (after
+// optional space).
+func SkipValue(b []byte, i int) (int, error) {
+	i = SkipSpace(b, i)
+	if i >= len(b) {
+		return 0, ErrSyntax
+	}
+	switch c := b[i]; c {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		return skipContainer(b, i)
+	case '}', ']', ',', ':':
+		return 0, ErrSyntax
+	default:
+		j := i
+		for j < len(b) {
+			c := b[j]
+			if c == ',' || c == '}' || c == ']' || c == ':' || c == '"' || c == '{' || c == '[' || isSpace(c) {
+				break
+			}
+			j++
+		}
+		return j, nil
+	}
+}
+
+// skipContainer skips an object or array by counting brackets outside
+// strings; it checks that brackets match.
+func skipContainer(b []byte, i int) (int, error) {
+	var stack [64]byte
+	st := stack[:0]
+	for i < len(b) {
+		switch c := b[i]; c {
+		case '"':
+			j, err := skipString(b, i)
+			if err != nil {
+				return 0, err
+			}
+			i = j
+			continue
+		case '{', '[':
+			if len(st) >= maxDepth {
+				return 0, ErrSyntax
+			}
+			st = append(st, c)
+		case '}', ']':
+			if len(st) == 0 {
+				return 0, ErrSyntax
+			}
+			open := st[len(st)-1]
+			if (c == '}') != (open == '{') {
+				return 0, ErrSyntax
+			}
+			st = st[:len(st)-1]
+			if len(st) == 0 {
+				return i + 1, nil
+			}
+		}
+		i++
+	}
+	return 0, ErrSyntax
+}
+
+// Member is one member of an object. Offsets index the object's bytes.
+type Member struct {
+	KeyStart int // the key's opening quote
+	ValStart int // the value's first byte
+	ValEnd   int // just past the value
+	key      []byte
+}
+
+// Iter walks the members of an object, or the elements of an array.
+type Iter struct {
+	b     []byte
+	pos   int
+	array bool
+	n     int
+	err   error
+	done  bool
+	// End is the index of the closing bracket once Next returned false
+	// without error.
+	End int
+}
+
+// Object starts iterating over the object in b (which may have surrounding
+// space).
+func Object(b []byte) Iter {
+	i := SkipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return Iter{err: ErrSyntax, done: true}
+	}
+	return Iter{b: b, pos: i + 1}
+}
+
+// Array starts iterating over the array in b.
+func Array(b []byte) Iter {
+	i := SkipSpace(b, 0)
+	if i >= len(b) || b[i] != '[' {
+		return Iter{err: ErrSyntax, done: true}
+	}
+	return Iter{b: b, pos: i + 1, array: true}
+}
+
+// Err returns the syntax error that stopped the iteration, if any.
+func (it *Iter) Err() error { return it.err }
+
+func (it *Iter) fail() bool {
+	it.err, it.done = ErrSyntax, true
+	return false
+}
+
+// Next advances to the next member (objects) or element (arrays).
+func (it *Iter) Next(m *Member) bool {
+	if it.done {
+		return false
+	}
+	b := it.b
+	i := SkipSpace(b, it.pos)
+	if i >= len(b) {
+		return it.fail()
+	}
+	closing := byte('}')
+	if it.array {
+		closing = ']'
+	}
+	if b[i] == closing {
+		it.End, it.done = i, true
+		return false
+	}
+	if it.n > 0 {
+		if b[i] != ',' {
+			return it.fail()
+		}
+		i = SkipSpace(b, i+1)
+		if i >= len(b) {
+			return it.fail()
+		}
+	}
+	it.n++
+	if !it.array {
+		if b[i] != '"' {
+			return it.fail()
+		}
+		ke, err := skipString(b, i)
+		if err != nil {
+			return it.fail()
+		}
+		m.KeyStart = i
+		m.key = b[i+1 : ke-1]
+		i = SkipSpace(b, ke)
+		if i >= len(b) || b[i] != ':' {
+			return it.fail()
+		}
+		i++
+	} else {
+		m.KeyStart, m.key = -1, nil
+	}
+	i = SkipSpace(b, i)
+	e, err := SkipValue(b, i)
+	if err != nil || e == i {
+		return it.fail()
+	}
+	m.ValStart, m.ValEnd = i, e
+	it.pos = e
+	return true
+}
+
+// Value returns the member's value bytes within b.
+func (m *Member) Value(b []byte) []byte { return b[m.ValStart:m.ValEnd] }
+
+// RawKey returns the key as written, without quotes (escapes not decoded).
+func (m *Member) RawKey() []byte { return m.key }
+
+// KeyIs reports whether the key equals name exactly (after decoding escapes).
+func (m *Member) KeyIs(name string) bool {
+	if bytes.IndexByte(m.key, '\\') < 0 {
+		return string(m.key) == name
+	}
+	s, ok := unquote(m.key)
+	return ok && s == name
+}
+
+// KeyFold reports whether the key equals name under Unicode case folding,
+// the way encoding/json matches keys to struct fields.
+func (m *Member) KeyFold(name string) bool {
+	if bytes.IndexByte(m.key, '\\') < 0 {
+		return bytes.EqualFold(m.key, []byte(name))
+	}
+	s, ok := unquote(m.key)
+	return ok && bytes.EqualFold([]byte(s), []byte(name))
+}
+
+// IsNull reports whether v is the literal null.
+func IsNull(v []byte) bool { return string(v) == "null" }
+
+// String decodes a JSON string value (with its quotes). It allocates only
+// the result.
+func String(v []byte) (string, error) {
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return "", ErrSyntax
+	}
+	s, ok := unquote(v[1 : len(v)-1])
+	if !ok {
+		return "", ErrSyntax
+	}
+	return s, nil
+}
+
+// AppendUnquoted appends the decoded contents of the JSON string v (with
+// its quotes) to dst.
+func AppendUnquoted(dst, v []byte) ([]byte, error) {
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return dst, ErrSyntax
+	}
+	return appendUnescaped(dst, v[1:len(v)-1])
+}
+
+// Int decodes an integer value.
+func Int(v []byte) (int64, error) {
+	n, err := strconv.ParseInt(string(v), 10, 64)
+	if err != nil {
+		// Accept integral floats such as 1.0 or 1e3.
+		f, ferr := strconv.ParseFloat(string(v), 64)
+		if ferr != nil || f != float64(int64(f)) {
+			return 0, ErrSyntax
+		}
+		return int64(f), nil
+	}
+	return n, nil
+}
+
+func unquote(s []byte) (string, bool) {
+	if bytes.IndexByte(s, '\\') < 0 {
+		if !utf8.Valid(s) {
+			return string(bytes.ToValidUTF8(s, []byte("\uFFFD"))), true
+		}
+		return string(s), true
+	}
+	out, err := appendUnescaped(make([]byte, 0, len(s)), s)
+	if err != nil {
+		return "", false
+	}
+	return string(out), true
+}
+
+func hex4(s []byte) (rune, bool) {
+	if len(s) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range s[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
+}
+
+func appendUnescaped(dst, s []byte) ([]byte, error) {
+	for len(s) > 0 {
+		i := bytes.IndexByte(s, '\\')
+		if i < 0 {
+			return append(dst, s...), nil
+		}
+		dst = append(dst, s[:i]...)
+		s = s[i:]
+		if len(s) < 2 {
+			return dst, ErrSyntax
+		}
+		switch s[1] {
+		case '"', '\\', '/':
+			dst = append(dst, s[1])
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			r, ok := hex4(s[2:])
+			if !ok {
+				return dst, ErrSyntax
+			}
+			s = s[6:]
+			if utf16.IsSurrogate(r) {
+				if len(s) >= 6 && s[0] == '\\' && s[1] == 'u' {
+					if r2, ok := hex4(s[2:]); ok {
+						if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+							dst = utf8.AppendRune(dst, d)
+							s = s[6:]
+							continue
+						}
+					}
+				}
+				r = utf8.RuneError
+			}
+			dst = utf8.AppendRune(dst, r)
+			continue
+		default:
+			return dst, ErrSyntax
+		}
+		s = s[2:]
+	}
+	return dst, nil
+}
+
+const hexDigits = "0123456789abcdef"
+
+// AppendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD, so
+// the output is always valid JSON.
+func AppendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
