@@ -1,0 +1,116 @@
+# AI Router — every workflow starts here.
+#   make run    build, start PostgreSQL + Temporal + the mock upstream if needed, migrate, seed a demo, serve
+#   make test   the same stack, then every check and test
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+GO         ?= go
+BIN        := $(CURDIR)/bin
+DEV        := $(CURDIR)/.dev
+VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS    := -s -w -X main.version=$(VERSION)
+
+# Pinned tools, built from source into ./bin with `go install`.
+SQLC_VERSION     := v1.31.1
+MIGRATE_VERSION  := v4.20.1
+TEMPORAL_VERSION := v1.5.1
+
+MOCK_ADDR  ?= 127.0.0.1:9099
+PORT       ?= 8080
+
+# Settings of the local stack (.dev/env is written by scripts/dev-stack.sh).
+# Values already in the environment win.
+define with_env
+set -a; [ -f $(DEV)/env ] && . $(DEV)/env; set +a; \
+export AIROUTER_MASTER_KEY="$${AIROUTER_MASTER_KEY:-$$(cat $(DEV)/master.key)}"; \
+export ADMIN_TOKEN="$${ADMIN_TOKEN:-$$(cat $(DEV)/admin.token)}";
+endef
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-14s %s\n", $$1, $$2}'
+
+## ---- tools ----
+$(BIN)/sqlc:
+	GOBIN=$(BIN) $(GO) install github.com/sqlc-dev/sqlc/cmd/sqlc@$(SQLC_VERSION)
+$(BIN)/migrate:
+	GOBIN=$(BIN) $(GO) install -tags pgx5 github.com/golang-migrate/migrate/v4/cmd/migrate@$(MIGRATE_VERSION)
+$(BIN)/temporal:
+	@echo "building the Temporal CLI $(TEMPORAL_VERSION) (several minutes the first time)"
+	GOBIN=$(BIN) $(GO) install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_VERSION)
+
+.PHONY: tools
+tools: $(BIN)/sqlc $(BIN)/migrate $(BIN)/temporal ## build the pinned sqlc, migrate and temporal CLIs into ./bin
+
+## ---- build ----
+.PHONY: build
+build: ## build bin/airouter and bin/mockllm
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/airouter ./cmd/airouter
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/mockllm ./cmd/mockllm
+
+.PHONY: generate
+generate: $(BIN)/sqlc ## regenerate sqlc code from sql/
+	$(BIN)/sqlc generate
+
+.PHONY: check-generated
+check-generated: $(BIN)/sqlc ## fail when committed generated code is stale
+	@$(BIN)/sqlc diff || { echo "sqlc output is stale: run 'make generate' and commit"; exit 1; }
+
+.PHONY: migration
+migration: $(BIN)/migrate ## create a new migration: make migration NAME=add_things
+	$(BIN)/migrate create -ext sql -dir sql/migrations -seq -digits 6 $(NAME)
+
+## ---- local stack ----
+.PHONY: stack
+stack: $(BIN)/temporal ## start PostgreSQL and Temporal unless DATABASE_URL / TEMPORAL_ADDRESS are set
+	@scripts/dev-stack.sh up
+
+.PHONY: mock
+mock: build ## start the mock upstream in the background (idempotent)
+	@if curl -sf -o /dev/null http://$(MOCK_ADDR)/v1/models; then echo "mock upstream already running at $(MOCK_ADDR)"; else \
+		mkdir -p $(DEV)/logs; nohup $(BIN)/mockllm -addr $(MOCK_ADDR) -latency 50ms -ttft 100ms -tps 50 >$(DEV)/logs/mockllm.log 2>&1 & echo $$! > $(DEV)/mockllm.pid; \
+		for i in $$(seq 1 50); do curl -sf -o /dev/null http://$(MOCK_ADDR)/v1/models && break; sleep 0.1; done; \
+		echo "mock upstream running at $(MOCK_ADDR) (log: .dev/logs/mockllm.log)"; fi
+
+.PHONY: run
+run: build stack mock ## start everything and serve on PORT (default 8080)
+	@$(with_env) \
+	$(BIN)/airouter migrate up && \
+	$(BIN)/airouter seed-demo --mock-url http://$(MOCK_ADDR) --token-file $(DEV)/demo.token && \
+	echo "admin token: $$(cat $(DEV)/admin.token)   (try: curl -H \"Authorization: Bearer $$(cat $(DEV)/demo.token)\" http://localhost:$(PORT)/v1/models)" && \
+	PORT=$(PORT) exec $(BIN)/airouter serve --worker
+
+.PHONY: stop
+stop: ## stop what make run / make test started
+	@if [ -f $(DEV)/mockllm.pid ]; then kill $$(cat $(DEV)/mockllm.pid) 2>/dev/null || true; rm -f $(DEV)/mockllm.pid; fi
+	@scripts/dev-stack.sh down
+
+## ---- checks and tests ----
+.PHONY: lint
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^adapters/postgres/sqlcgen/')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+.PHONY: test
+test: tools stack check-generated lint ## start the stack, then every check and test (go test -race)
+	@$(with_env) \
+	export TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$$DATABASE_URL}"; \
+	$(GO) test -race -timeout 18m -count=1 ./...
+	@$(MAKE) --no-print-directory bench-smoke
+
+.PHONY: test-short
+test-short: ## unit tests only, no PostgreSQL or Temporal
+	$(GO) test -short -race ./...
+
+.PHONY: bench-smoke
+bench-smoke: ## a few seconds of the benchmark harness, to keep it working
+	@if [ -d bench ]; then $(GO) run ./cmd/airouter-bench -smoke 2>/dev/null || $(GO) test -run TestBenchSmoke -count=1 ./bench/... ; else echo "bench harness not present yet"; fi
+
+.PHONY: bench
+bench: build ## the full benchmark: router vs direct vs reverse proxy (see README)
+	$(GO) run ./bench/cmd/bench -out bench/results
+
+.PHONY: clean
+clean: stop ## stop the stack and remove .dev and bin
+	rm -rf $(DEV) $(BIN)

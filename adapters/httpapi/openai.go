@@ -1,0 +1,335 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/airouter/airouter/core/domain"
+	"github.com/airouter/airouter/core/gateway"
+)
+
+// The OpenAI-compatible API is served by hand-written handlers on chi rather
+// than through huma's request pipeline: request bodies must pass through
+// unchanged (unknown fields included), errors use OpenAI's envelope, and
+// streams are written as OpenAI frames them. The operations are still
+// documented in the one OpenAPI document (see openai_docs.go).
+
+type openaiHandlers struct {
+	gw           *gateway.Service
+	maxBody      int64
+	writeTimeout time.Duration
+}
+
+// Header names of the router's response metadata.
+const (
+	headerRequestID = "X-Request-Id"
+	headerProvider  = "X-Airouter-Provider"
+	headerAttempts  = "X-Airouter-Attempts"
+)
+
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	// Anthropic-style clients and some tools send the key in api-key headers.
+	if k := r.Header.Get("Api-Key"); k != "" {
+		return k
+	}
+	return ""
+}
+
+var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// readBody reads at most limit bytes of the body.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, errBodyTooLarge
+	}
+	buf := bodyPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer bodyPool.Put(buf)
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength))
+	}
+	n, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return nil, &domain.Error{Code: domain.CodeInvalid, Msg: "could not read the request body"}
+	}
+	if n > limit {
+		return nil, errBodyTooLarge
+	}
+	// The request outlives the pooled buffer: copy.
+	return bytes.Clone(buf.Bytes()), nil
+}
+
+var errBodyTooLarge = errors.New("request body too large")
+
+func (h *openaiHandlers) chatCompletions(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	reqID := h.gw.NewRequestID()
+	w.Header().Set(headerRequestID, reqID)
+	client, err := h.gw.Authenticate(bearer(r))
+	if err != nil {
+		writeOpenAIError(w, err)
+		return
+	}
+	body, err := readBody(r, h.maxBody)
+	if err != nil {
+		if err == errBodyTooLarge {
+			writeOpenAIErrorStatus(w, http.StatusRequestEntityTooLarge, "invalid_request_error", "request_too_large", "",
+				"The request body exceeds the limit of "+strconv.FormatInt(h.maxBody, 10)+" bytes.")
+			return
+		}
+		writeOpenAIError(w, err)
+		return
+	}
+	req, err := domain.ParseChatRequest(body)
+	if err != nil {
+		writeOpenAIError(w, err)
+		return
+	}
+	call := &gateway.Call{Req: req, Client: client, Provider: r.Header.Get("X-Provider"), RequestID: reqID, Start: start}
+	if req.Stream {
+		h.stream(w, r, call)
+		return
+	}
+	resp, res, err := h.gw.Complete(r.Context(), call)
+	setResult(w, res)
+	if err != nil {
+		writeOpenAIError(w, err)
+		return
+	}
+	out := resp.Raw
+	if out == nil {
+		if out, err = json.Marshal(resp); err != nil {
+			writeOpenAIError(w, err)
+			return
+		}
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json")
+	hd.Set("Content-Length", strconv.Itoa(len(out)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(out)
+}
+
+func setResult(w http.ResponseWriter, res *gateway.Result) {
+	if res == nil {
+		return
+	}
+	hd := w.Header()
+	if res.Provider != "" {
+		hd.Set(headerProvider, res.Provider)
+	}
+	if res.Attempts > 0 {
+		hd.Set(headerAttempts, strconv.Itoa(res.Attempts))
+	}
+}
+
+var (
+	dataPrefix = []byte("data: ")
+	frameEnd   = []byte("\n\n")
+	doneFrame  = []byte("data: [DONE]\n\n")
+)
+
+// stream writes an OpenAI server-sent event stream. The first chunk arrives
+// before the status line goes out, so that failures before it keep their
+// status and may fail over; after it, a failure ends the stream with an error
+// event and no [DONE].
+func (h *openaiHandlers) stream(w http.ResponseWriter, r *http.Request, call *gateway.Call) {
+	st, res, err := h.gw.Stream(r.Context(), call)
+	setResult(w, res)
+	if err != nil {
+		writeOpenAIError(w, err)
+		return
+	}
+	defer st.Close()
+	hd := w.Header()
+	hd.Set("Content-Type", "text/event-stream; charset=utf-8")
+	hd.Set("Cache-Control", "no-cache")
+	hd.Set("Connection", "keep-alive")
+	hd.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	var scratch []byte
+	for {
+		ch, err := st.Next()
+		if h.writeTimeout > 0 {
+			_ = rc.SetWriteDeadline(time.Now().Add(h.writeTimeout))
+		}
+		if err == io.EOF {
+			_, _ = w.Write(doneFrame)
+			_ = rc.Flush()
+			return
+		}
+		if err != nil {
+			scratch = append(scratch[:0], dataPrefix...)
+			scratch = appendOpenAIError(scratch, err)
+			scratch = append(scratch, frameEnd...)
+			_, _ = w.Write(scratch)
+			_ = rc.Flush()
+			return
+		}
+		payload := ch.Raw
+		if payload == nil {
+			if payload, err = json.Marshal(ch); err != nil {
+				return
+			}
+		}
+		scratch = append(scratch[:0], dataPrefix...)
+		scratch = append(scratch, payload...)
+		scratch = append(scratch, frameEnd...)
+		if _, err := w.Write(scratch); err != nil {
+			return // the client is gone: Close cancels the upstream
+		}
+		if err := rc.Flush(); err != nil {
+			return
+		}
+	}
+}
+
+type modelObject struct {
+	ID      string `json:"id"`
+	Object  string `json:"object"`
+	Created int64  `json:"created"`
+	OwnedBy string `json:"owned_by"`
+}
+
+type modelList struct {
+	Object string        `json:"object"`
+	Data   []modelObject `json:"data"`
+}
+
+func (h *openaiHandlers) listModels(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set(headerRequestID, h.gw.NewRequestID())
+	if _, err := h.gw.Authenticate(bearer(r)); err != nil {
+		writeOpenAIError(w, err)
+		return
+	}
+	ms := h.gw.ListModels()
+	out := modelList{Object: "list", Data: make([]modelObject, 0, len(ms))}
+	for _, m := range ms {
+		out.Data = append(out.Data, modelObject{ID: m.Name, Object: "model", Created: m.Created.Unix(), OwnedBy: "airouter"})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (h *openaiHandlers) getModel(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set(headerRequestID, h.gw.NewRequestID())
+	if _, err := h.gw.Authenticate(bearer(r)); err != nil {
+		writeOpenAIError(w, err)
+		return
+	}
+	name := chi.URLParam(r, "*")
+	for _, m := range h.gw.ListModels() {
+		if m.Name == name {
+			writeJSON(w, http.StatusOK, modelObject{ID: m.Name, Object: "model", Created: m.Created.Unix(), OwnedBy: "airouter"})
+			return
+		}
+	}
+	writeOpenAIError(w, gateway.ModelNotFound(name))
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// openAIError is OpenAI's error envelope.
+type openAIError struct {
+	Error openAIErrorBody `json:"error"`
+}
+
+type openAIErrorBody struct {
+	Message string  `json:"message"`
+	Type    string  `json:"type"`
+	Param   *string `json:"param"`
+	Code    *string `json:"code"`
+}
+
+// openAIErrorFor maps an error to a status and OpenAI's type and code.
+func openAIErrorFor(err error) (status int, typ, code, param, msg string) {
+	status = gateway.StatusOf(err)
+	msg = domain.ErrorMessage(err)
+	var de *domain.Error
+	if errors.As(err, &de) {
+		param = de.Field
+		msg = de.Msg
+	}
+	var ue *domain.UpstreamError
+	isUp := errors.As(err, &ue)
+	switch {
+	case status == 401:
+		typ, code = "invalid_request_error", "invalid_api_key"
+	case status == 404 && param == "model":
+		typ, code = "invalid_request_error", "model_not_found"
+	case status == 429:
+		typ, code = "rate_limit_error", "rate_limit_exceeded"
+	case status == 499:
+		typ, code = "invalid_request_error", "client_closed_request"
+	case status >= 400 && status < 500:
+		typ = "invalid_request_error"
+		if isUp && ue.Type != "" {
+			code = ue.Type
+		}
+	case status == 503:
+		typ, code = "api_error", "upstream_unavailable"
+	case status == 504:
+		typ, code = "api_error", "upstream_timeout"
+	case status == 502:
+		typ, code = "api_error", "upstream_error"
+	default:
+		typ, code, msg = "api_error", "internal_error", "The server had an error while processing your request."
+	}
+	return status, typ, code, param, msg
+}
+
+func appendOpenAIError(dst []byte, err error) []byte {
+	_, typ, code, param, msg := openAIErrorFor(err)
+	b, _ := json.Marshal(envelope(typ, code, param, msg))
+	return append(dst, b...)
+}
+
+func envelope(typ, code, param, msg string) openAIError {
+	e := openAIError{Error: openAIErrorBody{Message: msg, Type: typ}}
+	if code != "" {
+		e.Error.Code = &code
+	}
+	if param != "" {
+		e.Error.Param = &param
+	}
+	return e
+}
+
+func writeOpenAIError(w http.ResponseWriter, err error) {
+	status, typ, code, param, msg := openAIErrorFor(err)
+	var ue *domain.UpstreamError
+	if errors.As(err, &ue) && ue.RetryAfter > 0 && (status == 429 || status == 503) {
+		w.Header().Set("Retry-After", strconv.Itoa(int((ue.RetryAfter+time.Second-1)/time.Second)))
+	}
+	if status == 499 {
+		// Nobody is listening; net/http needs a valid status all the same.
+		status = 408
+	}
+	writeOpenAIErrorStatus(w, status, typ, code, param, msg)
+}
+
+func writeOpenAIErrorStatus(w http.ResponseWriter, status int, typ, code, param, msg string) {
+	writeJSON(w, status, envelope(typ, code, param, msg))
+}

@@ -1,0 +1,381 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/airouter/airouter/adapters/httpapi"
+	"github.com/airouter/airouter/adapters/metrics"
+	"github.com/airouter/airouter/adapters/postgres"
+	"github.com/airouter/airouter/adapters/providers"
+	"github.com/airouter/airouter/adapters/secretbox"
+	"github.com/airouter/airouter/core/gateway"
+	"github.com/airouter/airouter/core/routing"
+	"github.com/airouter/airouter/ports"
+	"github.com/airouter/airouter/workflows"
+)
+
+func newLogger(debug bool, w io.Writer) *slog.Logger {
+	if debug {
+		return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// deps are the adapters serve and worker share.
+type deps struct {
+	cfg   config
+	log   *slog.Logger
+	pool  *pgxpool.Pool
+	store *postgres.Store
+	box   ports.SecretBox
+}
+
+func openDeps(ctx context.Context, cfg config, log *slog.Logger) (*deps, error) {
+	pool, err := postgres.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+	if err != nil {
+		return nil, fmt.Errorf("connect to PostgreSQL (DATABASE_URL): %w", err)
+	}
+	if cfg.AutoMigrate {
+		if err := postgres.Migrate(ctx, cfg.DatabaseURL, "up"); err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("apply migrations (set DB_AUTO_MIGRATE=false to skip): %w", err)
+		}
+	}
+	box, err := secretbox.New(cfg.MasterKey)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	store, err := postgres.New(pool, box)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &deps{cfg: cfg, log: log, pool: pool, store: store, box: box}, nil
+}
+
+func workflowConfig(cfg config, log *slog.Logger) workflows.Config {
+	return workflows.Config{
+		HostPort:          cfg.TemporalAddress,
+		Namespace:         cfg.TemporalNamespace,
+		TaskQueue:         cfg.TemporalTaskQueue,
+		HealthInterval:    cfg.HealthCheckInterval,
+		DegradedThreshold: cfg.DegradedThreshold,
+		RotationGrace:     cfg.RotationGrace,
+		Logger:            log,
+	}
+}
+
+func workflowDeps(d *deps) workflows.Deps {
+	return workflows.Deps{Providers: d.store, Keys: d.store, Health: d.store, Rotations: d.store, Factory: providers.NewFactory(), Clock: ports.SystemClock{}}
+}
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	withWorker := fs.Bool("worker", false, "also run the Temporal worker in this process")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	cfg, err := loadConfig(getenv, needs{database: true, admin: true, masterKey: true})
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.Debug, stderr)
+	d, err := openDeps(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer d.pool.Close()
+
+	orch, err := workflows.NewOrchestrator(workflowConfig(cfg, log))
+	if err != nil {
+		return fmt.Errorf("temporal client: %w", err)
+	}
+	defer orch.Close()
+
+	var svc *gateway.Service
+	prom := metrics.New(func() []metrics.HealthGauge {
+		if svc == nil {
+			return nil
+		}
+		var out []metrics.HealthGauge
+		for _, rs := range svc.Router().RouteStats() {
+			state := string(rs.Health)
+			if !rs.EjectedUntil.IsZero() {
+				state = "ejected"
+			}
+			out = append(out, metrics.HealthGauge{Provider: rs.Provider, Route: strconv.FormatInt(rs.RouteID, 10), State: state})
+		}
+		return out
+	})
+
+	// Background work (request-log writer, change feed) outlives the
+	// shutdown signal until the HTTP server has drained.
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBG()
+
+	svc, err = gateway.New(gateway.Options{
+		Loader: d.store, Providers: providers.NewFactory(), Keys: d.store, Logs: d.store, ClientKeys: d.store,
+		Orchestrator: orch, Metrics: prom, Logger: log, Clock: ports.SystemClock{},
+		Routing:    routing.Options{DefaultStrategy: cfg.Strategy},
+		MaxRetries: cfg.MaxRetries,
+	})
+	if err != nil {
+		return err
+	}
+	if err := svc.Start(bg); err != nil {
+		return err
+	}
+	admin, err := gateway.NewAdmin(gateway.AdminDeps{
+		Providers: d.store, Keys: d.store, Models: d.store, ClientKeys: d.store, Health: d.store, Logs: d.store,
+		Rotations: d.store, Orchestrator: orch, Service: svc, Clock: ports.SystemClock{}, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); listenForChanges(bg, d.store, svc, log) }()
+	go func() { defer wg.Done(); housekeeping(bg, d.store, cfg, log) }()
+
+	temporalRequired := *withWorker
+	handler, _, err := httpapi.New(httpapi.Options{
+		Gateway: svc, Admin: admin, AdminToken: cfg.AdminToken, Logger: log, Version: version,
+		MaxBodyBytes: cfg.MaxBodyBytes, Metrics: prom.Handler(),
+		Ready: func(ctx context.Context) map[string]error {
+			return map[string]error{"postgres": d.pool.Ping(ctx), "temporal": orch.Ready(ctx)}
+		},
+		Required: func() []string {
+			// Without Temporal the router still serves (passive health
+			// works); /readyz reports it but stays ready.
+			_ = temporalRequired
+			return []string{"postgres"}
+		}(),
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
+	if err != nil {
+		return fmt.Errorf("listen on HOST=%s PORT=%d: %w", cfg.Host, cfg.Port, err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    1 << 20,
+		// Requests are not canceled by the shutdown signal: Shutdown drains them.
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	base := "http://" + displayAddr(ln.Addr())
+	fmt.Fprintf(stdout, "airouter %s serving on %s\n", version, base)
+	fmt.Fprintf(stdout, "  OpenAI API:   %s/v1\n  Admin API:    %s/api/v1\n  API docs:     %s/docs\n  OpenAPI:      %s/openapi.json\n  Metrics:      %s/metrics\n", base, base, base, base, base)
+	if ui := getenv("TEMPORAL_UI_URL"); ui != "" {
+		fmt.Fprintf(stdout, "  Temporal UI:  %s/namespaces/%s/schedules\n", ui, cfg.TemporalNamespace)
+	}
+	log.Info("serving", "addr", ln.Addr().String(), "strategy", cfg.Strategy, "max_retries", cfg.MaxRetries, "worker", *withWorker)
+	if err := orch.Ready(ctx); err != nil {
+		log.Warn("Temporal is not reachable: serving anyway with passive health only; scheduled checks, recovery probes and rotations resume when it is", "address", cfg.TemporalAddress, "err", err)
+	}
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	workerDone := make(chan error, 1)
+	if *withWorker {
+		go func() { workerDone <- workflows.RunWorker(ctx, workflowConfig(cfg, log), workflowDeps(d)) }()
+	} else {
+		close(workerDone)
+	}
+
+	select {
+	case err := <-serveErr:
+		stopBG()
+		wg.Wait()
+		svc.Close()
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining in-flight requests and streams", "timeout", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown timed out; closing remaining connections", "err", err)
+		_ = srv.Close()
+	}
+	stopBG()
+	wg.Wait()
+	svc.Close() // flushes the request log
+	if err := <-workerDone; err != nil {
+		log.Warn("worker stopped with an error", "err", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func displayAddr(a net.Addr) string {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return a.String()
+	}
+	if ta.IP.IsUnspecified() {
+		return net.JoinHostPort("localhost", strconv.Itoa(ta.Port))
+	}
+	return ta.String()
+}
+
+// listenForChanges reloads the configuration when any replica changes it.
+// Notifications are coalesced: a burst of changes causes one reload.
+func listenForChanges(ctx context.Context, feed ports.ChangeFeed, svc *gateway.Service, log *slog.Logger) {
+	kick := make(chan struct{}, 1)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-kick:
+			}
+			time.Sleep(50 * time.Millisecond) // coalesce a burst
+			select {
+			case <-kick:
+			default:
+			}
+			rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			if err := svc.Reload(rctx); err != nil && ctx.Err() == nil {
+				log.Warn("reload after a configuration change failed; retrying on the next change", "err", err)
+			}
+			cancel()
+		}
+	}()
+	for {
+		err := feed.Listen(ctx, func(ports.Change) {
+			select {
+			case kick <- struct{}{}:
+			default:
+			}
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		log.Warn("configuration change feed stopped; restarting", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// housekeeping deletes request-log entries and health checks past their
+// retention, hourly.
+func housekeeping(ctx context.Context, store *postgres.Store, cfg config, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if cfg.LogRetention > 0 {
+			before := time.Now().Add(-cfg.LogRetention)
+			if n, err := store.PruneRequestLogs(ctx, before); err != nil && ctx.Err() == nil {
+				log.Warn("request-log pruning failed", "err", err)
+			} else if n > 0 {
+				log.Info("pruned request log", "entries", n)
+			}
+		}
+		if _, err := store.PruneHealthChecks(ctx, time.Now().Add(-7*24*time.Hour)); err != nil && ctx.Err() == nil {
+			log.Warn("health-check pruning failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func runWorker(ctx context.Context, args []string, getenv func(string) string, _ io.Writer, stderr io.Writer) error {
+	if len(args) > 0 {
+		fmt.Fprintln(stderr, "usage: airouter worker")
+		return errUsage
+	}
+	cfg, err := loadConfig(getenv, needs{database: true, masterKey: true})
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.Debug, stderr)
+	d, err := openDeps(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer d.pool.Close()
+	log.Info("worker starting", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace, "task_queue", cfg.TemporalTaskQueue)
+	return workflows.RunWorker(ctx, workflowConfig(cfg, log), workflowDeps(d))
+}
+
+func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) != 1 || (args[0] != "up" && args[0] != "down" && args[0] != "version") {
+		fmt.Fprintln(stderr, "usage: airouter migrate up|down|version")
+		return errUsage
+	}
+	cfg, err := loadConfig(getenv, needs{database: true})
+	if err != nil {
+		return err
+	}
+	switch args[0] {
+	case "version":
+		v, dirty, err := postgres.MigrationVersion(cfg.DatabaseURL)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "version %d (dirty: %t)\n", v, dirty)
+		return nil
+	default:
+		if err := postgres.Migrate(ctx, cfg.DatabaseURL, args[0]); err != nil {
+			return err
+		}
+		v, _, err := postgres.MigrationVersion(cfg.DatabaseURL)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "migrated %s: schema version %d\n", args[0], v)
+		return nil
+	}
+}
+
+func runOpenAPI(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("openapi", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	v30 := fs.Bool("3.0", false, "print the OpenAPI 3.0 downgrade")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	api := httpapi.Document(version)
+	var b []byte
+	var err error
+	if *v30 {
+		b, err = api.OpenAPI().Downgrade()
+	} else {
+		b, err = api.OpenAPI().MarshalJSON()
+	}
+	if err != nil {
+		return err
+	}
+	_, err = stdout.Write(append(b, '\n'))
+	return err
+}
+
+var _ = errors.New

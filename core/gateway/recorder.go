@@ -1,0 +1,138 @@
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/airouter/airouter/core/domain"
+	"github.com/airouter/airouter/ports"
+)
+
+// recorder writes the request log asynchronously, in batches. The request
+// path only does a non-blocking channel send: when the queue is full or the
+// database cannot be written after retries, entries are dropped and counted,
+// never waited for.
+type recorder struct {
+	store    ports.RequestLogStore
+	metrics  ports.Metrics
+	log      *slog.Logger
+	queue    chan domain.RequestLog
+	batch    int
+	interval time.Duration
+}
+
+func newRecorder(store ports.RequestLogStore, m ports.Metrics, log *slog.Logger, size, batch int, interval time.Duration) *recorder {
+	return &recorder{store: store, metrics: m, log: log, queue: make(chan domain.RequestLog, size), batch: batch, interval: interval}
+}
+
+func (r *recorder) add(e domain.RequestLog) {
+	select {
+	case r.queue <- e:
+	default:
+		r.metrics.RequestLogDropped(1)
+	}
+}
+
+// run flushes until ctx ends, then drains what is queued with a short
+// deadline.
+func (r *recorder) run(ctx context.Context) {
+	buf := make([]domain.RequestLog, 0, r.batch)
+	tick := time.NewTicker(r.interval)
+	defer tick.Stop()
+	for {
+		select {
+		case e := <-r.queue:
+			buf = append(buf, e)
+			if len(buf) >= r.batch {
+				buf = r.flush(context.Background(), buf)
+			}
+		case <-tick.C:
+			if len(buf) > 0 {
+				buf = r.flush(context.Background(), buf)
+			}
+		case <-ctx.Done():
+			for {
+				select {
+				case e := <-r.queue:
+					buf = append(buf, e)
+					if len(buf) >= r.batch {
+						buf = r.flush(context.Background(), buf)
+					}
+					continue
+				default:
+				}
+				break
+			}
+			if len(buf) > 0 {
+				r.flush(context.Background(), buf)
+			}
+			return
+		}
+	}
+}
+
+func (r *recorder) flush(ctx context.Context, buf []domain.RequestLog) []domain.RequestLog {
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		if attempt > 0 {
+			time.Sleep(time.Duration(attempt) * 200 * time.Millisecond)
+		}
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err = r.store.InsertRequestLogs(wctx, buf)
+		cancel()
+		if err == nil {
+			return buf[:0]
+		}
+	}
+	r.metrics.RequestLogDropped(len(buf))
+	r.log.Error("request log entries dropped: the database did not accept them", "entries", len(buf), "err", err)
+	return buf[:0]
+}
+
+// toucher records when client keys were last used, every few seconds, in
+// one statement.
+type toucher struct {
+	store ports.ClientKeyStore
+	log   *slog.Logger
+	svc   *Service
+	sent  map[int64]int64
+}
+
+func (t *toucher) run(ctx context.Context) {
+	t.sent = map[int64]int64{}
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			t.flush(context.Background())
+		case <-ctx.Done():
+			t.flush(context.Background())
+			return
+		}
+	}
+}
+
+func (t *toucher) flush(ctx context.Context) {
+	used := map[int64]time.Time{}
+	for _, e := range t.svc.snap.Load().clientKeys {
+		ns := e.lastUsed.Load()
+		if ns == 0 || t.sent[e.key.ID] == ns {
+			continue
+		}
+		used[e.key.ID] = time.Unix(0, ns)
+	}
+	if len(used) == 0 {
+		return
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := t.store.TouchClientKeys(wctx, used); err != nil {
+		t.log.Warn("cannot record client key use", "err", err)
+		return
+	}
+	for id, ts := range used {
+		t.sent[id] = ts.UnixNano()
+	}
+}

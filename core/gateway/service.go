@@ -1,0 +1,780 @@
+// Package gateway holds the request pipeline of AI Router: authenticate,
+// resolve the model from the in-memory configuration, plan the attempts (core
+// routing), call upstream with failover, respond, and record statistics and
+// the request log asynchronously. It performs no I/O of its own; everything
+// goes through ports.
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/airouter/airouter/core/domain"
+	"github.com/airouter/airouter/core/routing"
+	"github.com/airouter/airouter/ports"
+)
+
+// Options configures a Service. Every port is required except Orchestrator.
+type Options struct {
+	Loader       ports.ConfigLoader
+	Providers    ports.ProviderFactory
+	Keys         ports.KeyStore
+	Logs         ports.RequestLogStore
+	ClientKeys   ports.ClientKeyStore
+	Orchestrator ports.Orchestrator // nil: no recovery workflows are started
+	Metrics      ports.Metrics
+	Logger       *slog.Logger
+	Clock        ports.Clock
+
+	Routing        routing.Options // OnEvent is set by the Service
+	MaxRetries     int             // further attempts after the first (LOAD_BALANCING_MAX_RETRIES)
+	RequestTimeout time.Duration   // deadline over all attempts; default 10 minutes
+	BackoffBase    time.Duration   // default 20ms
+	BackoffMax     time.Duration   // default 1s
+	RetryBudget    float64         // retries per request over a window; default 0.2
+	RetryMinPerSec int             // retries always allowed per second; default 5
+
+	LogQueueSize     int           // request-log entries buffered in memory; default 16384
+	LogBatchSize     int           // entries per insert; default 512
+	LogFlushInterval time.Duration // default 250ms
+}
+
+// Service runs the request pipeline. Create it with New, then Start it.
+type Service struct {
+	o        Options
+	log      *slog.Logger
+	router   *routing.Router
+	budget   *routing.Budget
+	snap     atomic.Pointer[snapshot]
+	reloadMu sync.Mutex
+	rec      *recorder
+	touch    *toucher
+	idPrefix string
+	idSeq    atomic.Uint64
+
+	healthSeen   map[healthKey]time.Time // guarded by reloadMu
+	undecrypted  map[int64]bool          // guarded by reloadMu
+	recoveryMu   sync.Mutex
+	recoveryLast map[int64]time.Time
+	bg           sync.WaitGroup
+}
+
+type healthKey struct{ provider, key int64 }
+
+// snapshot is the immutable configuration the request path reads.
+type snapshot struct {
+	providers  map[int64]*providerEntry
+	clientKeys map[[sha256.Size]byte]*clientKeyEntry
+	models     map[string]*domain.Model
+}
+
+type providerEntry struct {
+	p      domain.Provider
+	client ports.ProviderClient
+}
+
+type clientKeyEntry struct {
+	key      domain.ClientKey
+	lastUsed atomic.Int64 // unix nanoseconds, flushed by the toucher
+}
+
+// New checks the options and builds a Service.
+func New(o Options) (*Service, error) {
+	switch {
+	case o.Loader == nil:
+		return nil, errors.New("gateway: Loader is required")
+	case o.Providers == nil:
+		return nil, errors.New("gateway: Providers is required")
+	case o.Keys == nil:
+		return nil, errors.New("gateway: Keys is required")
+	case o.Logs == nil:
+		return nil, errors.New("gateway: Logs is required")
+	case o.ClientKeys == nil:
+		return nil, errors.New("gateway: ClientKeys is required")
+	case o.Metrics == nil:
+		return nil, errors.New("gateway: Metrics is required")
+	case o.Logger == nil:
+		return nil, errors.New("gateway: Logger is required")
+	case o.Clock == nil:
+		return nil, errors.New("gateway: Clock is required")
+	case o.MaxRetries < 0:
+		return nil, errors.New("gateway: MaxRetries must not be negative")
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = 10 * time.Minute
+	}
+	if o.BackoffBase <= 0 {
+		o.BackoffBase = 20 * time.Millisecond
+	}
+	if o.BackoffMax <= 0 {
+		o.BackoffMax = time.Second
+	}
+	if o.RetryBudget <= 0 {
+		o.RetryBudget = 0.2
+	}
+	if o.RetryMinPerSec <= 0 {
+		o.RetryMinPerSec = 5
+	}
+	if o.LogQueueSize <= 0 {
+		o.LogQueueSize = 16384
+	}
+	if o.LogBatchSize <= 0 {
+		o.LogBatchSize = 512
+	}
+	if o.LogFlushInterval <= 0 {
+		o.LogFlushInterval = 250 * time.Millisecond
+	}
+	s := &Service{
+		o:            o,
+		log:          o.Logger,
+		healthSeen:   map[healthKey]time.Time{},
+		undecrypted:  map[int64]bool{},
+		recoveryLast: map[int64]time.Time{},
+	}
+	ro := o.Routing
+	if ro.Now == nil {
+		ro.Now = o.Clock.Now
+	}
+	ro.OnEvent = s.onRoutingEvent
+	s.router = routing.New(ro)
+	s.budget = routing.NewBudget(o.RetryBudget, o.RetryMinPerSec, o.Clock.Now)
+	s.rec = newRecorder(o.Logs, o.Metrics, o.Logger, o.LogQueueSize, o.LogBatchSize, o.LogFlushInterval)
+	s.touch = &toucher{store: o.ClientKeys, log: o.Logger, svc: s}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	s.idPrefix = "req_" + hex.EncodeToString(b[:])
+	s.snap.Store(&snapshot{providers: map[int64]*providerEntry{}, clientKeys: map[[32]byte]*clientKeyEntry{}, models: map[string]*domain.Model{}})
+	return s, nil
+}
+
+// Router exposes the routing state for the statistics and health APIs.
+func (s *Service) Router() *routing.Router { return s.router }
+
+// Start loads the configuration and starts the background writers. It fails
+// when the first load fails. The writers stop when ctx ends; call Close to
+// flush them.
+func (s *Service) Start(ctx context.Context) error {
+	if err := s.Reload(ctx); err != nil {
+		return err
+	}
+	s.bg.Add(2)
+	go func() { defer s.bg.Done(); s.rec.run(ctx) }()
+	go func() { defer s.bg.Done(); s.touch.run(ctx) }()
+	return nil
+}
+
+// Close waits for the background writers, which flush what they hold once
+// the context given to Start ends.
+func (s *Service) Close() {
+	s.bg.Wait()
+	for _, p := range s.snap.Load().providers {
+		p.client.Close()
+	}
+}
+
+// Reload reads the whole configuration and swaps it in atomically. Provider
+// clients whose configuration did not change are kept with their
+// connection pools.
+func (s *Service) Reload(ctx context.Context) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	cfg, err := s.o.Loader.LoadConfig(ctx)
+	if err != nil {
+		return fmt.Errorf("load configuration: %w", err)
+	}
+	old := s.snap.Load()
+	next := &snapshot{
+		providers:  make(map[int64]*providerEntry, len(cfg.Providers)),
+		clientKeys: make(map[[32]byte]*clientKeyEntry, len(cfg.ClientKeys)),
+		models:     make(map[string]*domain.Model, len(cfg.Models)),
+	}
+	for _, p := range cfg.Providers {
+		if prev, ok := old.providers[p.ID]; ok && prev.p.UpdatedAt.Equal(p.UpdatedAt) && sameProvider(prev.p, p) {
+			next.providers[p.ID] = &providerEntry{p: p, client: prev.client}
+			continue
+		}
+		client, err := s.o.Providers.NewClient(p)
+		if err != nil {
+			s.log.Error("provider cannot be used", "provider", p.Name, "err", err)
+			continue
+		}
+		next.providers[p.ID] = &providerEntry{p: p, client: client}
+	}
+	for _, k := range cfg.ClientKeys {
+		if len(k.Hash) != sha256.Size {
+			continue
+		}
+		var h [32]byte
+		copy(h[:], k.Hash)
+		e := &clientKeyEntry{key: k}
+		if prev, ok := old.clientKeys[h]; ok {
+			e.lastUsed.Store(prev.lastUsed.Load())
+		}
+		next.clientKeys[h] = e
+	}
+	for i := range cfg.Models {
+		m := &cfg.Models[i]
+		next.models[m.Name] = m
+	}
+	for _, k := range cfg.Keys {
+		if k.LastError == domain.KeyErrorUndecryptable && !s.undecrypted[k.ID] {
+			s.undecrypted[k.ID] = true
+			s.log.Error("provider key disabled: its secret does not decrypt with AIROUTER_MASTER_KEY", "key_id", k.ID, "provider_id", k.ProviderID, "fingerprint", k.Fingerprint)
+		}
+	}
+	// Usable providers only go to the router: a provider whose client could
+	// not be built has no routes.
+	provs := make([]domain.Provider, 0, len(cfg.Providers))
+	for _, p := range cfg.Providers {
+		if _, ok := next.providers[p.ID]; ok {
+			provs = append(provs, p)
+		}
+	}
+	for _, err := range s.router.Update(routing.Config{Providers: provs, Keys: cfg.Keys, Models: cfg.Models, Health: cfg.Health}) {
+		s.log.Warn("model configuration", "err", err)
+	}
+	for _, h := range cfg.Health {
+		hk := healthKey{h.ProviderID, h.KeyID}
+		if seen, ok := s.healthSeen[hk]; ok && !h.CheckedAt.After(seen) {
+			continue
+		}
+		s.healthSeen[hk] = h.CheckedAt
+		s.router.ApplyHealth(h)
+	}
+	s.snap.Store(next)
+	for id, p := range old.providers {
+		if n, ok := next.providers[id]; !ok || n.client != p.client {
+			p.client.Close()
+		}
+	}
+	return nil
+}
+
+func sameProvider(a, b domain.Provider) bool {
+	if a.Name != b.Name || a.Kind != b.Kind || a.BaseURL != b.BaseURL || a.Enabled != b.Enabled || a.Timeouts != b.Timeouts || len(a.Headers) != len(b.Headers) {
+		return false
+	}
+	for k, v := range a.Headers {
+		if b.Headers[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// Authenticate finds the client key of a bearer token.
+func (s *Service) Authenticate(token string) (*domain.ClientKey, error) {
+	if token == "" {
+		return nil, &domain.Error{Code: domain.CodeUnauthorized, Msg: "You didn't provide an API key. Provide it in the Authorization header as 'Bearer YOUR_KEY'."}
+	}
+	h := sha256.Sum256([]byte(token))
+	e, ok := s.snap.Load().clientKeys[h]
+	if !ok || subtle.ConstantTimeCompare(h[:], e.key.Hash) != 1 || !e.key.Enabled {
+		return nil, &domain.Error{Code: domain.CodeUnauthorized, Msg: "Incorrect API key provided."}
+	}
+	e.lastUsed.Store(s.o.Clock.Now().UnixNano())
+	return &e.key, nil
+}
+
+// NewRequestID returns a unique request id.
+func (s *Service) NewRequestID() string {
+	n := s.idSeq.Add(1)
+	var b [40]byte
+	out := append(b[:0], s.idPrefix...)
+	out = append(out, '_')
+	out = appendHex(out, n)
+	return string(out)
+}
+
+func appendHex(b []byte, n uint64) []byte {
+	const digits = "0123456789abcdef"
+	var tmp [16]byte
+	i := len(tmp)
+	for {
+		i--
+		tmp[i] = digits[n&15]
+		n >>= 4
+		if n == 0 {
+			break
+		}
+	}
+	return append(b, tmp[i:]...)
+}
+
+// Call is one client request.
+type Call struct {
+	Req       *domain.ChatRequest
+	Client    *domain.ClientKey
+	Provider  string // from X-Provider; overrides the body's provider field
+	RequestID string
+	Start     time.Time
+}
+
+// Result says how a request was served.
+type Result struct {
+	RequestID string
+	Model     string
+	Provider  string
+	Attempts  int
+}
+
+// ModelNotFound is the error for an unknown or disabled model.
+func ModelNotFound(name string) error {
+	return &domain.Error{Code: domain.CodeNotFound, Field: "model", Msg: fmt.Sprintf("The model `%s` does not exist or you do not have access to it.", name)}
+}
+
+// attemptFunc makes one upstream attempt. It returns the outcome to record
+// (for streams the recording happens when the stream ends: done false).
+type attemptFunc func(ctx context.Context, pe *providerEntry, t ports.Target, a routing.Attempt, ticket routing.Ticket, attemptStart time.Time) (done bool, err error)
+
+// run plans the call and makes attempts until one succeeds, a failure is not
+// retryable, the plan or retry budget runs out, or the deadline passes.
+func (s *Service) run(ctx context.Context, c *Call, res *Result, fn attemptFunc) (routing.Attempt, error) {
+	snap := s.snap.Load()
+	model, ok := s.router.Model(c.Req.Model)
+	if !ok {
+		return routing.Attempt{}, ModelNotFound(c.Req.Model)
+	}
+	dm := model.Domain()
+	provider := c.Provider
+	if provider == "" {
+		provider = c.Req.Provider
+	}
+	var buf [11]routing.Attempt
+	n := s.o.MaxRetries + 1
+	if n > len(buf) {
+		n = len(buf)
+	}
+	plan, err := model.Plan(routing.PlanRequest{Provider: provider, PromptTokens: c.Req.EstimatedPromptTokens(), MaxTokens: c.Req.MaxTokens}, buf[:0:n])
+	if err != nil {
+		return routing.Attempt{}, err
+	}
+	s.budget.OnRequest()
+	var lastErr error
+	for i, a := range plan {
+		if i > 0 {
+			if !s.budget.TryRetry() {
+				break
+			}
+			wait := routing.Backoff(i, s.o.BackoffBase, s.o.BackoffMax, nil)
+			if dl, ok := ctx.Deadline(); ok && s.o.Clock.Now().Add(wait).After(dl) {
+				break
+			}
+			if wait > 0 {
+				t := time.NewTimer(wait)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return a, canceledError(ctx, lastErr)
+				case <-t.C:
+				}
+			}
+			s.o.Metrics.Retried(c.Req.Model)
+		}
+		if ctx.Err() != nil {
+			return a, canceledError(ctx, lastErr)
+		}
+		pe := snap.providers[a.Route.Provider().ID]
+		if pe == nil {
+			continue
+		}
+		res.Attempts++
+		res.Provider = pe.p.Name
+		t := ports.Target{Model: a.Route.Domain().UpstreamModel, Key: a.Key.Secret(), DefaultMaxTokens: dm.DefaultMaxTokens}
+		start := s.o.Clock.Now()
+		ticket := s.router.Begin(a)
+		done, err := fn(ctx, pe, t, a, ticket, start)
+		if err == nil {
+			return a, nil
+		}
+		if done {
+			ticket.End(routing.Outcome{Err: err, Latency: s.o.Clock.Now().Sub(start)})
+		}
+		var ue *domain.UpstreamError
+		if errors.As(err, &ue) {
+			ue.Provider = pe.p.Name
+			s.o.Metrics.AttemptFailed(pe.p.Name, string(ue.Class))
+			s.log.Debug("upstream attempt failed", "request_id", c.RequestID, "provider", pe.p.Name, "attempt", res.Attempts, "class", ue.Class, "status", ue.Status, "err", ue.Error())
+			if ue.Class == domain.ClassCanceled {
+				return a, err
+			}
+			lastErr = err
+			if !ue.Class.Retryable() {
+				return a, err
+			}
+			continue
+		}
+		// Not an upstream error: a translation error (the request cannot be
+		// expressed for this provider) or an internal one; do not retry.
+		return a, err
+	}
+	if lastErr == nil {
+		lastErr = &domain.Error{Code: domain.CodeUnavailable, Msg: "no upstream could be tried for model " + c.Req.Model}
+	}
+	return routing.Attempt{}, lastErr
+}
+
+func canceledError(ctx context.Context, last error) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		if last != nil {
+			return last
+		}
+		return &domain.UpstreamError{Class: domain.ClassRetryable, Timeout: true, Message: "the request's deadline passed before an upstream answered"}
+	}
+	return &domain.UpstreamError{Class: domain.ClassCanceled, Message: "the client closed the request", Err: ctx.Err()}
+}
+
+// Complete serves a non-streaming request.
+func (s *Service) Complete(ctx context.Context, c *Call) (*domain.ChatResponse, *Result, error) {
+	s.o.Metrics.InFlight(1)
+	defer s.o.Metrics.InFlight(-1)
+	ctx, cancel := context.WithTimeout(ctx, s.o.RequestTimeout)
+	defer cancel()
+	res := &Result{RequestID: c.RequestID, Model: c.Req.Model}
+	var resp *domain.ChatResponse
+	var usedKey, usedRoute int64
+	var cost float64
+	a, err := s.run(ctx, c, res, func(ctx context.Context, pe *providerEntry, t ports.Target, a routing.Attempt, ticket routing.Ticket, start time.Time) (bool, error) {
+		r, err := pe.client.Chat(ctx, t, c.Req)
+		if err != nil {
+			return true, err
+		}
+		var pt, ct int
+		if r.Usage != nil {
+			pt, ct = r.Usage.PromptTokens, r.Usage.CompletionTokens
+		}
+		cost = a.Route.Domain().Cost(pt, ct)
+		ticket.End(routing.Outcome{Latency: s.o.Clock.Now().Sub(start), PromptTokens: pt, CompletionTokens: ct, Cost: cost})
+		resp = r
+		return true, nil
+	})
+	if a.Route != nil {
+		usedRoute = a.Route.ID()
+		usedKey = a.Key.ID()
+	}
+	entry := s.logEntry(c, res, a, false)
+	entry.KeyID, entry.RouteID = usedKey, usedRoute
+	if err != nil {
+		s.finishError(&entry, err)
+		return nil, res, err
+	}
+	entry.Status = 200
+	if resp.Usage != nil {
+		entry.PromptTokens, entry.CompletionTokens = resp.Usage.PromptTokens, resp.Usage.CompletionTokens
+	}
+	entry.Cost = cost
+	s.finish(&entry)
+	return resp, res, nil
+}
+
+func (s *Service) logEntry(c *Call, res *Result, a routing.Attempt, stream bool) domain.RequestLog {
+	e := domain.RequestLog{
+		Time:      c.Start,
+		RequestID: c.RequestID,
+		Model:     c.Req.Model,
+		Provider:  res.Provider,
+		Attempts:  res.Attempts,
+		Stream:    stream,
+	}
+	if c.Client != nil {
+		e.ClientKeyID = c.Client.ID
+	}
+	if m, ok := s.router.Model(c.Req.Model); ok {
+		e.Strategy = m.Strategy()
+	}
+	if a.Route != nil {
+		e.ProviderID = a.Route.Provider().ID
+		e.Provider = a.Route.Provider().Name
+		e.RouteID = a.Route.ID()
+		e.KeyID = a.Key.ID()
+	}
+	return e
+}
+
+// StatusOf returns the HTTP status a failed request gets.
+func StatusOf(err error) int {
+	var ue *domain.UpstreamError
+	if errors.As(err, &ue) {
+		switch {
+		case ue.Class == domain.ClassCanceled:
+			return 499
+		case ue.Class == domain.ClassRequest && ue.Status >= 400 && ue.Status < 500:
+			return ue.Status
+		case ue.Class == domain.ClassRequest:
+			return 400
+		case ue.Class == domain.ClassRateLimited:
+			return 429
+		case ue.Timeout:
+			return 504
+		case ue.Status == 503 || ue.Status == 529:
+			return 503
+		case ue.Class == domain.ClassAuth:
+			return 502
+		default:
+			return 502
+		}
+	}
+	switch domain.ErrorCode(err) {
+	case domain.CodeInvalid:
+		return 400
+	case domain.CodeUnauthorized:
+		return 401
+	case domain.CodeForbidden:
+		return 403
+	case domain.CodeNotFound:
+		return 404
+	case domain.CodeConflict:
+		return 409
+	case domain.CodeRateLimited:
+		return 429
+	case domain.CodeUnavailable:
+		return 503
+	case domain.CodeTimeout:
+		return 504
+	case domain.CodeUpstream:
+		return 502
+	}
+	return 500
+}
+
+func (s *Service) finishError(e *domain.RequestLog, err error) {
+	e.Status = StatusOf(err)
+	var ue *domain.UpstreamError
+	if errors.As(err, &ue) {
+		e.ErrorClass = string(ue.Class)
+	} else {
+		e.ErrorClass = string(domain.ErrorCode(err))
+	}
+	e.ErrorMessage = truncate(domain.ErrorMessage(err), 500)
+	s.finish(e)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+func (s *Service) finish(e *domain.RequestLog) {
+	e.Latency = s.o.Clock.Now().Sub(e.Time)
+	s.o.Metrics.RequestDone(ports.RequestMetric{
+		Model: e.Model, Provider: e.Provider, Status: e.Status, Stream: e.Stream, Latency: e.Latency, TTFT: e.TTFT,
+		PromptTokens: e.PromptTokens, CompletionTokens: e.CompletionTokens, Cost: e.Cost,
+	})
+	s.rec.add(*e)
+	if e.Status >= 500 || e.Status == 429 {
+		s.log.Warn("request failed", "request_id", e.RequestID, "model", e.Model, "provider", e.Provider, "status", e.Status, "attempts", e.Attempts, "class", e.ErrorClass, "err", e.ErrorMessage, "latency_ms", e.Latency.Milliseconds())
+	} else {
+		s.log.Info("request", "request_id", e.RequestID, "model", e.Model, "provider", e.Provider, "status", e.Status, "attempts", e.Attempts, "stream", e.Stream, "latency_ms", e.Latency.Milliseconds(), "prompt_tokens", e.PromptTokens, "completion_tokens", e.CompletionTokens)
+	}
+}
+
+// Stream serves a streaming request. On success the returned stream's first
+// chunk has already arrived from the upstream, so the caller can still send
+// an error status if Stream fails. The caller must Close the stream.
+func (s *Service) Stream(ctx context.Context, c *Call) (*Stream, *Result, error) {
+	s.o.Metrics.InFlight(1)
+	ctx, cancel := context.WithTimeout(ctx, s.o.RequestTimeout)
+	res := &Result{RequestID: c.RequestID, Model: c.Req.Model}
+	var st *Stream
+	a, err := s.run(ctx, c, res, func(ctx context.Context, pe *providerEntry, t ports.Target, a routing.Attempt, ticket routing.Ticket, start time.Time) (bool, error) {
+		up, err := pe.client.ChatStream(ctx, t, c.Req)
+		if err != nil {
+			return true, err
+		}
+		first, err := up.Next()
+		if err != nil {
+			up.Close()
+			if err == io.EOF {
+				err = &domain.UpstreamError{Class: domain.ClassRetryable, Message: "the upstream ended the stream without any data"}
+			}
+			return true, err
+		}
+		st = &Stream{svc: s, up: up, first: first, ticket: ticket, attemptStart: start, route: a.Route, includeUsage: c.Req.IncludeUsage, cancel: cancel}
+		return false, nil
+	})
+	if err != nil {
+		entry := s.logEntry(c, res, a, true)
+		s.finishError(&entry, err)
+		cancel()
+		s.o.Metrics.InFlight(-1)
+		return nil, res, err
+	}
+	st.entry = s.logEntry(c, res, a, true)
+	if st.first.HasContent() {
+		st.markFirstToken()
+	}
+	return st, res, nil
+}
+
+// Stream is a streaming response in progress.
+type Stream struct {
+	svc          *Service
+	up           ports.ChatStream
+	first        *domain.ChatChunk
+	ticket       routing.Ticket
+	attemptStart time.Time
+	route        *routing.Route
+	includeUsage bool
+	cancel       context.CancelFunc
+	entry        domain.RequestLog
+	ttftAttempt  time.Duration
+	usage        *domain.Usage
+	ended        bool
+}
+
+func (st *Stream) markFirstToken() {
+	if st.entry.TTFT == 0 {
+		now := st.svc.o.Clock.Now()
+		st.entry.TTFT = now.Sub(st.entry.Time)
+		st.ttftAttempt = now.Sub(st.attemptStart)
+	}
+}
+
+// Next returns the next chunk to send, io.EOF at a clean end, or the error
+// that ended the stream. Usage chunks are dropped when the client did not ask
+// for them (the router asks upstream for usage either way).
+func (st *Stream) Next() (*domain.ChatChunk, error) {
+	for {
+		var ch *domain.ChatChunk
+		if st.first != nil {
+			ch, st.first = st.first, nil
+		} else {
+			if st.ended {
+				return nil, io.EOF
+			}
+			var err error
+			ch, err = st.up.Next()
+			if err != nil {
+				st.end(err)
+				return nil, err
+			}
+			if ch.HasContent() {
+				st.markFirstToken()
+			}
+		}
+		if ch.Usage != nil {
+			st.usage = ch.Usage
+			if !st.includeUsage && len(ch.Choices) == 0 {
+				continue
+			}
+		}
+		return ch, nil
+	}
+}
+
+// Close ends the stream; a stream closed before its end counts as canceled
+// by the client.
+func (st *Stream) Close() {
+	if !st.ended {
+		st.end(&domain.UpstreamError{Class: domain.ClassCanceled, Message: "the client closed the stream"})
+	}
+	st.up.Close()
+	st.cancel()
+}
+
+func (st *Stream) end(err error) {
+	if st.ended {
+		return
+	}
+	st.ended = true
+	s := st.svc
+	defer s.o.Metrics.InFlight(-1)
+	var pt, ct int
+	if st.usage != nil {
+		pt, ct = st.usage.PromptTokens, st.usage.CompletionTokens
+	}
+	cost := st.route.Domain().Cost(pt, ct)
+	out := routing.Outcome{Latency: s.o.Clock.Now().Sub(st.attemptStart), TTFT: st.ttftAttempt, PromptTokens: pt, CompletionTokens: ct, Cost: cost}
+	e := st.entry
+	e.PromptTokens, e.CompletionTokens, e.Cost = pt, ct, cost
+	if err == io.EOF {
+		st.ticket.End(out)
+		e.Status = 200
+		s.finish(&e)
+		return
+	}
+	var ue *domain.UpstreamError
+	if errors.As(err, &ue) && ue.Class != domain.ClassCanceled {
+		out.Err = err
+	} else if !errors.As(err, &ue) {
+		out.Err = err
+	}
+	st.ticket.End(out)
+	// The status line went out as 200; the log records what the client saw
+	// at the end: the stream broke.
+	s.finishError(&e, err)
+}
+
+// ListModels returns the models a client may use: enabled ones with at least
+// one healthy route.
+func (s *Service) ListModels() []routing.ModelInfo { return s.router.ListModels() }
+
+func (s *Service) onRoutingEvent(ev routing.Event) {
+	switch ev.Kind {
+	case routing.EventKeyInvalidated:
+		s.log.Warn("provider key refused by the upstream; marking it invalid", "provider_id", ev.ProviderID, "key_id", ev.KeyID, "reason", ev.Reason)
+		go s.invalidateKey(ev.KeyID, ev.Reason)
+	case routing.EventRouteEjected:
+		s.log.Warn("route ejected by outlier detection", "provider_id", ev.ProviderID, "route_id", ev.RouteID, "until", ev.Until, "reason", ev.Reason)
+		s.startRecovery(ev.ProviderID)
+	case routing.EventRouteReturned:
+		s.log.Info("route returned to service", "provider_id", ev.ProviderID, "route_id", ev.RouteID)
+	case routing.EventKeyRateLimited:
+		s.log.Debug("provider key cooling down after 429", "provider_id", ev.ProviderID, "key_id", ev.KeyID, "until", ev.Until)
+	}
+}
+
+func (s *Service) invalidateKey(id int64, reason string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i := 0; i < 3; i++ {
+		k, err := s.o.Keys.GetKey(ctx, id)
+		if err != nil {
+			s.log.Warn("cannot read key to invalidate it", "key_id", id, "err", err)
+			return
+		}
+		if k.Status != domain.KeyActive && k.Status != domain.KeyDraining {
+			return
+		}
+		_, err = s.o.Keys.SetKeyStatus(ctx, id, k.Version, domain.KeyInvalid, "upstream refused the key: "+truncate(reason, 200))
+		if err == nil || domain.ErrorCode(err) != domain.CodeConflict {
+			if err != nil {
+				s.log.Warn("cannot mark key invalid", "key_id", id, "err", err)
+			}
+			return
+		}
+	}
+}
+
+func (s *Service) startRecovery(providerID int64) {
+	if s.o.Orchestrator == nil {
+		return
+	}
+	now := s.o.Clock.Now()
+	s.recoveryMu.Lock()
+	if last, ok := s.recoveryLast[providerID]; ok && now.Sub(last) < 10*time.Second {
+		s.recoveryMu.Unlock()
+		return
+	}
+	s.recoveryLast[providerID] = now
+	s.recoveryMu.Unlock()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.o.Orchestrator.StartRecovery(ctx, providerID); err != nil {
+			s.log.Warn("cannot start the recovery probe", "provider_id", providerID, "err", err)
+		}
+	}()
+}
