@@ -31,14 +31,12 @@ const unmeasuredBusy = 1e15
 type cand struct {
 	r          *Route
 	first      *Key // key of the route's first visit
-	group      int32
-	idx        int32 // position in the model's routes
-	tb         int32 // last tie-break
+	group      int16
 	unmeasured bool
+	idx        int32   // position in the model's routes
+	tb         int32   // last tie-break
 	s1, s2, s3 float64 // sort keys, lower first
 	ret        int64   // tier 2: when the route is back
-
-	lat, fail, cost, load float64 // hybrid's raw metrics
 }
 
 func candLess(a, b *cand) bool {
@@ -101,7 +99,7 @@ func (m *Model) Plan(req PlanRequest, buf []Attempt) ([]Attempt, error) {
 		if spec && !pref && !m.cfg.allowFallback {
 			continue
 		}
-		c := cand{r: rt, idx: int32(i), ret: ret, group: int32(t)}
+		c := cand{r: rt, idx: int32(i), ret: ret, group: int16(t)}
 		if req.Provider != "" && !pref {
 			c.group += 4
 		}
@@ -169,7 +167,9 @@ func (m *Model) order(cs []cand, req PlanRequest, now int64) {
 	if maxTok <= 0 {
 		maxTok = DefaultEstimatedCompletionTokens
 	}
-	var maxLat, maxCost, maxLoad float64
+	if m.strategy == domain.StrategyHybrid {
+		m.hybrid(cs, req.PromptTokens, maxTok, now)
+	}
 	for i := range cs {
 		c := &cs[i]
 		rt := c.r
@@ -202,32 +202,10 @@ func (m *Model) order(cs []cand, req PlanRequest, now int64) {
 			c.s2 = rt.d.Cost(req.PromptTokens, maxTok)
 			c.s3, _ = r.autoScore(rt, now)
 		case domain.StrategyHybrid:
-			c.lat, _ = rt.st.lat.decayed(now, r.tau)
-			p, _ := rt.st.successRate(now, r.bucketW)
-			c.fail = 1 - p
-			c.cost = rt.d.Cost(req.PromptTokens, maxTok)
-			c.load = float64(max(rt.st.inflight.Load(), 0))
-			maxLat, maxCost, maxLoad = max(maxLat, c.lat), max(maxCost, c.cost), max(maxLoad, c.load)
+			// scored by m.hybrid
 		default: // auto, specified_provider
 			c.s1, c.unmeasured = r.autoScore(rt, now)
 			c.s2 = rt.d.Cost(req.PromptTokens, maxTok)
-		}
-	}
-	if m.strategy == domain.StrategyHybrid {
-		w := &m.cfg.weights
-		for i := range cs {
-			c := &cs[i]
-			c.s1 = w.success * c.fail
-			if maxLat > 0 {
-				c.s1 += w.latency * c.lat / maxLat
-			}
-			if maxCost > 0 {
-				c.s1 += w.cost * c.cost / maxCost
-			}
-			if maxLoad > 0 {
-				c.s1 += w.load * c.load / maxLoad
-			}
-			c.s2 = c.cost
 		}
 	}
 	sortCands(cs)
@@ -264,6 +242,37 @@ func (m *Model) order(cs []cand, req PlanRequest, now int64) {
 		c := cs[pick]
 		copy(cs[1:pick+1], cs[:pick])
 		cs[0] = c
+	}
+}
+
+// hybrid sets s1 to the weighted score and s2 to the cost of each candidate.
+func (m *Model) hybrid(cs []cand, promptTokens, maxTok int, now int64) {
+	r := m.r
+	var maxLat, maxCost, maxLoad float64
+	for i := range cs {
+		c := &cs[i]
+		rt := c.r
+		p, _ := rt.st.successRate(now, r.bucketW)
+		lat, _ := rt.st.lat.decayed(now, r.tau)
+		// Park the raw metrics in the sort keys until the maxima are known.
+		c.s1, c.s2, c.s3 = lat, rt.d.Cost(promptTokens, maxTok), float64(max(rt.st.inflight.Load(), 0))
+		c.ret = int64(math.Float64bits(1 - p))
+		maxLat, maxCost, maxLoad = max(maxLat, c.s1), max(maxCost, c.s2), max(maxLoad, c.s3)
+	}
+	w := &m.cfg.weights
+	for i := range cs {
+		c := &cs[i]
+		score := w.success * math.Float64frombits(uint64(c.ret))
+		if maxLat > 0 {
+			score += w.latency * c.s1 / maxLat
+		}
+		if maxCost > 0 {
+			score += w.cost * c.s2 / maxCost
+		}
+		if maxLoad > 0 {
+			score += w.load * c.s3 / maxLoad
+		}
+		c.s1, c.s3, c.ret = score, 0, 0 // s2 stays the cost: ties by cost
 	}
 }
 

@@ -154,7 +154,7 @@ func (w *window) reset() {
 
 // stats are the live statistics of a route or a key.
 type stats struct {
-	mu       sync.Mutex // guards writes to lat, ttft, win and consec
+	mu       sync.Mutex // guards every write but to inflight; reads are atomic
 	inflight atomic.Int64
 	lat      ewma
 	ttft     ewma
@@ -167,18 +167,6 @@ type stats struct {
 	promptTokens     atomic.Int64
 	completionTokens atomic.Int64
 	costBits         atomic.Uint64
-}
-
-func (s *stats) addCost(c float64) {
-	if c == 0 {
-		return
-	}
-	for {
-		old := s.costBits.Load()
-		if s.costBits.CompareAndSwap(old, math.Float64bits(math.Float64frombits(old)+c)) {
-			return
-		}
-	}
 }
 
 func (s *stats) cost() float64 { return math.Float64frombits(s.costBits.Load()) }

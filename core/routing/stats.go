@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -110,22 +111,19 @@ func (t Ticket) End(o Outcome) {
 	n := 0
 	if rt := t.route; rt != nil {
 		rt.st.inflight.Add(-1)
-		rt.st.count(o, j)
-		if j != judgedAuth && j != judgedLimited && j != judgedCanceled {
-			if ev, ok := r.recordRoute(rt, t.start, now, lat, o.TTFT, j); ok {
-				evs[n] = ev
-				n++
-			}
+		if ev, ok := r.recordRoute(rt, t.start, now, lat, o, j); ok {
+			evs[n] = ev
+			n++
 		}
 	}
 	if k := t.key; k != nil {
 		k.st.inflight.Add(-1)
+		k.st.mu.Lock()
 		k.st.count(o, j)
 		if j != judgedCanceled {
-			k.st.mu.Lock()
 			k.st.record(r, now, lat, o.TTFT, j)
-			k.st.mu.Unlock()
 		}
+		k.st.mu.Unlock()
 		if ev, ok := r.keyEvent(t, now, j, ue); ok {
 			evs[n] = ev
 			n++
@@ -136,21 +134,25 @@ func (t Ticket) End(o Outcome) {
 	}
 }
 
+// count adds an outcome to the counters; s.mu is held, so plain load-store
+// pairs suffice (readers load atomically without the lock).
 func (s *stats) count(o Outcome, j judgement) {
-	s.requests.Add(1)
+	s.requests.Store(s.requests.Load() + 1)
 	if o.Err != nil {
-		s.errors.Add(1)
+		s.errors.Store(s.errors.Load() + 1)
 	}
 	if j == judgedFailure {
-		s.failures.Add(1)
+		s.failures.Store(s.failures.Load() + 1)
 	}
 	if o.PromptTokens > 0 {
-		s.promptTokens.Add(int64(o.PromptTokens))
+		s.promptTokens.Store(s.promptTokens.Load() + int64(o.PromptTokens))
 	}
 	if o.CompletionTokens > 0 {
-		s.completionTokens.Add(int64(o.CompletionTokens))
+		s.completionTokens.Store(s.completionTokens.Load() + int64(o.CompletionTokens))
 	}
-	s.addCost(o.Cost)
+	if o.Cost != 0 {
+		s.costBits.Store(math.Float64bits(math.Float64frombits(s.costBits.Load()) + o.Cost))
+	}
 }
 
 // record feeds the EWMAs, the window and the consecutive failures; s.mu is
@@ -175,22 +177,25 @@ func (s *stats) record(r *Router, now int64, lat, ttft time.Duration, j judgemen
 	}
 }
 
-// recordRoute records a judged outcome on a route and ejects it if it is an
+// recordRoute counts an outcome on a route and, for judged outcomes (not
+// auth, rate limit or cancel), records it and ejects the route if it is an
 // outlier.
-func (r *Router) recordRoute(rt *Route, start, now int64, lat, ttft time.Duration, j judgement) (Event, bool) {
+func (r *Router) recordRoute(rt *Route, start, now int64, lat time.Duration, o Outcome, j judgement) (Event, bool) {
 	st := &rt.st.stats
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.count(o, j)
+	if j == judgedAuth || j == judgedLimited || j == judgedCanceled {
+		return Event{}, false
+	}
 	if start < rt.st.ejectedAt.Load() {
-		// Begun before the last ejection: statistics only.
-		st.mu.Lock()
+		// Begun before the last ejection: latency only.
 		if j == judgedSuccess {
 			st.lat.observe(now, float64(lat), r.tau)
 		}
-		st.mu.Unlock()
 		return Event{}, false
 	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	st.record(r, now, lat, ttft, j)
+	st.record(r, now, lat, o.TTFT, j)
 	if j != judgedFailure || rt.st.ejectedUntil.Load() > now {
 		return Event{}, false
 	}
