@@ -144,3 +144,18 @@ func sameTimePtr(a, b *time.Time) bool {
 // ms returns a time truncated to the millisecond, which every store keeps
 // exactly.
 func ms(t time.Time) time.Time { return t.Truncate(time.Millisecond) }
+
+type portsConfig = ports.Config
+
+// rawKey prints every field of a key (ProviderKey's String hides them).
+type rawKey domain.ProviderKey
+
+func kv(k domain.ProviderKey) rawKey { return rawKey(k) }
+
+func kvs(keys []domain.ProviderKey) []rawKey {
+	out := make([]rawKey, len(keys))
+	for i, k := range keys {
+		out[i] = rawKey(k)
+	}
+	return out
+}

@@ -152,7 +152,7 @@ var providerTests = []test{
 			t.Fatalf("model routes after delete: %+v, want only the kept provider's", got.Routes)
 		}
 		if keys := must[[]domain.ProviderKey](t)(s.Keys.ListKeys(ctx(t), keep.ID)); len(keys) != 1 {
-			t.Fatalf("the other provider's keys: %+v", keys)
+			t.Fatalf("the other provider's keys: %+v", kvs(keys))
 		}
 	}},
 }
