@@ -152,20 +152,23 @@
 //     an attempt only.
 //
 // Both auth and rate-limit outcomes count as failures in the key's own
-// statistics.
+// statistics. The keyless key of a provider without keys is never
+// invalidated, but it cools down after a 429 like any key (without an
+// event), which puts its route in tier 2.
 //
 // # Health and ejection
 //
 // Health is healthy, degraded, unhealthy or unknown. Active checks reach the
-// router through [Router.ApplyHealth] and through Config.Health in Update (an
-// entry older than one already applied is ignored):
+// router through [Router.ApplyHealth], which ignores a result older than one
+// already applied, and through Config.Health in Update, which applies only
+// entries newer than the last applied, so that a reload does not replay them:
 //
 //   - a provider check (KeyID 0) sets the provider's state; unhealthy puts
 //     all its routes in tier 2 until a later check says otherwise; degraded
 //     puts them in tier 1; healthy also returns its ejected routes at once
 //     (event route_returned).
 //   - a key check: unhealthy makes the key not good until a later healthy
-//     check; healthy also lifts a runtime invalidation.
+//     or degraded check; healthy also lifts a runtime invalidation.
 //
 // Passive outlier detection in End: after a failure, a route that is not
 // ejected is ejected when it has EjectConsecutiveFailures (default 5)

@@ -470,4 +470,47 @@ func TestConfigHealthAppliedOnUpdate(t *testing.T) {
 	if got := f.first(PlanRequest{}); got != 11 {
 		t.Fatalf("first %d: stale config health re-applied", got)
 	}
+	// Reloading a healthy entry does not return an ejected route.
+	f.cfg.Health = []domain.Health{{ProviderID: 1, Status: domain.HealthHealthy, CheckedAt: at.Add(2 * time.Second)}}
+	f.update()
+	failN(f, 11, 5, err500)
+	f.update()
+	if s := f.routeStats(11); s.EjectedUntil.IsZero() {
+		t.Fatal("reload replayed a healthy check")
+	}
+	// Entries without CheckedAt apply once.
+	f.cfg.Health = []domain.Health{{ProviderID: 2, Status: domain.HealthDegraded}}
+	f.update()
+	if s := f.routeStats(12); s.Health != domain.HealthDegraded {
+		t.Fatalf("health %s", s.Health)
+	}
+	f.r.ApplyHealth(domain.Health{ProviderID: 2, Status: domain.HealthHealthy, CheckedAt: at})
+	f.update()
+	if s := f.routeStats(12); s.Health != domain.HealthHealthy {
+		t.Fatalf("undated entry replayed: %s", s.Health)
+	}
+}
+
+func TestKeylessRateLimit(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Options{})
+	f.cfg = standard(2, domain.StrategyFallback, "")
+	f.cfg.Providers[0].Kind = domain.KindOpenAICompatible
+	f.cfg.Keys = f.cfg.Keys[1:]
+	f.update()
+	if p := f.plan(PlanRequest{}, 1); !p[0].Key.Keyless() {
+		t.Fatal("not keyless")
+	}
+	f.attempt(11, time.Millisecond, err401)
+	f.attempt(11, time.Millisecond, err429)
+	if evs := f.takeEvents(); len(evs) != 0 {
+		t.Fatalf("events %+v", evs)
+	}
+	if got := routeIDs(f.plan(PlanRequest{}, 2)); !slices.Equal(got, []int64{12, 12}) {
+		t.Fatalf("plan %v while the keyless server cools down", got)
+	}
+	f.clock.Advance(5 * time.Second)
+	if got := f.first(PlanRequest{}); got != 11 {
+		t.Fatalf("first %d after the cooldown", got)
+	}
 }

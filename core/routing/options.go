@@ -27,8 +27,8 @@ type Options struct {
 	EjectConsecutiveFailures int
 	// EjectFailureRate ejects a route whose failure rate in the window
 	// exceeds it, once the window holds EjectMinRequests judged attempts
-	// (defaults 0.5 and 20; a rate of 1 or more or a negative minimum
-	// disables the rule).
+	// (defaults 0.5 and 20; a negative rate, a rate of 1 or more or a
+	// negative minimum disables the rule).
 	EjectFailureRate float64
 	EjectMinRequests int
 	// EjectBase and EjectMax bound ejections: the n-th in a row lasts

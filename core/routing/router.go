@@ -255,7 +255,7 @@ func (r *Router) update(c Config) ([]Event, []error) {
 	r.routeStates, r.keyStates, r.providerStates, r.modelStates = rstates, kstates, pstates, mstates
 	var evs []Event
 	for _, h := range c.Health {
-		evs = r.applyHealth(s, h, evs)
+		evs = r.applyHealth(s, h, false, evs)
 	}
 	r.snap.Store(s)
 	return evs, errs
@@ -305,46 +305,53 @@ func (r *Router) ListModels() []ModelInfo {
 // older than one already applied is ignored.
 func (r *Router) ApplyHealth(h domain.Health) {
 	r.mu.Lock()
-	evs := r.applyHealth(r.snap.Load(), h, nil)
+	evs := r.applyHealth(r.snap.Load(), h, true, nil)
 	r.mu.Unlock()
 	r.emit(evs)
 }
 
-// applyHealth needs r.mu.
-func (r *Router) applyHealth(s *snapshot, h domain.Health, evs []Event) []Event {
-	at := int64(0)
-	if !h.CheckedAt.IsZero() {
-		at = h.CheckedAt.UnixNano()
-	}
-	st := toHealth(h.Status)
+// applyHealth needs r.mu. A live result (ApplyHealth) is applied unless it
+// is older than the last one applied; a stored one (Config.Health) only if it
+// is newer, so that reloading the configuration does not replay it. A stored
+// result without CheckedAt is applied only to a provider or key that has had
+// none.
+func (r *Router) applyHealth(s *snapshot, h domain.Health, live bool, evs []Event) []Event {
+	var last *int64
+	var k *Key
+	var p *provider
 	if h.KeyID != 0 {
-		k := s.keys[h.KeyID]
-		if k == nil {
+		if k = s.keys[h.KeyID]; k == nil {
 			return evs
 		}
-		ks := k.st
-		if at != 0 && at < ks.healthAt {
+		last = &k.st.healthAt
+	} else {
+		if p = s.providers[h.ProviderID]; p == nil {
 			return evs
 		}
-		ks.healthAt = max(ks.healthAt, at)
-		ks.health.Store(int32(st))
+		last = &p.st.healthAt
+	}
+	at := int64(1) // no CheckedAt: older than any real result
+	if !h.CheckedAt.IsZero() {
+		at = max(h.CheckedAt.UnixNano(), 1)
+	}
+	if at < *last || (!live && at == *last) {
+		return evs
+	}
+	*last = at
+	st := toHealth(h.Status)
+	if k != nil {
+		k.st.health.Store(int32(st))
 		switch st {
 		case healthUnhealthy:
-			ks.unhealthy.Store(true)
+			k.st.unhealthy.Store(true)
+		case healthDegraded:
+			k.st.unhealthy.Store(false)
 		case healthHealthy:
-			ks.unhealthy.Store(false)
-			ks.invalid.Store(false)
+			k.st.unhealthy.Store(false)
+			k.st.invalid.Store(false)
 		}
 		return evs
 	}
-	p := s.providers[h.ProviderID]
-	if p == nil {
-		return evs
-	}
-	if at != 0 && at < p.st.healthAt {
-		return evs
-	}
-	p.st.healthAt = max(p.st.healthAt, at)
 	p.st.health.Store(int32(st))
 	if st != healthHealthy {
 		return evs
@@ -440,8 +447,11 @@ func (k *Key) availableAt() int64 {
 // keyAvailability reports whether the provider has a good key and otherwise
 // when its first candidate key is available again (MaxInt64 if none is).
 func (p *provider) keyAvailability(now int64) (good, candidate bool, at int64) {
-	if p.keyless != nil {
-		return true, true, 0
+	if k := p.keyless; k != nil {
+		if k.good(now) {
+			return true, true, 0
+		}
+		return false, true, k.availableAt()
 	}
 	at = math.MaxInt64
 	for _, k := range p.keys {

@@ -202,7 +202,7 @@ func (r *Router) recordRoute(rt *Route, start, now int64, lat time.Duration, o O
 	reason := ""
 	if c := st.consec.Load(); r.o.EjectConsecutiveFailures > 0 && c >= int64(r.o.EjectConsecutiveFailures) {
 		reason = fmt.Sprintf("%d consecutive failures", c)
-	} else if ok, fail := st.win.read(now, r.bucketW); r.o.EjectMinRequests >= 0 && r.o.EjectFailureRate < 1 &&
+	} else if ok, fail := st.win.read(now, r.bucketW); r.o.EjectMinRequests >= 0 && r.o.EjectFailureRate > 0 && r.o.EjectFailureRate < 1 &&
 		ok+fail >= int64(r.o.EjectMinRequests) && float64(fail) > r.o.EjectFailureRate*float64(ok+fail) {
 		reason = fmt.Sprintf("failure rate %.0f%% over %d attempts", 100*float64(fail)/float64(ok+fail), ok+fail)
 	}
@@ -269,16 +269,13 @@ func ejectionDuration(n int, base, maxD time.Duration) time.Duration {
 // keyEvent applies auth and rate-limit outcomes to the key.
 func (r *Router) keyEvent(t Ticket, now int64, j judgement, ue *domain.UpstreamError) (Event, bool) {
 	k := t.key
-	if k.d.ID == 0 {
-		return Event{}, false
-	}
 	ev := Event{KeyID: k.d.ID, ProviderID: k.d.ProviderID}
 	if t.route != nil {
 		ev.ModelID, ev.RouteID = t.route.m.d.ID, t.route.d.ID
 	}
 	switch j {
 	case judgedAuth:
-		if k.st.invalid.CompareAndSwap(false, true) {
+		if k.d.ID != 0 && k.st.invalid.CompareAndSwap(false, true) {
 			ev.Kind = EventKeyInvalidated
 			ev.Reason = "upstream refused the key"
 			if ue != nil && ue.Status != 0 {
@@ -300,8 +297,8 @@ func (r *Router) keyEvent(t Ticket, now int64, j judgement, ue *domain.UpstreamE
 				return Event{}, false
 			}
 			if k.st.coolUntil.CompareAndSwap(old, until) {
-				if old > now {
-					return Event{}, false // already cooling: extended silently
+				if old > now || k.d.ID == 0 {
+					return Event{}, false // already cooling (extended silently), or keyless
 				}
 				ev.Kind = EventKeyRateLimited
 				ev.Until = time.Unix(0, until)
