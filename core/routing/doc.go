@@ -50,8 +50,9 @@
 // route, or with a single route to a different key, where one exists; once
 // the distinct options are used up the plan repeats them. When the request
 // names a provider (X-Provider or the body's "provider"), that provider's
-// usable routes come first whatever the strategy, and a provider that serves
-// no route of the model is an error (CodeNotFound).
+// routes come first whatever the strategy (a degraded one before the healthy
+// routes of other providers; among routes of tier 2 too), and a provider
+// that serves no enabled route of the model is an error (CodeNotFound).
 //
 // Keys within a provider: the good active keys are chosen by smooth weighted
 // round robin on the key weight (a weight of 0 or less counts as 1); when

@@ -173,7 +173,7 @@ func (m *Model) order(cs []cand, req PlanRequest, now int64) {
 	for i := range cs {
 		c := &cs[i]
 		rt := c.r
-		c.tb = (c.idx + off) % n
+		c.tb = (int32(i) + off) % n
 		switch m.strategy {
 		case domain.StrategyFallback:
 			c.s1, c.s2, c.tb = float64(rt.d.Priority), -float64(rt.d.Weight), c.idx
