@@ -219,7 +219,10 @@ type Config struct {
 	// of content chunks of a stream. 0 derives it from Size (Size/4).
 	Tokens int
 	// Size is the number of bytes of assistant text. 0 derives it from
-	// Tokens (4 bytes a token), or SizeSmall if both are 0.
+	// Tokens (4 bytes a token), or SizeSmall if both are 0. A request's
+	// max_tokens (or max_completion_tokens) below Tokens truncates the
+	// answer proportionally, with finish_reason "length" (OpenAI) or
+	// stop_reason "max_tokens" (Anthropic), as the real APIs do.
 	Size int
 
 	ErrorRate   float64       // probability of answering with ErrorStatus instead
