@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -438,7 +439,7 @@ func TestPeakEWMA(t *testing.T) {
 	e.observe(t0, 100, tau)
 	e.observe(t0+int64(10*time.Second), 50, tau) // weight 1−1/e
 	want := 100*0.36787944117144233 + 50*(1-0.36787944117144233)
-	if got := e.raw(); got < want-1e-9 || got > want+1e-9 {
+	if got := e.raw(); math.Abs(got-want) > 1e-6 {
 		t.Fatalf("blend %v, want %v", got, want)
 	}
 	e.observe(t0+int64(11*time.Second), 400, tau) // peak replaces
@@ -451,6 +452,26 @@ func TestPeakEWMA(t *testing.T) {
 	var un ewma
 	if _, ok := un.decayed(t0, tau); ok {
 		t.Fatal("unmeasured reads as measured")
+	}
+}
+
+func TestExpNeg(t *testing.T) {
+	t.Parallel()
+	g := newRng(5)
+	check := func(x float64) {
+		want := math.Exp(-x)
+		if got := expNeg(x); math.Abs(got-want) > 1e-8*want {
+			t.Fatalf("expNeg(%v) = %v, want %v", x, got, want)
+		}
+	}
+	for _, x := range []float64{0, 1e-12, 0.1, 0.5 * math.Ln2, 1, 10, 100, 699.9} {
+		check(x)
+	}
+	for range 100000 {
+		check(float64(g.Uint64()>>11) / (1 << 53) * 50)
+	}
+	if expNeg(-1) != 1 || expNeg(math.NaN()) != 1 || expNeg(701) != 0 || expNeg(math.Inf(1)) != 0 {
+		t.Fatal("edge cases")
 	}
 }
 
