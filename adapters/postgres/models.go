@@ -104,14 +104,20 @@ func (s *Store) CreateModel(ctx context.Context, m domain.Model) (domain.Model, 
 			return dbError(err, "create model", "model", m.Name)
 		}
 		out = toModel(row)
+		if len(m.Routes) == 0 {
+			return nil
+		}
 		for _, r := range m.Routes {
 			r.ModelID = row.ID
-			created, err := createRoute(ctx, q, r)
-			if err != nil {
+			if _, err := createRoute(ctx, q, r); err != nil {
 				return err
 			}
-			out.Routes = append(out.Routes, created)
 		}
+		routes, err := q.ListRoutesByModel(ctx, row.ID)
+		if err != nil {
+			return dbError(err, "create model", "model", row.ID)
+		}
+		out.Routes = toRoutes(routes)
 		return nil
 	})
 	if err != nil {
