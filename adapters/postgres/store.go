@@ -59,7 +59,7 @@ func Open(ctx context.Context, url string, maxConns int) (*pgxpool.Pool, error) 
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// pgx's parse errors may echo the URL, password included.
-		return nil, errors.New("postgres: DATABASE_URL is not a valid PostgreSQL connection URL")
+		return nil, errors.New("postgres: the database URL is not a valid PostgreSQL connection URL")
 	}
 	if maxConns > 0 {
 		if maxConns > math.MaxInt32 {
