@@ -128,16 +128,16 @@ func (s *Store) DeleteProvider(_ context.Context, id int64) error {
 
 // ---- KeyStore
 
-// Fingerprint is the PostgreSQL adapter's: "sha256:" and the first 12 hex
+// fingerprint is the PostgreSQL adapter's: "sha256:" and the first 12 hex
 // digits of the secret's SHA-256.
-func Fingerprint(secret string) string {
+func fingerprint(secret string) string {
 	sum := sha256.Sum256([]byte(secret))
 	return "sha256:" + hex.EncodeToString(sum[:])[:12]
 }
 
-// Last4 returns the last four characters of a secret, or "" for secrets
+// last4 returns the last four characters of a secret, or "" for secrets
 // shorter than eight characters.
-func Last4(secret string) string {
+func last4(secret string) string {
 	r := []rune(secret)
 	if len(r) < 8 {
 		return ""
@@ -154,10 +154,10 @@ func (s *Store) AddKey(_ context.Context, k domain.ProviderKey) (domain.Provider
 		k.Status = domain.KeyActive
 	}
 	if k.Fingerprint == "" {
-		k.Fingerprint = Fingerprint(k.Secret)
+		k.Fingerprint = fingerprint(k.Secret)
 	}
 	if k.Last4 == "" {
-		k.Last4 = Last4(k.Secret)
+		k.Last4 = last4(k.Secret)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

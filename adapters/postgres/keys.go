@@ -21,16 +21,16 @@ func keyAD(providerID, keyID int64) []byte {
 	return []byte("airouter:provider_key:" + strconv.FormatInt(providerID, 10) + ":" + strconv.FormatInt(keyID, 10))
 }
 
-// Fingerprint identifies a secret without revealing it: "sha256:" and the
+// fingerprint identifies a secret without revealing it: "sha256:" and the
 // first 12 hex digits of its SHA-256.
-func Fingerprint(secret string) string {
+func fingerprint(secret string) string {
 	sum := sha256.Sum256([]byte(secret))
 	return "sha256:" + hex.EncodeToString(sum[:])[:12]
 }
 
-// Last4 returns the last four characters of a secret, or "" for secrets
+// last4 returns the last four characters of a secret, or "" for secrets
 // shorter than eight characters, which would be half revealed.
-func Last4(secret string) string {
+func last4(secret string) string {
 	r := []rune(secret)
 	if len(r) < 8 {
 		return ""
@@ -77,10 +77,10 @@ func (s *Store) AddKey(ctx context.Context, k domain.ProviderKey) (domain.Provid
 		k.Status = domain.KeyActive
 	}
 	if k.Fingerprint == "" {
-		k.Fingerprint = Fingerprint(k.Secret)
+		k.Fingerprint = fingerprint(k.Secret)
 	}
 	if k.Last4 == "" {
-		k.Last4 = Last4(k.Secret)
+		k.Last4 = last4(k.Secret)
 	}
 	weight, err := int32Field("weight", k.Weight)
 	if err != nil {

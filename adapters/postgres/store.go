@@ -89,7 +89,9 @@ func (s *Store) inTx(ctx context.Context, opts pgx.TxOptions, fn func(q *sqlcgen
 		if err != nil {
 			// The transaction failed already; the rollback's own error adds
 			// nothing (the connection is discarded if it cannot roll back).
-			_ = tx.Rollback(context.WithoutCancel(ctx))
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			_ = tx.Rollback(rctx)
+			cancel()
 		}
 	}()
 	if err = fn(s.q.WithTx(tx)); err != nil {
