@@ -39,6 +39,7 @@ func main() {
 }
 
 type options struct {
+	serverArgs      []string // the flags that configure the server, for a selftest child
 	addr            string
 	cfg             mock.Config
 	shutdownTimeout time.Duration
@@ -85,7 +86,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 5*time.Second, "on SIGTERM, wait this long for open responses before closing them")
 	fs.DurationVar(&o.benchFor, "selftest-bench", 0, "measure the mock's own ceiling for this long per scenario, print it and exit")
 	fs.IntVar(&o.benchConns, "selftest-conns", 64, "keep-alive connections of -selftest-bench")
-	fs.StringVar(&o.benchTarget, "selftest-target", "", "host:port of a running mockllm for -selftest-bench (default: one in this process)")
+	fs.StringVar(&o.benchTarget, "selftest-target", "", "host:port of a running mockllm for -selftest-bench; \"inprocess\" serves from the measuring process; default: a child process")
 
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
@@ -105,6 +106,11 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
+	fs.VisitAll(func(f *flag.Flag) {
+		if f.Name != "addr" && !strings.HasPrefix(f.Name, "selftest-") {
+			o.serverArgs = append(o.serverArgs, "-"+f.Name+"="+f.Value.String())
+		}
+	})
 
 	c := &o.cfg
 	c.Latency, c.Jitter, c.TTFT, c.TPS, c.Tokens = latency, jitter, ttft, tps, tokens
@@ -152,7 +158,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	srv := newServer(mock.NewHandler(o.cfg), stderr)
+	srv := newServer(withStats(mock.NewHandler(o.cfg)), stderr)
 	fmt.Fprintf(stdout, "mockllm listening on http://%s\n", ln.Addr())
 	return serve(ctx, srv, ln, o.shutdownTimeout)
 }

@@ -4,13 +4,18 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"os"
+	"os/exec"
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,46 +40,116 @@ var scenarios = []scenario{
 }
 
 // selftest measures the mock's throughput with a minimal keep-alive
-// HTTP/1.1 client (far cheaper than net/http's), against a mock in this
-// process unless o.benchTarget names another one. In-process, both sides
-// share the CPUs, so the figures are a lower bound of the server's ceiling.
+// HTTP/1.1 client (far cheaper than net/http's). By default the mock runs
+// as a child process, so its CPU time per request, read from /mock/stats,
+// is its own; the ceiling is its CPUs divided by that. With
+// -selftest-target inprocess, client and server share one process and the
+// CPU figure covers both.
 func selftest(ctx context.Context, o options, stdout io.Writer) error {
-	target := o.benchTarget
-	where := "remote " + target
-	if target == "" {
+	target, where := o.benchTarget, "remote "+o.benchTarget
+	switch target {
+	case "inprocess":
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return err
 		}
 		cfg := o.cfg
 		cfg.RequireKey = ""
-		srv := newServer(mock.NewHandler(cfg), io.Discard)
+		srv := newServer(withStats(mock.NewHandler(cfg)), io.Discard)
 		go func() { _ = srv.Serve(ln) }()
 		defer srv.Close()
-		target = ln.Addr().String()
-		where = "in-process (client and server share the CPUs)"
+		target, where = ln.Addr().String(), "in-process (client and server share the process: CPU is both)"
+	case "":
+		addr, stop, err := startChild(ctx, o.serverArgs)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		target, where = addr, "child process "+addr
 	}
-	fmt.Fprintf(stdout, "mockllm selftest: %s, GOMAXPROCS=%d, %d connections, %v per scenario\n",
+	fmt.Fprintf(stdout, "mockllm selftest: server %s; client GOMAXPROCS=%d, %d connections, %v per scenario\n",
 		where, runtime.GOMAXPROCS(0), o.benchConns, o.benchFor)
 	for _, sc := range scenarios {
 		if ctx.Err() != nil {
 			return nil
 		}
+		before, statsErr := readStats(target)
 		r, err := load(ctx, target, sc, o.benchConns, o.benchFor)
 		if err != nil {
 			return fmt.Errorf("%s: %w", sc.name, err)
 		}
-		fmt.Fprintf(stdout, "  %-22s %9.0f req/s  p50 %-9v p99 %-9v cpu %5.1f µs/req (whole process)  errors %d\n",
-			sc.name, r.rate, r.p50, r.p99, r.cpuPerReq, r.errors)
+		after, err := readStats(target)
+		if statsErr == nil && err == nil && after.Requests > before.Requests && after.CPUSeconds > before.CPUSeconds {
+			perReq := (after.CPUSeconds - before.CPUSeconds) * 1e6 / float64(after.Requests-before.Requests)
+			fmt.Fprintf(stdout, "  %-22s %8.0f req/s  p50 %-9v p99 %-9v errors %d  server CPU %5.1f µs/req: ceiling ~%.0f req/s on %d CPUs\n",
+				sc.name, r.rate, r.p50, r.p99, r.errors, perReq, float64(after.GOMAXPROCS)*1e6/perReq, after.GOMAXPROCS)
+		} else {
+			fmt.Fprintf(stdout, "  %-22s %8.0f req/s  p50 %-9v p99 %-9v errors %d  (server CPU unknown)\n",
+				sc.name, r.rate, r.p50, r.p99, r.errors)
+		}
 	}
 	return nil
 }
 
+// startChild runs this executable as a mock server on a free port and
+// returns its address and a function that stops it.
+func startChild(ctx context.Context, serverArgs []string) (string, func(), error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", nil, err
+	}
+	cmd := exec.CommandContext(ctx, exe, append([]string{"-addr=127.0.0.1:0"}, serverArgs...)...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "MOCKLLM_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	stop := func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	_, addr, ok := strings.Cut(strings.TrimSpace(line), "http://")
+	if err != nil || !ok {
+		stop()
+		return "", nil, fmt.Errorf("child mockllm did not start: %q %v", line, err)
+	}
+	return addr, stop, nil
+}
+
+type stats struct {
+	Requests   uint64  `json:"requests"`
+	CPUSeconds float64 `json:"cpu_seconds"`
+	GOMAXPROCS int     `json:"gomaxprocs"`
+}
+
+func readStats(target string) (stats, error) {
+	var s stats
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get("http://" + target + statsPath)
+	if err != nil {
+		return s, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return s, fmt.Errorf("%s: %s", statsPath, resp.Status)
+	}
+	err = json.NewDecoder(resp.Body).Decode(&s)
+	return s, err
+}
+
 type loadResult struct {
-	rate      float64
-	p50, p99  time.Duration
-	cpuPerReq float64
-	errors    int
+	rate     float64
+	p50, p99 time.Duration
+	errors   int
 }
 
 func load(ctx context.Context, target string, sc scenario, conns int, d time.Duration) (loadResult, error) {
@@ -89,7 +164,6 @@ func load(ctx context.Context, target string, sc scenario, conns int, d time.Dur
 		nerr    int
 		firstEr error
 	)
-	cpu0 := cpuTime()
 	t0 := time.Now()
 	for range conns {
 		wg.Go(func() {
@@ -105,7 +179,6 @@ func load(ctx context.Context, target string, sc scenario, conns int, d time.Dur
 	}
 	wg.Wait()
 	elapsed := time.Since(t0)
-	cpu := cpuTime() - cpu0
 	if len(lats) == 0 {
 		if firstEr == nil {
 			firstEr = errors.New("no responses")
@@ -114,11 +187,10 @@ func load(ctx context.Context, target string, sc scenario, conns int, d time.Dur
 	}
 	slices.Sort(lats)
 	return loadResult{
-		rate:      float64(len(lats)) / elapsed.Seconds(),
-		p50:       lats[len(lats)/2].Round(time.Microsecond),
-		p99:       lats[len(lats)*99/100].Round(time.Microsecond),
-		cpuPerReq: float64(cpu.Microseconds()) / float64(len(lats)),
-		errors:    nerr,
+		rate:   float64(len(lats)) / elapsed.Seconds(),
+		p50:    lats[len(lats)/2].Round(time.Microsecond),
+		p99:    lats[len(lats)*99/100].Round(time.Microsecond),
+		errors: nerr,
 	}, nil
 }
 
