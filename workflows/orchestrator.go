@@ -1,0 +1,471 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/airouter/airouter/core/domain"
+	"github.com/airouter/airouter/ports"
+)
+
+// Schedule and workflow IDs.
+const (
+	healthSchedulePrefix = "health-"   // + provider name
+	recoveryPrefix       = "recovery-" // + provider id
+	rotationPrefix       = "rotate-"   // + provider id + "-" + new key id
+	// ExpiryScheduleID is the daily key-expiry sweep's schedule.
+	ExpiryScheduleID = "key-expiry"
+
+	memoProviderID = "airouter_provider_id"
+	memoTaskQueue  = "airouter_task_queue"
+)
+
+// HealthScheduleID is the ID of a provider's health schedule.
+func HealthScheduleID(providerName string) string { return healthSchedulePrefix + providerName }
+
+// RecoveryWorkflowID is the ID of a provider's recovery workflow.
+func RecoveryWorkflowID(providerID int64) string { return recoveryPrefix + strconv.FormatInt(providerID, 10) }
+
+// RotationWorkflowID is the ID of a rotation workflow (and of the rotation).
+func RotationWorkflowID(providerID, newKeyID int64) string {
+	return fmt.Sprintf("%s%d-%d", rotationPrefix, providerID, newKeyID)
+}
+
+// Orchestrator is the client side of the durable work: it keeps health
+// schedules in step with providers and starts, inspects and cancels
+// recoveries and rotations. It never blocks the request path: its client is
+// lazy, so construction succeeds while Temporal is down, and every call
+// fails fast with a CodeUnavailable error until Temporal is back.
+type Orchestrator struct {
+	cfg Config
+	c   client.Client
+	log *slog.Logger
+	own bool // Close closes c
+}
+
+var _ ports.Orchestrator = (*Orchestrator)(nil)
+
+// NewOrchestrator returns an orchestrator with a lazy Temporal client:
+// nothing is dialed until the first call.
+func NewOrchestrator(cfg Config) (*Orchestrator, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.NewLazyClient(clientOptions(cfg))
+	if err != nil {
+		return nil, fmt.Errorf("workflows: temporal client: %w", err)
+	}
+	return &Orchestrator{cfg: cfg, c: c, log: cfg.Logger, own: true}, nil
+}
+
+func clientOptions(cfg Config) client.Options {
+	return client.Options{
+		HostPort:  cfg.HostPort,
+		Namespace: cfg.Namespace,
+		Logger:    sdklog.NewStructuredLogger(cfg.Logger.With("component", "temporal")),
+	}
+}
+
+// Close releases the client's connection.
+func (o *Orchestrator) Close() {
+	if o.own {
+		o.c.Close()
+	}
+}
+
+// readyTimeout bounds Ready when the caller's context has no deadline.
+const readyTimeout = 3 * time.Second
+
+// Ready checks that the Temporal frontend answers.
+func (o *Orchestrator) Ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	if _, err := o.c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+		return fmt.Errorf("temporal at %s: %w", o.cfg.HostPort, err)
+	}
+	return nil
+}
+
+// unavailable wraps err so that callers see CodeUnavailable when Temporal
+// cannot be reached; the wrapped detail is for logs only.
+func unavailable(err error) error {
+	var unav *serviceerror.Unavailable
+	var dl *serviceerror.DeadlineExceeded
+	if errors.As(err, &unav) || errors.As(err, &dl) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w (%v)", domain.Errorf(domain.CodeUnavailable, "Temporal is not reachable; retry later"), err)
+	}
+	return err
+}
+
+func isNotFound(err error) bool {
+	var nf *serviceerror.NotFound
+	return errors.As(err, &nf)
+}
+
+// ---- health schedules ----
+
+func (o *Orchestrator) healthID(name string) string { return o.cfg.idPrefix + HealthScheduleID(name) }
+
+func (o *Orchestrator) healthSchedule(p domain.Provider) client.ScheduleOptions {
+	id := o.healthID(p.Name)
+	return client.ScheduleOptions{
+		ID:            id,
+		Spec:          client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: o.cfg.HealthInterval}}},
+		Action:        o.healthAction(p),
+		Overlap:       enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+		CatchupWindow: catchupWindow(o.cfg.HealthInterval),
+		Note:          "AI Router: health check of provider " + p.Name,
+		Memo:          map[string]any{memoProviderID: p.ID, memoTaskQueue: o.cfg.TaskQueue},
+	}
+}
+
+func (o *Orchestrator) healthAction(p domain.Provider) *client.ScheduleWorkflowAction {
+	return &client.ScheduleWorkflowAction{
+		ID:                 o.healthID(p.Name),
+		Workflow:           HealthCheckWorkflow,
+		Args:               []any{HealthCheckInput{ProviderID: p.ID, ProbeTimeout: o.cfg.ProbeTimeout}},
+		TaskQueue:          o.cfg.TaskQueue,
+		WorkflowRunTimeout: runTimeout(o.cfg.HealthInterval),
+	}
+}
+
+func (o *Orchestrator) expirySchedule() client.ScheduleOptions {
+	return client.ScheduleOptions{
+		ID:   o.cfg.idPrefix + ExpiryScheduleID,
+		Spec: client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: 24 * time.Hour}}},
+		Action: &client.ScheduleWorkflowAction{
+			ID:                 o.cfg.idPrefix + ExpiryScheduleID,
+			Workflow:           KeyExpiryWorkflow,
+			Args:               []any{ExpiryInput{Warning: o.cfg.ExpiryWarning}},
+			TaskQueue:          o.cfg.TaskQueue,
+			WorkflowRunTimeout: 10 * time.Minute,
+		},
+		Overlap:       enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+		CatchupWindow: time.Hour,
+		Note:          "AI Router: daily check of provider keys nearing their expiry",
+		Memo:          map[string]any{memoTaskQueue: o.cfg.TaskQueue},
+	}
+}
+
+var errRecreate = errors.New("schedule belongs to another provider or task queue")
+
+// upsertSchedule creates a schedule or, when it exists, updates its spec,
+// action and policies (its paused state is the operator's and is kept). A
+// schedule whose memo names another provider or task queue is replaced.
+func (o *Orchestrator) upsertSchedule(ctx context.Context, opts client.ScheduleOptions, trigger bool) error {
+	sc := o.c.ScheduleClient()
+	h, err := sc.Create(ctx, opts)
+	if errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		h = sc.GetHandle(ctx, opts.ID)
+		err = h.Update(ctx, client.ScheduleUpdateOptions{DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
+			if !memoMatches(in.Description.Memo.GetFields(), opts.Memo) {
+				return nil, errRecreate
+			}
+			s := in.Description.Schedule
+			s.Spec = &opts.Spec
+			s.Action = opts.Action
+			s.Policy = &client.SchedulePolicies{Overlap: opts.Overlap, CatchupWindow: opts.CatchupWindow}
+			return &client.ScheduleUpdate{Schedule: &s}, nil
+		}})
+		if errors.Is(err, errRecreate) {
+			if err = h.Delete(ctx); err == nil || isNotFound(err) {
+				h, err = sc.Create(ctx, opts)
+			}
+		}
+	}
+	if err != nil {
+		return unavailable(fmt.Errorf("upsert schedule %s: %w", opts.ID, err))
+	}
+	if trigger {
+		if err := h.Trigger(ctx, client.ScheduleTriggerOptions{Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP}); err != nil {
+			return unavailable(fmt.Errorf("trigger schedule %s: %w", opts.ID, err))
+		}
+	}
+	return nil
+}
+
+func memoMatches(got map[string]*commonpb.Payload, want map[string]any) bool {
+	dc := converter.GetDefaultDataConverter()
+	for k, v := range want {
+		p, ok := got[k]
+		if !ok {
+			return false
+		}
+		switch v := v.(type) {
+		case int64:
+			var n int64
+			if err := dc.FromPayload(p, &n); err != nil || n != v {
+				return false
+			}
+		case string:
+			var s string
+			if err := dc.FromPayload(p, &s); err != nil || s != v {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (o *Orchestrator) deleteSchedule(ctx context.Context, id string) error {
+	err := o.c.ScheduleClient().GetHandle(ctx, id).Delete(ctx)
+	if err != nil && !isNotFound(err) {
+		return unavailable(fmt.Errorf("delete schedule %s: %w", id, err))
+	}
+	return nil
+}
+
+// scheduleEntry is one health schedule this deployment owns.
+type scheduleEntry struct {
+	ID         string
+	ProviderID int64
+}
+
+// healthSchedules lists the health schedules whose memo names this task
+// queue. Schedule listing is eventually consistent: a schedule created a
+// moment ago may be missing.
+func (o *Orchestrator) healthSchedules(ctx context.Context) ([]scheduleEntry, error) {
+	it, err := o.c.ScheduleClient().List(ctx, client.ScheduleListOptions{PageSize: 1000})
+	if err != nil {
+		return nil, unavailable(fmt.Errorf("list schedules: %w", err))
+	}
+	dc := converter.GetDefaultDataConverter()
+	var out []scheduleEntry
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			return nil, unavailable(fmt.Errorf("list schedules: %w", err))
+		}
+		if !strings.HasPrefix(e.ID, o.healthID("")) {
+			continue
+		}
+		f := e.Memo.GetFields()
+		var tq string
+		var pid int64
+		if p, ok := f[memoTaskQueue]; !ok || dc.FromPayload(p, &tq) != nil || tq != o.cfg.TaskQueue {
+			continue
+		}
+		if p, ok := f[memoProviderID]; !ok || dc.FromPayload(p, &pid) != nil {
+			continue
+		}
+		out = append(out, scheduleEntry{ID: e.ID, ProviderID: pid})
+	}
+	return out, nil
+}
+
+// SyncHealthSchedule creates or updates the provider's health schedule and
+// runs it once, or deletes it when the provider is disabled or deleted. A
+// renamed provider's schedule under its old name is deleted too.
+func (o *Orchestrator) SyncHealthSchedule(ctx context.Context, p domain.Provider, deleted bool) error {
+	id := o.healthID(p.Name)
+	var errs []error
+	if deleted || !p.Enabled {
+		if err := o.deleteSchedule(ctx, id); err != nil {
+			return err
+		}
+	} else if err := o.upsertSchedule(ctx, o.healthSchedule(p), true); err != nil {
+		return err
+	}
+	entries, err := o.healthSchedules(ctx)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.ProviderID == p.ID && e.ID != id {
+			if err := o.deleteSchedule(ctx, e.ID); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// syncAll makes the schedules match the providers: one per enabled
+// provider (created or updated), none for others; the key-expiry schedule
+// is upserted too. With trigger, every schedule runs once now.
+func (o *Orchestrator) syncAll(ctx context.Context, providers []domain.Provider, trigger bool) error {
+	want := map[string]bool{}
+	var errs []error
+	for _, p := range providers {
+		if !p.Enabled {
+			continue
+		}
+		want[o.healthID(p.Name)] = true
+		if err := o.upsertSchedule(ctx, o.healthSchedule(p), trigger); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := o.upsertSchedule(ctx, o.expirySchedule(), trigger); err != nil {
+		errs = append(errs, err)
+	}
+	entries, err := o.healthSchedules(ctx)
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	for _, e := range entries {
+		if !want[e.ID] {
+			o.log.Info("deleting the health schedule of a provider that is gone, disabled or renamed", "schedule", e.ID, "provider_id", e.ProviderID)
+			if err := o.deleteSchedule(ctx, e.ID); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ---- recovery ----
+
+// StartRecovery starts the provider's recovery probe unless one is running
+// (conflict policy use-existing; a finished one may be started again).
+func (o *Orchestrator) StartRecovery(ctx context.Context, providerID int64) error {
+	in := RecoveryInput{ProviderID: providerID, ProbeTimeout: o.cfg.ProbeTimeout}
+	_, err := o.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       o.cfg.idPrefix + RecoveryWorkflowID(providerID),
+		TaskQueue:                o.cfg.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		// The workflow gives up after MaxDuration itself; this is a backstop
+		// over the whole continue-as-new chain.
+		WorkflowExecutionTimeout: DefaultRecoveryMaxDuration + 15*time.Minute,
+	}, RecoveryWorkflow, in)
+	if err != nil {
+		return unavailable(fmt.Errorf("start recovery of provider %d: %w", providerID, err))
+	}
+	return nil
+}
+
+// RecoveryState returns a running or finished recovery's state.
+func (o *Orchestrator) RecoveryState(ctx context.Context, providerID int64) (RecoveryState, error) {
+	var st RecoveryState
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	v, err := o.c.QueryWorkflow(ctx, o.cfg.idPrefix+RecoveryWorkflowID(providerID), "", QueryRecoveryState)
+	if err != nil {
+		if isNotFound(err) {
+			return st, domain.Errorf(domain.CodeNotFound, "no recovery for provider %d", providerID)
+		}
+		return st, unavailable(err)
+	}
+	err = v.Get(&st)
+	return st, err
+}
+
+// ---- rotation ----
+
+// StartRotation starts the rotation workflow "rotate-<provider>-<new key>".
+// Only key IDs enter the workflow.
+func (o *Orchestrator) StartRotation(ctx context.Context, providerID, newKeyID, oldKeyID int64) (domain.Rotation, error) {
+	id := o.cfg.idPrefix + RotationWorkflowID(providerID, newKeyID)
+	in := RotationInput{RotationID: id, ProviderID: providerID, NewKeyID: newKeyID, OldKeyID: oldKeyID,
+		Grace: o.cfg.RotationGrace, ProbeTimeout: o.cfg.ProbeTimeout}
+	run, err := o.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       id,
+		TaskQueue:                o.cfg.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+	}, RotationWorkflow, in)
+	if err != nil {
+		var started *serviceerror.WorkflowExecutionAlreadyStarted
+		if errors.As(err, &started) {
+			return domain.Rotation{}, domain.Errorf(domain.CodeConflict, "rotation %s already exists", id)
+		}
+		return domain.Rotation{}, unavailable(fmt.Errorf("start rotation %s: %w", id, err))
+	}
+	now := time.Now()
+	o.log.Info("key rotation started", "rotation", run.GetID(), "provider_id", providerID, "new_key_id", newKeyID, "old_key_id", oldKeyID)
+	return domain.Rotation{ID: run.GetID(), ProviderID: providerID, OldKeyID: oldKeyID, NewKeyID: newKeyID,
+		Step: StepStarted, Status: StatusRunning, StartedAt: now, UpdatedAt: now}, nil
+}
+
+// RotationState returns a rotation's live state: the "state" query while it
+// runs (or a worker is there to answer), else the result of a completed
+// rotation or the state attached to a failed one. Otherwise it returns an
+// error, and the admin API falls back to the RotationStore.
+func (o *Orchestrator) RotationState(ctx context.Context, id string) (RotationState, error) {
+	var st RotationState
+	if !strings.HasPrefix(id, o.cfg.idPrefix+rotationPrefix) {
+		return st, domain.Errorf(domain.CodeNotFound, "rotation %q not found", id)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	desc, err := o.c.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		if isNotFound(err) {
+			return st, domain.Errorf(domain.CodeNotFound, "rotation %q not found", id)
+		}
+		return st, unavailable(err)
+	}
+	switch desc.GetWorkflowExecutionInfo().GetStatus() {
+	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
+		v, err := o.c.QueryWorkflow(ctx, id, "", QueryRotationState)
+		if err != nil {
+			return st, unavailable(err)
+		}
+		err = v.Get(&st)
+		return st, err
+	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
+		err := o.c.GetWorkflow(ctx, id, "").Get(ctx, &st)
+		return st, err
+	case enumspb.WORKFLOW_EXECUTION_STATUS_FAILED:
+		err := o.c.GetWorkflow(ctx, id, "").Get(ctx, nil)
+		var app *temporal.ApplicationError
+		if errors.As(err, &app) && app.HasDetails() && app.Details(&st) == nil {
+			return st, nil
+		}
+		return st, fmt.Errorf("rotation %s failed: %w", id, err)
+	default:
+		return st, fmt.Errorf("rotation %s is %s", id, desc.GetWorkflowExecutionInfo().GetStatus())
+	}
+}
+
+// RotationStatus returns a rotation's state for the admin API.
+func (o *Orchestrator) RotationStatus(ctx context.Context, id string) (domain.Rotation, error) {
+	st, err := o.RotationState(ctx, id)
+	if err != nil {
+		return domain.Rotation{}, err
+	}
+	return st.Rotation(), nil
+}
+
+// CancelRotation asks a rotation to stop and roll back. It is refused
+// (CodeConflict) once the new key is active or the rotation has ended: from
+// activation on, a rotation always runs to its end.
+func (o *Orchestrator) CancelRotation(ctx context.Context, id string) error {
+	st, err := o.RotationState(ctx, id)
+	if domain.ErrorCode(err) == domain.CodeNotFound {
+		return err
+	}
+	if err == nil {
+		if st.Status != StatusRunning {
+			return domain.Errorf(domain.CodeConflict, "rotation %s has already ended (%s)", id, st.Status)
+		}
+		switch st.Step {
+		case StepActivating, StepDraining, StepRetiring, StepDone:
+			return domain.Errorf(domain.CodeConflict,
+				"rotation %s is %s: the new key is already active, so it can no longer be canceled; it retires the old key after the grace period (re-enable the old key to keep it)", id, st.Step)
+		}
+	}
+	if err := o.c.SignalWorkflow(ctx, id, "", SignalCancel, nil); err != nil {
+		if isNotFound(err) {
+			return domain.Errorf(domain.CodeConflict, "rotation %s is not running", id)
+		}
+		return unavailable(fmt.Errorf("cancel rotation %s: %w", id, err))
+	}
+	o.log.Info("key rotation cancel requested", "rotation", id)
+	return nil
+}
