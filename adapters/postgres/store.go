@@ -161,6 +161,7 @@ var constraints = map[string]constraint{
 
 	"key_rotations_provider_id_fkey": {"provider_id", "provider"},
 	"key_rotations_status_check":     {"status", "must be one of running, completed, failed, canceled"},
+	"master_key_check_single":        {"id", "there is only one master key check"},
 }
 
 // dbError maps a pgx error to a *domain.Error where the caller can act on

@@ -63,6 +63,10 @@ func openDeps(ctx context.Context, cfg config, log *slog.Logger) (*deps, error) 
 		pool.Close()
 		return nil, err
 	}
+	if err := store.VerifyMasterKey(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
 	return &deps{cfg: cfg, log: log, pool: pool, store: store, box: box}, nil
 }
 
@@ -136,7 +140,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	// Listen before the first load, so no change made in between is missed.
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); listenForChanges(bg, d.store, svc, log) }()
+	go func() { defer wg.Done(); housekeeping(bg, d.store, cfg, log) }()
 	if err := svc.Start(bg); err != nil {
+		stopBG()
+		wg.Wait()
 		return err
 	}
 	admin, err := gateway.NewAdmin(gateway.AdminDeps{
@@ -146,11 +157,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); listenForChanges(bg, d.store, svc, log) }()
-	go func() { defer wg.Done(); housekeeping(bg, d.store, cfg, log) }()
 
 	temporalRequired := *withWorker
 	handler, _, err := httpapi.New(httpapi.Options{

@@ -50,6 +50,12 @@ type KeyRotation struct {
 	UpdatedAt  time.Time
 }
 
+type MasterKeyCheck struct {
+	ID        int32
+	Sealed    []byte
+	CreatedAt time.Time
+}
+
 type Model struct {
 	ID               int64
 	Name             string
