@@ -51,7 +51,7 @@ const (
 	HeaderStall       = "X-Mock-Stall"        // before-first-byte:DUR | mid-stream:DUR
 	HeaderCut         = "X-Mock-Cut"          // true: write half an event mid-stream, then close
 	HeaderReset       = "X-Mock-Reset"        // before-first-byte | mid-stream (true = before-first-byte): TCP RST
-	HeaderToolCall    = "X-Mock-Tool-Call"    // off | auto | NAME of the tool to call
+	HeaderToolCall    = "X-Mock-Tool-Call"    // off | auto | NAME of the tool to call (when the request offers tools)
 )
 
 // Point is where in a response a stall or reset happens.

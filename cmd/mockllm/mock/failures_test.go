@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"syscall"
 	"testing"
@@ -283,4 +285,46 @@ func TestReset(t *testing.T) {
 
 	_, body := post(t, srv, pathOpenAI, userMsg(""))
 	decodeCompletion(t, body)
+}
+
+type unwrapping struct{ http.ResponseWriter }
+
+func (u unwrapping) Unwrap() http.ResponseWriter { return u.ResponseWriter }
+
+type opaque struct{ http.ResponseWriter }
+
+// Behind middleware that wraps the ResponseWriter, resets still work
+// through Unwrap; without it the connection is dropped all the same.
+func TestResetBehindMiddleware(t *testing.T) {
+	t.Parallel()
+	h := mock.NewHandler(mock.Config{})
+	for name, wrap := range map[string]func(http.ResponseWriter) http.ResponseWriter{
+		"unwrap": func(w http.ResponseWriter) http.ResponseWriter { return unwrapping{w} },
+		"opaque": func(w http.ResponseWriter) http.ResponseWriter { return opaque{w} },
+	} {
+		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h.ServeHTTP(wrap(w), r)
+		}))
+		srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+		srv.Start()
+		t.Cleanup(srv.Close)
+		_, err := do(t, srv, pathOpenAI, userMsg(""), "X-Mock-Reset: true")
+		if err == nil {
+			t.Errorf("%s: request succeeded", name)
+		} else if name == "unwrap" && !errors.Is(err, syscall.ECONNRESET) {
+			t.Errorf("%s: %v, want connection reset", name, err)
+		}
+		resp, err := do(t, srv, pathOpenAI, userMsg(`,"stream":true`), "X-Mock-Cut: true", "X-Mock-Tokens: 4")
+		if err != nil {
+			if name == "opaque" {
+				continue // it cannot flush either, so the cut comes before the headers
+			}
+			t.Fatalf("%s: %v", name, err)
+		}
+		_, rest, err := readSSE(resp.Body, time.Now())
+		resp.Body.Close()
+		if err == nil || rest == "" {
+			t.Errorf("%s: cut stream ended with %v, leftover %q", name, err, rest)
+		}
+	}
 }

@@ -544,18 +544,19 @@ func write(w http.ResponseWriter, b []byte) bool {
 func flush(w http.ResponseWriter) {
 	if f, ok := w.(http.Flusher); ok {
 		f.Flush()
+		return
 	}
+	// A wrapping ResponseWriter may still reach a Flusher through Unwrap.
+	_ = http.NewResponseController(w).Flush()
 }
 
 // abort drops the connection: with reset, by a TCP RST (SO_LINGER 0);
-// otherwise by an orderly close that leaves the response unfinished.
+// otherwise by an orderly close (FIN) that leaves the response unfinished.
 func abort(w http.ResponseWriter, reset bool) {
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		panic(http.ErrAbortHandler)
-	}
-	conn, _, err := hj.Hijack()
+	conn, _, err := http.NewResponseController(w).Hijack()
 	if err != nil {
+		// HTTP/2 or a writer that cannot hijack: the server drops the
+		// connection (HTTP/1) or resets the stream (HTTP/2).
 		panic(http.ErrAbortHandler)
 	}
 	if reset {
