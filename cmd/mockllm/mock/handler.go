@@ -38,6 +38,7 @@ type handler struct {
 type state struct {
 	body  []byte
 	buf   []byte
+	pre   []byte // OpenAI chunk prefix of the current stream
 	timer *time.Timer
 	ri    reqInfo
 }
@@ -270,10 +271,10 @@ func (h *handler) params(hdr http.Header) (params, error) {
 func (h *handler) getState() *state { return h.pool.Get().(*state) }
 
 func (h *handler) putState(st *state) {
-	if cap(st.body) > 1<<20 || cap(st.buf) > 1<<20 {
-		st.body, st.buf = make([]byte, 0, 4096), make([]byte, 0, 4096)
+	if cap(st.body) > 1<<20 || cap(st.buf) > 1<<20 || cap(st.pre) > 1<<16 {
+		st.body, st.buf, st.pre = make([]byte, 0, 4096), make([]byte, 0, 4096), nil
 	}
-	st.body, st.buf = st.body[:0], st.buf[:0]
+	st.body, st.buf, st.pre = st.body[:0], st.buf[:0], st.pre[:0]
 	st.ri = reqInfo{}
 	h.pool.Put(st)
 }
@@ -482,6 +483,10 @@ func (h *handler) writeStream(ctx context.Context, w http.ResponseWriter, st *st
 	hdr := w.Header()
 	hdr["Content-Type"] = hvSSE
 	hdr["Cache-Control"] = hvNoCache
+	if pl.prov == openAI {
+		st.pre = pl.renderChunkPrefix(st.pre[:0])
+		pl.chunkPrefix = st.pre
+	}
 	start := time.Now()
 	st.buf = pl.appendHead(st.buf[:0])
 	n := pl.bodyEvents()

@@ -43,6 +43,7 @@ type plan struct {
 	size         int // bytes of text
 	promptTokens int
 	idSalt       uint32
+	chunkPrefix  []byte // the rendered start of every OpenAI chunk, once cached
 }
 
 // Tool calls carry empty arguments, streamed as two fragments: the mock
@@ -287,6 +288,15 @@ func (p *plan) appendTail(dst []byte) []byte {
 
 // appendChunkPrefix opens an OpenAI chunk up to the choices array.
 func (p *plan) appendChunkPrefix(dst []byte) []byte {
+	if p.chunkPrefix != nil {
+		return append(dst, p.chunkPrefix...)
+	}
+	return p.renderChunkPrefix(dst)
+}
+
+// renderChunkPrefix renders what appendChunkPrefix copies once a stream
+// has cached it in chunkPrefix.
+func (p *plan) renderChunkPrefix(dst []byte) []byte {
 	dst = append(dst, `data: {"id":"`...)
 	dst = p.appendMsgID(dst)
 	dst = append(dst, `","object":"chat.completion.chunk","created":`...)
