@@ -1,0 +1,499 @@
+package gateway_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/airouter/airouter/adapters/memory"
+	"github.com/airouter/airouter/adapters/secretbox"
+	"github.com/airouter/airouter/core/domain"
+	"github.com/airouter/airouter/core/gateway"
+	"github.com/airouter/airouter/ports"
+)
+
+// fakeClient is a scripted provider: each call takes the next behaviour of
+// its provider's script (the last one repeats).
+type fakeClient struct {
+	name  string
+	fx    *fixture
+	calls atomic.Int64
+}
+
+type behaviour struct {
+	err    error
+	chunks []string // stream contents; empty: one "ok" chunk
+	cutErr error    // error after the chunks instead of io.EOF
+}
+
+func (c *fakeClient) next() behaviour {
+	n := int(c.calls.Add(1)) - 1
+	c.fx.mu.Lock()
+	defer c.fx.mu.Unlock()
+	c.fx.order = append(c.fx.order, c.name)
+	s := c.fx.scripts[c.name]
+	if len(s) == 0 {
+		return behaviour{}
+	}
+	if n >= len(s) {
+		n = len(s) - 1
+	}
+	return s[n]
+}
+
+func (c *fakeClient) Chat(ctx context.Context, t ports.Target, req *domain.ChatRequest) (*domain.ChatResponse, error) {
+	b := c.next()
+	if b.err != nil {
+		return nil, b.err
+	}
+	if t.Key == "" {
+		return nil, errors.New("no key")
+	}
+	return &domain.ChatResponse{ID: "x", Object: "chat.completion", Model: t.Model, Usage: &domain.Usage{PromptTokens: 10, CompletionTokens: 5, TotalTokens: 15},
+		Raw: []byte(`{"id":"x","object":"chat.completion","model":"` + t.Model + `","served_by":"` + c.name + `"}`)}, nil
+}
+
+type fakeStream struct {
+	chunks []*domain.ChatChunk
+	end    error
+	closed atomic.Bool
+}
+
+func (s *fakeStream) Next() (*domain.ChatChunk, error) {
+	if len(s.chunks) == 0 {
+		return nil, s.end
+	}
+	c := s.chunks[0]
+	s.chunks = s.chunks[1:]
+	return c, nil
+}
+
+func (s *fakeStream) Close() error { s.closed.Store(true); return nil }
+
+func text(s string) *domain.ChatChunk {
+	return &domain.ChatChunk{Object: "chat.completion.chunk", Choices: []domain.ChunkChoice{{Delta: domain.Delta{Content: &s}}}}
+}
+
+func (c *fakeClient) ChatStream(ctx context.Context, t ports.Target, req *domain.ChatRequest) (ports.ChatStream, error) {
+	b := c.next()
+	if b.err != nil {
+		return nil, b.err
+	}
+	st := &fakeStream{end: io.EOF}
+	if b.cutErr != nil {
+		st.end = b.cutErr
+	}
+	chunks := b.chunks
+	if len(chunks) == 0 {
+		chunks = []string{"ok"}
+	}
+	for _, s := range chunks {
+		st.chunks = append(st.chunks, text(s))
+	}
+	st.chunks = append(st.chunks, &domain.ChatChunk{Object: "chat.completion.chunk", Choices: []domain.ChunkChoice{}, Usage: &domain.Usage{PromptTokens: 3, CompletionTokens: len(chunks)}})
+	c.fx.mu.Lock()
+	c.fx.streams = append(c.fx.streams, st)
+	c.fx.mu.Unlock()
+	return st, nil
+}
+
+func (c *fakeClient) Probe(ctx context.Context, t ports.Target) error { return nil }
+func (c *fakeClient) Close()                                          {}
+
+type recordingMetrics struct {
+	ports.NopMetrics
+	mu       sync.Mutex
+	requests []ports.RequestMetric
+	dropped  atomic.Int64
+}
+
+func (m *recordingMetrics) RequestDone(r ports.RequestMetric) {
+	m.mu.Lock()
+	m.requests = append(m.requests, r)
+	m.mu.Unlock()
+}
+func (m *recordingMetrics) RequestLogDropped(n int) { m.dropped.Add(int64(n)) }
+
+type fixture struct {
+	store   *memory.Store
+	svc     *gateway.Service
+	admin   *gateway.Admin
+	metrics *recordingMetrics
+	mu      sync.Mutex
+	scripts map[string][]behaviour
+	order   []string
+	clients map[string]*fakeClient
+	streams []*fakeStream
+	built   atomic.Int64
+	cancel  context.CancelFunc
+}
+
+func newFixture(t *testing.T, maxRetries int) *fixture {
+	t.Helper()
+	k := make([]byte, 32)
+	_, _ = rand.Read(k)
+	box, _ := secretbox.New(k)
+	store, err := memory.New(box)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx := &fixture{store: store, scripts: map[string][]behaviour{}, clients: map[string]*fakeClient{}, metrics: &recordingMetrics{}}
+	factory := ports.ProviderFactoryFunc(func(p domain.Provider) (ports.ProviderClient, error) {
+		fx.built.Add(1)
+		fx.mu.Lock()
+		defer fx.mu.Unlock()
+		c := &fakeClient{name: p.Name, fx: fx}
+		fx.clients[p.Name] = c
+		return c, nil
+	})
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc, err := gateway.New(gateway.Options{Loader: store, Providers: factory, Keys: store, Logs: store, ClientKeys: store,
+		Metrics: fx.metrics, Logger: log, Clock: ports.SystemClock{}, MaxRetries: maxRetries, BackoffBase: time.Millisecond, BackoffMax: 2 * time.Millisecond,
+		LogFlushInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	fx.cancel = cancel
+	if err := svc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); svc.Close() })
+	admin, err := gateway.NewAdmin(gateway.AdminDeps{Providers: store, Keys: store, Models: store, ClientKeys: store, Health: store, Logs: store,
+		Rotations: store, Service: svc, Clock: ports.SystemClock{}, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx.svc, fx.admin = svc, admin
+	return fx
+}
+
+func (fx *fixture) provider(t *testing.T, name string, keys ...string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := fx.admin.CreateProvider(ctx, domain.Provider{Name: name, Kind: domain.KindOpenAI, Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if _, err := fx.admin.AddKey(ctx, name, gateway.NewKey{Secret: k}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func (fx *fixture) model(t *testing.T, name string, strategy domain.Strategy, providers ...string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := fx.admin.CreateModel(ctx, domain.Model{Name: name, Strategy: strategy, Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range providers {
+		if _, err := fx.admin.CreateRoute(ctx, name, p, domain.Route{UpstreamModel: "up-" + p, Weight: 1, Priority: i, Enabled: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func (fx *fixture) script(name string, b ...behaviour) {
+	fx.mu.Lock()
+	fx.scripts[name] = b
+	fx.mu.Unlock()
+}
+
+func (fx *fixture) call(model string, body string) *gateway.Call {
+	if body == "" {
+		body = `{"model":"` + model + `","messages":[{"role":"user","content":"hi"}]}`
+	}
+	req, err := domain.ParseChatRequest([]byte(body))
+	if err != nil {
+		panic(err)
+	}
+	return &gateway.Call{Req: req, RequestID: fx.svc.NewRequestID(), Start: time.Now()}
+}
+
+func upstreamErr(class domain.ErrorClass, status int) error {
+	return &domain.UpstreamError{Class: class, Status: status, Message: "boom"}
+}
+
+func TestFailoverOrderAndStatuses(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t, 3)
+	fx.provider(t, "a", "sk-a-00000001")
+	fx.provider(t, "b", "sk-b-00000001")
+	fx.provider(t, "c", "sk-c-00000001")
+	fx.model(t, "m", domain.StrategyFallback, "a", "b", "c")
+
+	// Retryable failures move on; the first success is returned.
+	fx.script("a", behaviour{err: upstreamErr(domain.ClassRetryable, 500)})
+	fx.script("b", behaviour{err: upstreamErr(domain.ClassRateLimited, 429)})
+	resp, res, err := fx.svc.Complete(context.Background(), fx.call("m", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Attempts != 3 || res.Provider != "c" || !strings.Contains(string(resp.Raw), `"served_by":"c"`) {
+		t.Fatalf("attempts %d provider %s body %s", res.Attempts, res.Provider, resp.Raw)
+	}
+	if got := strings.Join(fx.order, ","); got != "a,b,c" {
+		t.Fatalf("order %s", got)
+	}
+}
+
+func TestNonRetryableStops(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t, 3)
+	fx.provider(t, "a", "sk-a-00000001")
+	fx.provider(t, "b", "sk-b-00000001")
+	fx.model(t, "m", domain.StrategyFallback, "a", "b")
+	fx.script("a", behaviour{err: upstreamErr(domain.ClassRequest, 400)})
+	_, res, err := fx.svc.Complete(context.Background(), fx.call("m", ""))
+	if err == nil || res.Attempts != 1 || gateway.StatusOf(err) != 400 {
+		t.Fatalf("err %v attempts %d", err, res.Attempts)
+	}
+	// An ambiguous failure (the upstream may have processed it) is not resent.
+	fx.script("a", behaviour{err: upstreamErr(domain.ClassAmbiguous, 0)})
+	_, res, err = fx.svc.Complete(context.Background(), fx.call("m", ""))
+	if err == nil || res.Attempts != 1 {
+		t.Fatalf("ambiguous: err %v attempts %d", err, res.Attempts)
+	}
+}
+
+func TestAllAttemptsFailReturnsLastReason(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t, 2)
+	fx.provider(t, "a", "sk-a-00000001")
+	fx.model(t, "m", "", "a")
+	fx.script("a", behaviour{err: upstreamErr(domain.ClassRetryable, 500)}, behaviour{err: upstreamErr(domain.ClassRetryable, 502)},
+		behaviour{err: &domain.UpstreamError{Class: domain.ClassRetryable, Status: 503, Message: "overloaded"}})
+	_, res, err := fx.svc.Complete(context.Background(), fx.call("m", ""))
+	if res.Attempts != 3 || gateway.StatusOf(err) != 503 || !strings.Contains(err.Error(), "overloaded") {
+		t.Fatalf("attempts %d err %v status %d", res.Attempts, err, gateway.StatusOf(err))
+	}
+}
+
+func TestUnknownModelAndAuth(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t, 1)
+	_, _, err := fx.svc.Complete(context.Background(), fx.call("nope", ""))
+	if gateway.StatusOf(err) != 404 {
+		t.Fatalf("unknown model: %v", err)
+	}
+	_, tok, err := fx.admin.CreateClientKey(context.Background(), "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, err := fx.svc.Authenticate(tok); err != nil || k.Name != "app" {
+		t.Fatalf("auth: %v", err)
+	}
+	for _, bad := range []string{"", "sk-ar-x", tok + "x", strings.ToUpper(tok)} {
+		if _, err := fx.svc.Authenticate(bad); domain.ErrorCode(err) != domain.CodeUnauthorized {
+			t.Errorf("Authenticate(%q) = %v", bad, err)
+		}
+	}
+}
+
+func TestStreamFailoverBeforeFirstChunkAndUsage(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t, 2)
+	fx.provider(t, "a", "sk-a-00000001")
+	fx.provider(t, "b", "sk-b-00000001")
+	fx.model(t, "m", domain.StrategyFallback, "a", "b")
+	fx.script("a", behaviour{err: upstreamErr(domain.ClassRetryable, 503)})
+	fx.script("b", behaviour{chunks: []string{"he", "llo"}})
+	body := `{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}`
+	st, res, err := fx.svc.Stream(context.Background(), fx.call("m", body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Attempts != 2 || res.Provider != "b" {
+		t.Fatalf("attempts %d provider %s", res.Attempts, res.Provider)
+	}
+	var got strings.Builder
+	for {
+		ch, err := st.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ch.Usage != nil {
+			t.Fatal("usage chunk forwarded although the client did not ask for it")
+		}
+		got.WriteString(*ch.Choices[0].Delta.Content)
+	}
+	st.Close()
+	if got.String() != "hello" {
+		t.Fatalf("text %q", got.String())
+	}
+	// With include_usage the usage chunk comes through.
+	body = `{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`
+	fx.script("a", behaviour{})
+	st, _, err = fx.svc.Stream(context.Background(), fx.call("m", body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var usage bool
+	for {
+		ch, err := st.Next()
+		if err != nil {
+			break
+		}
+		usage = usage || ch.Usage != nil
+	}
+	st.Close()
+	if !usage {
+		t.Fatal("no usage chunk")
+	}
+}
+
+func TestStreamMidFailureAndCloseRecords(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t, 2)
+	fx.provider(t, "a", "sk-a-00000001")
+	fx.model(t, "m", "", "a")
+	fx.script("a", behaviour{chunks: []string{"par"}, cutErr: &domain.UpstreamError{Class: domain.ClassRetryable, Message: "stream cut"}})
+	body := `{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}`
+	st, _, err := fx.svc.Stream(context.Background(), fx.call("m", body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Next(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Next(); err == nil || err == io.EOF {
+		t.Fatalf("mid-stream failure: %v", err)
+	}
+	st.Close()
+	if fx.clients["a"].calls.Load() != 1 {
+		t.Fatal("a mid-stream failure must not be retried")
+	}
+	// A stream closed early by the client closes the upstream stream.
+	fx.script("a", behaviour{chunks: []string{"a", "b", "c"}})
+	st, _, err = fx.svc.Stream(context.Background(), fx.call("m", body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	fx.mu.Lock()
+	last := fx.streams[len(fx.streams)-1]
+	fx.mu.Unlock()
+	if !last.closed.Load() {
+		t.Fatal("upstream stream not closed")
+	}
+	// Both requests reach the request log with their outcome.
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		logs, err := fx.store.ListRequestLogs(context.Background(), domain.RequestLogFilter{Model: "m"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(logs) == 2 {
+			for _, l := range logs {
+				if l.Status < 400 || !l.Stream {
+					t.Errorf("log entry %+v", l)
+				}
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("request log has %d entries", len(logs))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestReloadKeepsUnchangedClients(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t, 1)
+	fx.provider(t, "a", "sk-a-00000001")
+	fx.provider(t, "b", "sk-b-00000001")
+	built := fx.built.Load()
+	fx.model(t, "m", "", "a")
+	if err := fx.svc.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if fx.built.Load() != built {
+		t.Fatalf("clients rebuilt without a provider change: %d → %d", built, fx.built.Load())
+	}
+	if _, err := fx.admin.UpdateProvider(context.Background(), "a", func(p *domain.Provider) error { p.BaseURL = "https://example.com/v1"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if fx.built.Load() != built+1 {
+		t.Fatalf("changed provider: built %d → %d", built, fx.built.Load())
+	}
+}
+
+func TestKeyInvalidationIsPersisted(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t, 2)
+	fx.provider(t, "a", "sk-a-00000001", "sk-a-00000002")
+	fx.model(t, "m", "", "a")
+	fx.script("a", behaviour{err: upstreamErr(domain.ClassAuth, 401)}, behaviour{})
+	_, res, err := fx.svc.Complete(context.Background(), fx.call("m", ""))
+	if err != nil || res.Attempts != 2 {
+		t.Fatalf("err %v attempts %d", err, res.Attempts)
+	}
+	p, _ := fx.store.GetProviderByName(context.Background(), "a")
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		keys, _ := fx.store.ListKeys(context.Background(), p.ID)
+		invalid := 0
+		for _, k := range keys {
+			if k.Status == domain.KeyInvalid {
+				invalid++
+			}
+		}
+		if invalid == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("keys: %+v", keys)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestAdminValidation(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t, 1)
+	ctx := context.Background()
+	cases := []struct {
+		p     domain.Provider
+		field string
+	}{
+		{domain.Provider{Name: "", Kind: domain.KindOpenAI}, "name"},
+		{domain.Provider{Name: "x", Kind: "nope"}, "kind"},
+		{domain.Provider{Name: "x", Kind: domain.KindOpenAICompatible}, "base_url"},
+		{domain.Provider{Name: "x", Kind: domain.KindOpenAI, BaseURL: "ftp://x"}, "base_url"},
+		{domain.Provider{Name: "x", Kind: domain.KindOpenAI, BaseURL: "https://u:p@x"}, "base_url"},
+		{domain.Provider{Name: "x", Kind: domain.KindOpenAI, Headers: map[string]string{"Authorization": "x"}}, "headers.Authorization"},
+		{domain.Provider{Name: "x", Kind: domain.KindOpenAI, Timeouts: domain.Timeouts{Idle: -1}}, "timeouts.idle_ms"},
+	}
+	for _, c := range cases {
+		_, err := fx.admin.CreateProvider(ctx, c.p)
+		var de *domain.Error
+		if !errors.As(err, &de) || de.Code != domain.CodeInvalid || de.Field != c.field {
+			t.Errorf("%+v: %v, want invalid %s", c.p, err, c.field)
+		}
+	}
+	fx.provider(t, "a", "sk-a-00000001")
+	if _, err := fx.admin.CreateProvider(ctx, domain.Provider{Name: "a", Kind: domain.KindOpenAI}); domain.ErrorCode(err) != domain.CodeConflict {
+		t.Errorf("duplicate: %v", err)
+	}
+	_, err := fx.admin.CreateModel(ctx, domain.Model{Name: "m", Strategy: domain.StrategyHybrid, StrategyConfig: json.RawMessage(`{"weights":{"latency":-1}}`)})
+	var de *domain.Error
+	if !errors.As(err, &de) || !strings.Contains(de.Field, "weights.latency") {
+		t.Errorf("bad strategy config: %v", err)
+	}
+	if _, err := fx.admin.AddKey(ctx, "a", gateway.NewKey{Secret: "short"}); domain.ErrorCode(err) != domain.CodeInvalid {
+		t.Errorf("short secret: %v", err)
+	}
+}
