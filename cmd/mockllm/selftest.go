@@ -79,11 +79,16 @@ func selftest(ctx context.Context, o options, stdout io.Writer) error {
 			return fmt.Errorf("%s: %w", sc.name, err)
 		}
 		after, err := readStats(target)
-		if statsErr == nil && err == nil && after.Requests > before.Requests && after.CPUSeconds > before.CPUSeconds {
+		switch {
+		case statsErr == nil && err == nil && after.Requests > before.Requests && after.CPUSeconds > before.CPUSeconds && o.benchTarget == "inprocess":
+			perReq := (after.CPUSeconds - before.CPUSeconds) * 1e6 / float64(after.Requests-before.Requests)
+			fmt.Fprintf(stdout, "  %-22s %8.0f req/s  p50 %-9v p99 %-9v errors %d  client+server CPU %5.1f µs/req\n",
+				sc.name, r.rate, r.p50, r.p99, r.errors, perReq)
+		case statsErr == nil && err == nil && after.Requests > before.Requests && after.CPUSeconds > before.CPUSeconds:
 			perReq := (after.CPUSeconds - before.CPUSeconds) * 1e6 / float64(after.Requests-before.Requests)
 			fmt.Fprintf(stdout, "  %-22s %8.0f req/s  p50 %-9v p99 %-9v errors %d  server CPU %5.1f µs/req: ceiling ~%.0f req/s on %d CPUs\n",
 				sc.name, r.rate, r.p50, r.p99, r.errors, perReq, float64(after.GOMAXPROCS)*1e6/perReq, after.GOMAXPROCS)
-		} else {
+		default:
 			fmt.Fprintf(stdout, "  %-22s %8.0f req/s  p50 %-9v p99 %-9v errors %d  (server CPU unknown)\n",
 				sc.name, r.rate, r.p50, r.p99, r.errors)
 		}
