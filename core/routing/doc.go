@@ -54,12 +54,15 @@
 // routes of other providers; among routes of tier 2 too), and a provider
 // that serves no enabled route of the model is an error (CodeNotFound).
 //
-// Keys within a provider: the good active keys are chosen by smooth weighted
-// round robin on the key weight (a weight of 0 or less counts as 1); when
-// none is good, the good draining keys the same way; when none of those is
-// good either, the key that will be available again soonest. Later visits
-// take the next good key in the order active keys, then draining keys, each
-// by ID.
+// Keys within a provider: the first key is taken from one cycle of smooth
+// weighted round robin over the active keys (as for routes below; weights
+// reduced by their GCD and scaled down to at most 1024 picks per cycle; a
+// weight of 0 or less counts as 1), walked lock-free with an atomic turn;
+// keys that are not good are skipped and their turns consumed, so the good
+// ones keep their weights' shares among themselves. When no active key is
+// good, the draining keys the same way; when none of those is good either,
+// the key that will be available again soonest. Later visits take the next
+// good key in the order active keys, then draining keys, each by ID.
 //
 // # Strategies
 //

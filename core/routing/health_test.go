@@ -455,26 +455,6 @@ func TestPeakEWMA(t *testing.T) {
 	}
 }
 
-func TestExpNeg(t *testing.T) {
-	t.Parallel()
-	g := newRng(5)
-	check := func(x float64) {
-		want := math.Exp(-x)
-		if got := expNeg(x); math.Abs(got-want) > 1e-8*want {
-			t.Fatalf("expNeg(%v) = %v, want %v", x, got, want)
-		}
-	}
-	for _, x := range []float64{0, 1e-12, 0.1, 0.5 * math.Ln2, 1, 10, 100, 699.9} {
-		check(x)
-	}
-	for range 100000 {
-		check(float64(g.Uint64()>>11) / (1 << 53) * 50)
-	}
-	if expNeg(-1) != 1 || expNeg(math.NaN()) != 1 || expNeg(701) != 0 || expNeg(math.Inf(1)) != 0 {
-		t.Fatal("edge cases")
-	}
-}
-
 func TestConfigHealthAppliedOnUpdate(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Options{})

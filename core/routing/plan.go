@@ -3,6 +3,7 @@ package routing
 import (
 	"math"
 	"slices"
+	"sync/atomic"
 
 	"github.com/airouter/airouter/core/domain"
 )
@@ -363,13 +364,14 @@ func (p *provider) keyFor(now int64, visit int, first **Key) *Key {
 	return *first
 }
 
-// pickKey chooses the first key: smooth WRR over the good active keys, else
-// over the good draining keys, else the candidate key available soonest.
+// pickKey chooses the first key: the next good key of the smooth WRR
+// sequence of the active keys, else of the draining keys, else the candidate
+// key available soonest.
 func (p *provider) pickKey(now int64) *Key {
-	if k := p.wrrKey(now, p.keys[:p.nActive]); k != nil {
+	if k := nextGood(p.activeSeq, &p.st.activeTurn, now); k != nil {
 		return k
 	}
-	if k := p.wrrKey(now, p.keys[p.nActive:]); k != nil {
+	if k := nextGood(p.drainSeq, &p.st.drainTurn, now); k != nil {
 		return k
 	}
 	var best *Key
@@ -387,36 +389,75 @@ func (p *provider) pickKey(now int64) *Key {
 	return best
 }
 
-func (p *provider) wrrKey(now int64, keys []*Key) *Key {
-	var only *Key
-	cnt := 0
-	for _, k := range keys {
-		if k.good(now) {
-			only = k
-			cnt++
+// nextGood takes the next turn of seq and returns the first good key from
+// there, consuming the turns of the keys it skips, so that the good keys
+// follow the sequence with the others left out: each keeps its weight's
+// share among them. It returns nil when no key of seq is good.
+func nextGood(seq []*Key, turn *atomic.Uint64, now int64) *Key {
+	n := uint64(len(seq))
+	if n == 0 {
+		return nil
+	}
+	t := turn.Add(1) - 1
+	for i := range n {
+		if k := seq[(t+i)%n]; k.good(now) {
+			if i > 0 {
+				turn.Add(i)
+			}
+			return k
 		}
 	}
-	if cnt <= 1 {
-		return only
+	return nil
+}
+
+// maxSeq bounds a smooth WRR sequence; larger weight sums are scaled down.
+const maxSeq = 1024
+
+// smoothSequence returns one cycle of nginx's smooth weighted round robin
+// over keys (weights reduced by their GCD, scaled to at most maxSeq picks):
+// each key's current weight grows by its weight, the largest is picked and
+// lowered by the total.
+func smoothSequence(keys []*Key) []*Key {
+	if len(keys) == 0 {
+		return nil
 	}
-	p.st.mu.Lock()
-	var best *Key
-	var total int64
-	for _, k := range keys {
-		if !k.good(now) {
-			continue
+	ws := make([]int64, len(keys))
+	var g, total int64
+	for i, k := range keys {
+		ws[i] = k.weight
+		g = gcd(g, k.weight)
+	}
+	for i := range ws {
+		ws[i] /= g
+		total += ws[i]
+	}
+	if total > maxSeq {
+		scaled := int64(0)
+		for i := range ws {
+			ws[i] = max(ws[i]*maxSeq/total, 1)
+			scaled += ws[i]
 		}
-		k.st.wrr += k.weight
-		total += k.weight
-		if best == nil || k.st.wrr > best.st.wrr {
-			best = k
+		total = scaled
+	}
+	seq := make([]*Key, 0, total)
+	cur := make([]int64, len(keys))
+	for range total {
+		best := 0
+		for i := range cur {
+			cur[i] += ws[i]
+			if cur[i] > cur[best] {
+				best = i
+			}
 		}
+		cur[best] -= total
+		seq = append(seq, keys[best])
 	}
-	if best == nil { // the keys changed since they were counted
-		p.st.mu.Unlock()
-		return only
+	return seq
+}
+
+func gcd(a, b int64) int64 {
+	for b != 0 {
+		a, b = b, a%b
 	}
-	best.st.wrr -= total
-	p.st.mu.Unlock()
-	return best
+	return a
 }

@@ -56,11 +56,12 @@ type snapshot struct {
 }
 
 type provider struct {
-	d       domain.Provider
-	st      *providerState
-	keys    []*Key // usable by config: active by ID, then draining by ID
-	nActive int
-	keyless *Key // set for openai_compatible providers without keys
+	d         domain.Provider
+	st        *providerState
+	keys      []*Key // usable by config: active by ID, then draining by ID
+	activeSeq []*Key // one cycle of smooth WRR over the active keys
+	drainSeq  []*Key // the same over the draining keys
+	keyless   *Key   // set for openai_compatible providers without keys
 }
 
 // Model is a model of the current snapshot. It is immutable; its Plan reads
@@ -182,12 +183,14 @@ func (r *Router) update(c Config) ([]Event, []error) {
 		hasKeys[dk.ProviderID] = true
 		if p != nil && k.d.Usable() {
 			p.keys = append(p.keys, k)
-			if dk.Status == domain.KeyActive {
-				p.nActive++
-			}
 		}
 	}
 	for _, p := range s.providers {
+		n := 0
+		for n < len(p.keys) && p.keys[n].d.Status == domain.KeyActive {
+			n++
+		}
+		p.activeSeq, p.drainSeq = smoothSequence(p.keys[:n]), smoothSequence(p.keys[n:])
 		if p.d.Kind == domain.KindOpenAICompatible && !hasKeys[p.d.ID] {
 			p.keyless = &Key{d: domain.ProviderKey{ProviderID: p.d.ID, Status: domain.KeyActive, Weight: 1}, p: p, st: &p.st.keyless, weight: 1}
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -203,6 +204,51 @@ func TestKeysWithinProvider(t *testing.T) {
 	f.r.Begin(Attempt{Route: f.route(11), Key: f.r.snap.Load().keys[102]}).End(Outcome{Err: &domain.UpstreamError{Class: domain.ClassRateLimited, RetryAfter: time.Second}})
 	if p := f.plan(PlanRequest{}, 2); !slices.Equal(keyIDs(p), []int64{102, 102}) {
 		t.Fatalf("keys %v, want 102 (back in 1 s) over 101 (5 s)", keyIDs(p))
+	}
+}
+
+func TestSmoothKeySequence(t *testing.T) {
+	t.Parallel()
+	mk := func(ws ...int64) []*Key {
+		ks := make([]*Key, len(ws))
+		for i, w := range ws {
+			ks[i] = &Key{d: domain.ProviderKey{ID: int64(i + 1)}, weight: w, st: &keyState{}}
+		}
+		return ks
+	}
+	ids := func(seq []*Key) []int64 {
+		out := make([]int64, len(seq))
+		for i, k := range seq {
+			out[i] = k.ID()
+		}
+		return out
+	}
+	if got := ids(smoothSequence(mk(5, 1, 1))); !slices.Equal(got, []int64{1, 1, 2, 1, 3, 1, 1}) {
+		t.Fatalf("5,1,1: %v", got)
+	}
+	if got := ids(smoothSequence(mk(4, 2))); !slices.Equal(got, []int64{1, 2, 1}) {
+		t.Fatalf("4,2 reduced by the GCD: %v", got)
+	}
+	if got := smoothSequence(mk(100000, 1)); len(got) > maxSeq || !slices.Contains(ids(got), 2) {
+		t.Fatalf("large weights: %d entries", len(got))
+	}
+	// Skipping a key that is not good keeps the others' shares.
+	ks := mk(1, 1, 1, 2)
+	ks[0].st.invalid.Store(true)
+	seq := smoothSequence(ks)
+	var turn atomic.Uint64
+	counts := map[int64]int{}
+	for range 400 {
+		counts[nextGood(seq, &turn, 0).ID()]++
+	}
+	if counts[1] != 0 || counts[2] != 100 || counts[3] != 100 || counts[4] != 200 {
+		t.Fatalf("shares with key 1 out: %v", counts)
+	}
+	ks[1].st.invalid.Store(true)
+	ks[2].st.invalid.Store(true)
+	ks[3].st.invalid.Store(true)
+	if k := nextGood(seq, &turn, 0); k != nil {
+		t.Fatalf("no good key, got %d", k.ID())
 	}
 }
 

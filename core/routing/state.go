@@ -60,7 +60,7 @@ func (e *ewma) observe(now int64, x, tau float64) {
 		cur := math.Float64frombits(e.bits.Load())
 		if x <= cur {
 			td := float64(max(now-last, 0))
-			w := expNeg(td / tau)
+			w := math.Exp(-td / tau)
 			v = cur*w + x*(1-w)
 		}
 	}
@@ -89,26 +89,9 @@ func (e *ewma) decayed(now int64, tau float64) (float64, bool) {
 	}
 	v := math.Float64frombits(e.bits.Load())
 	if td := now - at; td > 0 {
-		v *= expNeg(float64(td) / tau)
+		v *= math.Exp(-float64(td) / tau)
 	}
 	return v, true
-}
-
-// expNeg returns e^−x for x ≥ 0 with a relative error below 1e-8, several
-// times faster than math.Exp: e^−x = 2^−n · e^−g with n = round(x·log2 e)
-// and |g| ≤ ln 2 / 2, e^−g by its Taylor polynomial of degree 8.
-func expNeg(x float64) float64 {
-	switch {
-	case !(x > 0): // also NaN
-		return 1
-	case x > 700:
-		return 0
-	}
-	y := x * math.Log2E
-	n := math.Round(y)
-	g := (y - n) * math.Ln2
-	p := 1 - g*(1-g*(1.0/2-g*(1.0/6-g*(1.0/24-g*(1.0/120-g*(1.0/720-g*(1.0/5040-g*(1.0/40320))))))))
-	return p * math.Float64frombits(uint64(1023-int64(n))<<52)
 }
 
 const windowBuckets = 10
@@ -224,16 +207,15 @@ type keyState struct {
 	health     atomic.Int32 // last active check
 	coolUntil  atomic.Int64 // unix nanos
 	rateLimits atomic.Int64
-
-	wrr int64 // guarded by the provider state's mutex
 }
 
 // providerState is the live state of a provider, kept across updates.
 type providerState struct {
-	mu       sync.Mutex // key WRR
-	health   atomic.Int32
-	healthAt int64    // guarded by Router.mu
-	keyless  keyState // statistics of the keyless key
+	activeTurn atomic.Uint64 // position in the active keys' WRR sequence
+	drainTurn  atomic.Uint64 // position in the draining keys' WRR sequence
+	health     atomic.Int32
+	healthAt   int64    // guarded by Router.mu
+	keyless    keyState // statistics of the keyless key
 }
 
 // modelState is the live state of a model, kept across updates.
