@@ -53,7 +53,7 @@ func ParseChatRequest(body []byte) (*ChatRequest, error) {
 	if msgs[0] != '[' {
 		return nil, FieldError("messages", "must be an array")
 	}
-	if bytes.Equal(bytes.Join(bytes.Fields(msgs), nil), []byte("[]")) {
+	if inner := bytes.TrimSpace(msgs[1:]); len(inner) > 0 && inner[0] == ']' {
 		return nil, FieldError("messages", "must contain at least one message")
 	}
 	r := &ChatRequest{Model: *f.Model, Raw: body}

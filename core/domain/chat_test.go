@@ -1,0 +1,108 @@
+package domain
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestParseChatRequest(t *testing.T) {
+	t.Parallel()
+	r, err := ParseChatRequest([]byte(`{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true,
+		"stream_options":{"include_usage":true},"provider":"p","max_tokens":5,"max_completion_tokens":7,"unknown":{"x":1}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Model != "m" || !r.Stream || !r.IncludeUsage || r.Provider != "p" || r.MaxTokens != 7 || r.EstimatedPromptTokens() < 10 {
+		t.Fatalf("%+v", r)
+	}
+	for body, field := range map[string]string{
+		`{"messages":[{"role":"user","content":"x"}]}`:            "model",
+		`{"model":"","messages":[{"role":"user","content":"x"}]}`: "model",
+		`{"model":"m"}`:                                 "messages",
+		`{"model":"m","messages":null}`:                 "messages",
+		`{"model":"m","messages":{}}`:                   "messages",
+		`{"model":"m","messages":[ 	 ]}`:                "messages",
+		`{"model":3,"messages":[1]}`:                    "model",
+		`{"model":"m","messages":[1],"stream":"yes"}`:   "stream",
+		`{"model":"m","messages":[1],"max_tokens":-1}`:  "max_tokens",
+		`{"model":"m","messages":[1],"max_tokens":1.5}`: "max_tokens",
+	} {
+		_, err := ParseChatRequest([]byte(body))
+		var de *Error
+		if !errors.As(err, &de) || de.Code != CodeInvalid || de.Field != field {
+			t.Errorf("%s: %v, want field %s", body, err, field)
+		}
+	}
+	for _, body := range []string{``, `[]`, `{"model":"m",`, `null`} {
+		if _, err := ParseChatRequest([]byte(body)); ErrorCode(err) != CodeInvalid {
+			t.Errorf("%q: %v", body, err)
+		}
+	}
+}
+
+func TestParamsUnions(t *testing.T) {
+	t.Parallel()
+	r, err := ParseChatRequest([]byte(`{"model":"m","messages":[
+		{"role":"system","content":"be brief"},
+		{"role":"user","content":[{"type":"text","text":"look"},{"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"}}]},
+		{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}}]},
+		{"role":"tool","tool_call_id":"c1","content":"42"}],
+		"stop":"END","tool_choice":{"type":"function","function":{"name":"f"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := r.Params()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Messages[0].Content.String() != "be brief" || !p.Messages[1].Content.IsParts() || p.Messages[1].Content.Parts[1].ImageURL == nil ||
+		!p.Messages[2].Content.IsNull() || p.Messages[2].ToolCalls[0].Function.Name != "f" || len(p.Stop) != 1 || p.Stop[0] != "END" ||
+		p.ToolChoice == nil || p.ToolChoice.Function != "f" {
+		t.Fatalf("%+v", p)
+	}
+	// Round trip keeps the union shapes.
+	b, _ := json.Marshal(p)
+	for _, want := range []string{`"content":"be brief"`, `"content":null`, `"tool_choice":{"function":{"name":"f"},"type":"function"}`, `"stop":["END"]`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("missing %s in %s", want, b)
+		}
+	}
+	for _, body := range []string{
+		`{"model":"m","messages":[{"role":"user","content":5}]}`,
+		`{"model":"m","messages":[{"role":"user","content":"x"}],"tool_choice":"sometimes"}`,
+		`{"model":"m","messages":[{"role":"user","content":"x"}],"stop":[1]}`,
+	} {
+		r, err := ParseChatRequest([]byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Params(); ErrorCode(err) != CodeInvalid {
+			t.Errorf("%s: %v", body, err)
+		}
+	}
+}
+
+func TestClassify(t *testing.T) {
+	t.Parallel()
+	for status, want := range map[int]ErrorClass{400: ClassRequest, 401: ClassAuth, 403: ClassAuth, 404: ClassRequest, 408: ClassRetryable,
+		429: ClassRateLimited, 500: ClassRetryable, 502: ClassRetryable, 503: ClassRetryable, 504: ClassRetryable, 529: ClassRetryable} {
+		if got := ClassifyStatus(status); got != want {
+			t.Errorf("%d: %s, want %s", status, got, want)
+		}
+	}
+	if !ClassRetryable.Retryable() || ClassRequest.Retryable() || ClassAmbiguous.Retryable() || ClassCanceled.Retryable() {
+		t.Error("Retryable")
+	}
+}
+
+func BenchmarkParseChatRequest(b *testing.B) {
+	body := []byte(`{"model":"gpt-4o-mini","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Write a haiku about routers and the sea, please."}],"temperature":0.7,"stream":false}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseChatRequest(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
