@@ -186,26 +186,22 @@ func (m *Model) order(cs []cand, req PlanRequest, now int64) {
 			c.s1, _ = rt.st.lat.decayed(now, r.tau)
 			c.s2 = rt.d.Cost(req.PromptTokens, maxTok)
 		case domain.StrategyCostOptimized:
-			within := true
-			if b := m.cfg.maxLatency; b > 0 {
-				if lat, ok := rt.st.lat.decayed(now, r.tau); ok && lat > b {
-					within = false
-				}
-			}
-			if b := m.cfg.minSuccess; b > 0 {
-				if p, cnt := rt.st.successRate(now, r.bucketW); cnt > 0 && p < b {
-					within = false
-				}
-			}
-			if !within {
-				c.s1 = 1
+			lat, measured := rt.st.lat.decayed(now, r.tau)
+			p, cnt := rt.st.successRate(now, r.bucketW)
+			if (m.cfg.maxLatency > 0 && measured && lat > m.cfg.maxLatency) || (m.cfg.minSuccess > 0 && cnt > 0 && p < m.cfg.minSuccess) {
+				c.s1 = 1 // outside the bounds
 			}
 			c.s2 = rt.d.Cost(req.PromptTokens, maxTok)
-			c.s3, _ = r.autoScore(rt, now)
+			c.s3, _ = autoScore(lat, measured, p, rt.st.inflight.Load())
 		case domain.StrategyHybrid:
 			// scored by m.hybrid
 		default: // auto, specified_provider
-			c.s1, c.unmeasured = r.autoScore(rt, now)
+			lat, measured := rt.st.lat.decayed(now, r.tau)
+			p := 1.0
+			if measured {
+				p, _ = rt.st.successRate(now, r.bucketW)
+			}
+			c.s1, c.unmeasured = autoScore(lat, measured, p, rt.st.inflight.Load())
 			c.s2 = rt.d.Cost(req.PromptTokens, maxTok)
 		}
 	}
@@ -280,19 +276,17 @@ func (m *Model) hybrid(cs []cand, promptTokens, maxTok int, now int64) {
 // unitFloat maps x to [0, 1).
 func unitFloat(x uint64) float64 { return float64(x>>11) / (1 << 53) }
 
-// autoScore returns latency × (in-flight + 1) / success rate, and whether the
-// route was never measured (then 0 while idle, unmeasuredBusy + in-flight
-// otherwise).
-func (r *Router) autoScore(rt *Route, now int64) (float64, bool) {
-	inflight := max(rt.st.inflight.Load(), 0)
-	lat, measured := rt.st.lat.decayed(now, r.tau)
+// autoScore returns latency × (in-flight + 1) / success rate (at least
+// 0.01), and whether the route was never measured (then 0 while idle,
+// unmeasuredBusy + in-flight otherwise).
+func autoScore(lat float64, measured bool, p float64, inflight int64) (float64, bool) {
+	inflight = max(inflight, 0)
 	if !measured {
 		if inflight == 0 {
 			return 0, true
 		}
 		return unmeasuredBusy + float64(inflight), true
 	}
-	p, _ := rt.st.successRate(now, r.bucketW)
 	return max(lat, 1) * float64(inflight+1) / max(p, 0.01), false
 }
 
