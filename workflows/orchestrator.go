@@ -37,7 +37,9 @@ const (
 func HealthScheduleID(providerName string) string { return healthSchedulePrefix + providerName }
 
 // RecoveryWorkflowID is the ID of a provider's recovery workflow.
-func RecoveryWorkflowID(providerID int64) string { return recoveryPrefix + strconv.FormatInt(providerID, 10) }
+func RecoveryWorkflowID(providerID int64) string {
+	return recoveryPrefix + strconv.FormatInt(providerID, 10)
+}
 
 // RotationWorkflowID is the ID of a rotation workflow (and of the rotation).
 func RotationWorkflowID(providerID, newKeyID int64) string {
@@ -373,10 +375,10 @@ func (o *Orchestrator) StartRotation(ctx context.Context, providerID, newKeyID, 
 	in := RotationInput{RotationID: id, ProviderID: providerID, NewKeyID: newKeyID, OldKeyID: oldKeyID,
 		Grace: o.cfg.RotationGrace, ProbeTimeout: o.cfg.ProbeTimeout}
 	run, err := o.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       id,
-		TaskQueue:                o.cfg.TaskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		ID:                                       id,
+		TaskQueue:                                o.cfg.TaskQueue,
+		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 	}, RotationWorkflow, in)
 	if err != nil {

@@ -10,13 +10,26 @@ import (
 	"go.temporal.io/sdk/worker"
 )
 
+// Registry is where workflows and activities are registered: a
+// worker.Worker, a replayer or a test environment.
+type Registry interface {
+	RegisterWorkflow(w any)
+	RegisterActivity(a any)
+}
+
 // Register registers every workflow and the activities on r.
-func Register(r worker.Registry, a *Activities) {
+func Register(r Registry, a *Activities) {
+	RegisterWorkflows(r)
+	r.RegisterActivity(a)
+}
+
+// RegisterWorkflows registers every workflow (for a replayer, which needs no
+// activities). The workflow type names are the function names.
+func RegisterWorkflows(r interface{ RegisterWorkflow(w any) }) {
 	r.RegisterWorkflow(HealthCheckWorkflow)
 	r.RegisterWorkflow(KeyExpiryWorkflow)
 	r.RegisterWorkflow(RecoveryWorkflow)
 	r.RegisterWorkflow(RotationWorkflow)
-	r.RegisterActivity(a)
 }
 
 // Worker timing.
