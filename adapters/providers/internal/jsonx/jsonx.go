@@ -241,10 +241,41 @@ func (m *Member) KeyIs(name string) bool {
 // the way encoding/json matches keys to struct fields.
 func (m *Member) KeyFold(name string) bool {
 	if bytes.IndexByte(m.key, '\\') < 0 {
-		return bytes.EqualFold(m.key, []byte(name))
+		if len(m.key) != len(name) && ascii(m.key) {
+			return false // ASCII folds preserve length
+		}
+		return equalFold(m.key, name)
 	}
 	s, ok := unquote(m.key)
-	return ok && bytes.EqualFold([]byte(s), []byte(name))
+	return ok && equalFold([]byte(s), name)
+}
+
+func ascii(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+func equalFold(b []byte, s string) bool {
+	if len(b) == len(s) {
+		i := 0
+		for ; i < len(b); i++ {
+			c, d := b[i], s[i]
+			if c == d {
+				continue
+			}
+			if c|0x20 != d|0x20 || c|0x20 < 'a' || c|0x20 > 'z' || c >= utf8.RuneSelf {
+				break
+			}
+		}
+		if i == len(b) {
+			return true
+		}
+	}
+	return bytes.EqualFold(b, []byte(s))
 }
 
 // IsNull reports whether v is the literal null.

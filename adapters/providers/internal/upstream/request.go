@@ -1,0 +1,55 @@
+package upstream
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+)
+
+// Endpoint is a parsed upstream URL, parsed once per client.
+type Endpoint struct {
+	u *url.URL
+}
+
+// ParseEndpoint parses an absolute http(s) URL.
+func ParseEndpoint(raw string) (Endpoint, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return Endpoint{}, errBadURL(raw)
+	}
+	if u.User != nil {
+		return Endpoint{}, errBadURL("a URL with credentials")
+	}
+	return Endpoint{u: u}, nil
+}
+
+type errBadURL string
+
+func (e errBadURL) Error() string { return "not an absolute http(s) URL: " + string(e) }
+
+// String returns the URL.
+func (e Endpoint) String() string { return e.u.String() }
+
+// Request builds a request without re-parsing the URL. The body is
+// replayable, so the transport may resend it on a fresh connection when a
+// pooled one turns out dead before anything was written (net/http does this
+// only when nothing reached the upstream).
+func (e Endpoint) Request(ctx context.Context, method string, header http.Header, body []byte) *http.Request {
+	req := &http.Request{
+		Method:     method,
+		URL:        e.u,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     header,
+		Host:       e.u.Host,
+	}
+	if body != nil {
+		req.ContentLength = int64(len(body))
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	}
+	return req.WithContext(ctx)
+}

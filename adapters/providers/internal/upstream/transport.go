@@ -1,0 +1,45 @@
+// Package upstream is the HTTP machinery the provider adapters share: one
+// tuned transport per provider, an attempt that enforces the connect,
+// first-byte, idle and total timeouts, and the mapping of every failure to a
+// *domain.UpstreamError.
+package upstream
+
+import (
+	"net"
+	"net/http"
+	"time"
+)
+
+// Transport sizes. A gateway sends many concurrent requests to few hosts, so
+// the per-host idle pool is large; the defaults of net/http (2 idle
+// connections per host) would make most requests open a new connection.
+const (
+	MaxIdleConnsPerHost = 1024
+	MaxIdleConns        = 4096
+	IdleConnTimeout     = 90 * time.Second
+)
+
+// NewTransport returns the transport of one provider client.
+//
+// It never uses a proxy: Proxy is nil, so HTTP_PROXY and HTTPS_PROXY in the
+// environment are ignored (adapters do not read the environment); a
+// deployment that needs an egress proxy must configure one explicitly.
+// HTTP/2 is used when the upstream offers it over TLS (ForceAttemptHTTP2,
+// needed because DialContext is customised). Response-header timeouts are
+// not set here: the attempt enforces them, with a distinguishable cause.
+func NewTransport(connect time.Duration) *http.Transport {
+	d := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy:                 nil,
+		DialContext:           d.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          MaxIdleConns,
+		MaxIdleConnsPerHost:   MaxIdleConnsPerHost,
+		IdleConnTimeout:       IdleConnTimeout,
+		TLSHandshakeTimeout:   connect,
+		ExpectContinueTimeout: time.Second,
+		// Large SSE events should not need many small reads.
+		ReadBufferSize:  64 << 10,
+		WriteBufferSize: 64 << 10,
+	}
+}

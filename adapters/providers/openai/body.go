@@ -1,0 +1,62 @@
+package openai
+
+import (
+	"github.com/airouter/airouter/adapters/providers/internal/jsonx"
+	"github.com/airouter/airouter/core/domain"
+)
+
+var (
+	litTrue          = []byte("true")
+	litFalse         = []byte("false")
+	litIncludeUsage  = []byte(`{"include_usage":true}`)
+	includeUsageOnly = []jsonx.Op{{Key: "include_usage", Value: litTrue}}
+)
+
+// editStreamOptions keeps the client's stream_options and sets
+// include_usage, so that the router always learns the stream's usage.
+func editStreamOptions(old []byte) []byte {
+	i := jsonx.SkipSpace(old, 0)
+	if old == nil || i >= len(old) || old[i] != '{' {
+		return litIncludeUsage
+	}
+	out, err := jsonx.Patch(make([]byte, 0, len(old)+24), old, includeUsageOnly)
+	if err != nil {
+		return litIncludeUsage
+	}
+	return out
+}
+
+// PatchBody rewrites a client's request body for an OpenAI-compatible
+// upstream, changing only top-level members: "model" becomes the upstream
+// model, the router-only "provider" is removed, and for streams "stream" is
+// true and stream_options.include_usage is true (other stream options kept).
+// A non-streaming call of a body that asked to stream gets "stream":false and
+// no stream_options. Every other member passes through byte for byte, so
+// parameters the router does not know still reach the upstream.
+func PatchBody(dst []byte, req *domain.ChatRequest, model string, stream bool) ([]byte, error) {
+	var mbuf [96]byte
+	modelVal := jsonx.AppendString(mbuf[:0], model)
+	ops := [4]jsonx.Op{
+		{Key: "model", Value: modelVal},
+		{Key: "provider", Delete: true},
+	}
+	n := 2
+	switch {
+	case stream:
+		ops[2] = jsonx.Op{Key: "stream", Value: litTrue}
+		ops[3] = jsonx.Op{Key: "stream_options", Edit: editStreamOptions}
+		n = 4
+	case req.Stream:
+		ops[2] = jsonx.Op{Key: "stream", Value: litFalse}
+		ops[3] = jsonx.Op{Key: "stream_options", Delete: true}
+		n = 4
+	}
+	if dst == nil {
+		dst = make([]byte, 0, len(req.Raw)+len(modelVal)+48)
+	}
+	out, err := jsonx.Patch(dst, req.Raw, ops[:n])
+	if err != nil {
+		return nil, &domain.Error{Code: domain.CodeInvalid, Msg: "request body is not a valid JSON object"}
+	}
+	return out, nil
+}

@@ -1,0 +1,358 @@
+// Package openai is the provider adapter for upstreams that speak OpenAI's
+// Chat Completions API: OpenAI itself, Volcengine Ark, and any
+// OpenAI-compatible server (vLLM, Ollama, LM Studio, ...). The kinds differ
+// only in defaults, authentication, probing and a few error codes, so one
+// Client covers them, configured by the provider's kind (its flavor).
+//
+// Requests are not decoded and re-encoded: the client's body is patched at
+// its top level (see PatchBody), so every field, known to the router or not,
+// reaches the upstream byte for byte. Responses are read only for what the
+// router needs (id, model, usage; for chunks, the deltas that mark the first
+// token and the usage) and forwarded as Raw.
+package openai
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/airouter/airouter/adapters/providers/internal/upstream"
+	"github.com/airouter/airouter/adapters/providers/sse"
+	"github.com/airouter/airouter/core/domain"
+	"github.com/airouter/airouter/ports"
+)
+
+// Client talks to one OpenAI-compatible provider.
+type Client struct {
+	kind    domain.ProviderKind
+	chat    upstream.Endpoint
+	models  upstream.Endpoint
+	header  http.Header // the provider's extra headers, canonical keys
+	rt      *http.Transport
+	t       domain.Timeouts
+	now     func() time.Time
+	maxLine int
+}
+
+var _ ports.ProviderClient = (*Client)(nil)
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithClock sets the clock used for Retry-After dates.
+func WithClock(c ports.Clock) Option { return func(cl *Client) { cl.now = c.Now } }
+
+// WithMaxEventSize sets the largest stream event accepted (default 32 MiB).
+func WithMaxEventSize(n int) Option { return func(cl *Client) { cl.maxLine = n } }
+
+// Headers a provider configuration may not set: the transport manages them,
+// or they would let a configuration break the request's framing.
+var reservedHeaders = map[string]bool{
+	"Host": true, "Content-Length": true, "Content-Type": true, "Transfer-Encoding": true,
+	"Connection": true, "Accept-Encoding": true, "Te": true, "Upgrade": true, "Keep-Alive": true,
+}
+
+// New returns a client for a provider of kind openai, volcengine or
+// openai_compatible. The base URL defaults to the kind's public endpoint;
+// openai_compatible needs one. p.Headers are sent on every request (e.g.
+// OpenAI-Organization, OpenAI-Project); an Authorization header there is
+// used only when the call has no key (keyless servers behind a static token).
+func New(p domain.Provider, opts ...Option) (*Client, error) {
+	switch p.Kind {
+	case domain.KindOpenAI, domain.KindVolcengine, domain.KindOpenAICompatible:
+	default:
+		return nil, domain.Errorf(domain.CodeInvalid, "openai adapter: unsupported provider kind %q", p.Kind)
+	}
+	base := strings.TrimRight(strings.TrimSpace(p.BaseURL), "/")
+	if base == "" {
+		base = p.Kind.DefaultBaseURL()
+	}
+	if base == "" {
+		return nil, &domain.Error{Code: domain.CodeInvalid, Field: "base_url", Msg: "is required for an OpenAI-compatible provider"}
+	}
+	base = strings.TrimSuffix(base, "/chat/completions")
+	chat, err := upstream.ParseEndpoint(base + "/chat/completions")
+	if err != nil {
+		return nil, &domain.Error{Code: domain.CodeInvalid, Field: "base_url", Msg: err.Error()}
+	}
+	models, _ := upstream.ParseEndpoint(base + "/models")
+	header, err := ExtraHeaders(p.Headers)
+	if err != nil {
+		return nil, err
+	}
+	t := p.Timeouts.WithDefaults()
+	c := &Client{kind: p.Kind, chat: chat, models: models, header: header, rt: upstream.NewTransport(t.Connect), t: t, now: time.Now, maxLine: sse.DefaultMaxLine}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
+}
+
+// ExtraHeaders validates and canonicalises a provider's extra headers.
+func ExtraHeaders(h map[string]string) (http.Header, error) {
+	out := make(http.Header, len(h))
+	for k, v := range h {
+		ck := http.CanonicalHeaderKey(strings.TrimSpace(k))
+		if ck == "" || strings.ContainsAny(ck, " \t\r\n:") || strings.ContainsAny(v, "\r\n") {
+			return nil, &domain.Error{Code: domain.CodeInvalid, Field: "headers", Msg: "invalid header " + ck}
+		}
+		if reservedHeaders[ck] {
+			return nil, &domain.Error{Code: domain.CodeInvalid, Field: "headers", Msg: ck + " cannot be set"}
+		}
+		out[ck] = []string{v}
+	}
+	return out, nil
+}
+
+var (
+	hdrJSON        = []string{"application/json"}
+	hdrEventStream = []string{"text/event-stream"}
+)
+
+// headers builds a request's headers: the provider's, then content type and
+// the key, which configuration cannot override.
+func (c *Client) headers(key string, accept []string) http.Header {
+	h := make(http.Header, len(c.header)+3)
+	for k, v := range c.header {
+		h[k] = v
+	}
+	h["Content-Type"] = hdrJSON
+	h["Accept"] = accept
+	if key != "" {
+		h["Authorization"] = []string{"Bearer " + key}
+	}
+	return h
+}
+
+// Close releases idle connections.
+func (c *Client) Close() { c.rt.CloseIdleConnections() }
+
+// classify refines error classes with provider codes.
+func (c *Client) classify(status int, eb upstream.ErrorBody, class domain.ErrorClass) domain.ErrorClass {
+	if c.kind == domain.KindVolcengine {
+		switch {
+		case eb.Code == "InvalidEndpoint.ClosedEndpoint":
+			// The endpoint is closed or temporarily unavailable: the
+			// request is fine, another route may serve it.
+			return domain.ClassRetryable
+		case status == 429 && eb.Code == "ServerOverloaded":
+			// Ark reports overload as 429; it is not the key's limit, so
+			// the key should not cool down.
+			return domain.ClassRetryable
+		}
+	}
+	return class
+}
+
+// Chat makes a non-streaming call.
+func (c *Client) Chat(ctx context.Context, t ports.Target, req *domain.ChatRequest) (*domain.ChatResponse, error) {
+	body, err := PatchBody(nil, req, t.Model, false)
+	if err != nil {
+		return nil, err
+	}
+	a := upstream.Begin(ctx, c.t, t.Key)
+	defer a.End()
+	resp, err := a.Do(c.rt, c.chat.Request(a.Context(), http.MethodPost, c.headers(t.Key, hdrJSON), body))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode/100 != 2 {
+		return nil, a.ReadError(resp, c.now(), c.classify)
+	}
+	a.Receiving()
+	raw, err := readBody(a.Body(resp.Body), resp.ContentLength)
+	resp.Body.Close()
+	if err != nil {
+		return nil, a.Fail(err)
+	}
+	out, err := parseResponse(raw)
+	if err != nil {
+		return nil, c.invalidResponse(err, t.Key)
+	}
+	return out, nil
+}
+
+func (c *Client) invalidResponse(err error, key string) *domain.UpstreamError {
+	if ec, ok := err.(*errChunk); ok {
+		return streamError(ec.body, key)
+	}
+	return &domain.UpstreamError{Class: domain.ClassAmbiguous, Status: http.StatusOK, Message: "the upstream returned an invalid completion", Err: err}
+}
+
+// streamError is an error the upstream reported inside a 200 response (an
+// error chunk of a stream, or an error object in place of a completion).
+func streamError(eb upstream.ErrorBody, key string) *domain.UpstreamError {
+	status := 0
+	if n := len(eb.Code); n == 3 && eb.Code[0] >= '4' && eb.Code[0] <= '5' {
+		status = int(eb.Code[0]-'0')*100 + int(eb.Code[1]-'0')*10 + int(eb.Code[2]-'0')
+	}
+	var class domain.ErrorClass
+	lower := strings.ToLower(eb.Code + " " + eb.Type)
+	switch {
+	case status != 0:
+		class = upstream.ClassifyBody(status, eb)
+	case upstream.IsContextLength(eb) || upstream.IsContentPolicy(eb):
+		class = domain.ClassRequest
+	case strings.Contains(lower, "rate_limit") || strings.Contains(lower, "ratelimit"):
+		class = domain.ClassRateLimited
+	default:
+		class = domain.ClassRetryable
+	}
+	typ := eb.Code
+	if typ == "" || status != 0 {
+		typ = eb.Type
+	}
+	msg := upstream.Scrub(eb.Message, key)
+	if msg == "" {
+		msg = "the upstream reported an error"
+	}
+	return &domain.UpstreamError{Class: class, Status: status, Type: upstream.Scrub(typ, key), Message: msg}
+}
+
+func readBody(r io.Reader, n int64) ([]byte, error) {
+	if n < 0 || n > 64<<20 {
+		n = 0
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, n+1))
+	_, err := buf.ReadFrom(r)
+	return buf.Bytes(), err
+}
+
+// ChatStream makes a streaming call; it returns once the upstream answered
+// 200.
+func (c *Client) ChatStream(ctx context.Context, t ports.Target, req *domain.ChatRequest) (ports.ChatStream, error) {
+	body, err := PatchBody(nil, req, t.Model, true)
+	if err != nil {
+		return nil, err
+	}
+	a := upstream.Begin(ctx, c.t, t.Key)
+	resp, err := a.Do(c.rt, c.chat.Request(a.Context(), http.MethodPost, c.headers(t.Key, hdrEventStream), body))
+	if err != nil {
+		a.End()
+		return nil, err
+	}
+	if resp.StatusCode/100 != 2 {
+		e := a.ReadError(resp, c.now(), c.classify)
+		a.End()
+		return nil, e
+	}
+	if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/json") {
+		// The upstream answered with a JSON body instead of a stream:
+		// an error object, or a server that ignores "stream".
+		raw, rerr := readBody(io.LimitReader(resp.Body, 1<<20), resp.ContentLength)
+		resp.Body.Close()
+		a.End()
+		if rerr == nil {
+			if _, perr := parseResponse(raw); perr != nil {
+				if ec, ok := perr.(*errChunk); ok {
+					return nil, streamError(ec.body, t.Key)
+				}
+			}
+		}
+		return nil, &domain.UpstreamError{Class: domain.ClassAmbiguous, Status: resp.StatusCode, Message: "the upstream answered a streaming request without a stream"}
+	}
+	b := a.Body(resp.Body)
+	return &stream{
+		a:      a,
+		body:   b,
+		sse:    sse.NewReaderSize(b, sse.DefaultInitialSize, c.maxLine),
+		strict: c.kind != domain.KindOpenAICompatible,
+		key:    t.Key,
+	}, nil
+}
+
+// stream reads an OpenAI chunk stream.
+type stream struct {
+	a        *upstream.Attempt
+	body     io.ReadCloser
+	sse      *sse.Reader
+	p        chunkParser
+	strict   bool // require data: [DONE] (OpenAI, Ark)
+	finished bool // a choice finished
+	started  bool
+	err      error
+	key      string
+	once     sync.Once
+}
+
+var done = []byte("[DONE]")
+
+// Next returns the next chunk; io.EOF after data: [DONE]. OpenAI-compatible
+// servers that end the body without [DONE] after a finish reason also end
+// cleanly; any other early end is an error.
+func (s *stream) Next() (*domain.ChatChunk, error) {
+	if s.err != nil {
+		return nil, s.err
+	}
+	for {
+		ev, err := s.sse.Next()
+		if err != nil {
+			if err == io.EOF && !s.strict && s.finished {
+				return nil, s.end(io.EOF)
+			}
+			if err == io.EOF || err == sse.ErrTruncated {
+				err = upstream.ErrTruncated
+			}
+			return nil, s.end(s.a.Fail(err))
+		}
+		if bytes.Equal(ev.Data, done) {
+			s.drain()
+			return nil, s.end(io.EOF)
+		}
+		if ev.Type == "error" && len(ev.Data) > 0 && ev.Data[0] != '{' {
+			return nil, s.end(streamError(upstream.ErrorBody{Message: string(ev.Data)}, s.key))
+		}
+		if len(bytes.TrimSpace(ev.Data)) == 0 {
+			continue
+		}
+		ch, err := s.p.parse(ev.Data)
+		if err != nil {
+			if ec, ok := err.(*errChunk); ok {
+				return nil, s.end(streamError(ec.body, s.key))
+			}
+			return nil, s.end(&domain.UpstreamError{Class: domain.ClassAmbiguous, Status: http.StatusOK, Message: "the upstream sent an invalid stream chunk", Err: err})
+		}
+		if !s.started {
+			s.started = true
+			s.a.Receiving()
+		}
+		for i := range ch.Choices {
+			if ch.Choices[i].FinishReason != nil {
+				s.finished = true
+			}
+		}
+		return ch, nil
+	}
+}
+
+// drain reads what follows [DONE] (normally just the end of the body), so
+// that the connection returns to the pool; it gives up quickly.
+func (s *stream) drain() {
+	s.a.Draining()
+	_, _ = io.CopyN(io.Discard, s.body, 64<<10)
+}
+
+func (s *stream) end(err error) error {
+	s.err = err
+	s.release()
+	return err
+}
+
+func (s *stream) release() {
+	s.once.Do(func() {
+		s.a.End()
+		s.body.Close()
+	})
+}
+
+// Close ends the stream and releases its connection at once (an unfinished
+// body is not drained: the connection is closed); safe to call twice, and
+// from another goroutine than Next's.
+func (s *stream) Close() error {
+	s.release()
+	return nil
+}
