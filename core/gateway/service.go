@@ -363,6 +363,12 @@ func (s *Service) run(ctx context.Context, c *Call, res *Result, fn attemptFunc)
 	var lastErr error
 	for i, a := range plan {
 		if i > 0 {
+			// Skip attempts whose route or key went bad earlier in this
+			// plan (a 429 cooled the key, a 401 invalidated it) while an
+			// alternative remains.
+			if i < len(plan)-1 && !s.router.Usable(a) {
+				continue
+			}
 			if !s.budget.TryRetry() {
 				break
 			}
