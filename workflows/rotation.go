@@ -169,7 +169,7 @@ func (r *rotation) run(ctx workflow.Context) (RotationState, error) {
 	if r.plan.Problem != "" {
 		return r.rollback(ctx, StatusFailed, "cannot start the rotation: "+r.plan.Problem)
 	}
-	r.save(ctx)
+	r.save(ctx, r.st)
 
 	vctx, cancelVerify := workflow.WithCancel(ctx)
 	vctx = workflow.WithActivityOptions(vctx, workflow.ActivityOptions{
@@ -291,28 +291,32 @@ func (r *rotation) fail(ctx workflow.Context, err error) (RotationState, error) 
 	return st, temporal.NewNonRetryableApplicationError(err.Error(), "RotationFailed", nil, st)
 }
 
+// finish saves the final status, then shows it to queries: whoever sees
+// the rotation ended through a query also finds it ended in the store.
 func (r *rotation) finish(ctx workflow.Context, status, msg string) (RotationState, error) {
-	r.st.Status, r.st.Error = status, msg
-	r.save(ctx)
-	return *r.st, nil
+	next := *r.st
+	next.Status, next.Error = status, msg
+	r.save(ctx, &next)
+	*r.st = next
+	return next, nil
 }
 
 func (r *rotation) step(ctx workflow.Context, step string) {
 	r.st.Step = step
-	r.save(ctx)
+	r.save(ctx, r.st)
 }
 
-// save stores the progress; a failure to save is logged, not fatal: the
-// keys matter more than the progress report.
-func (r *rotation) save(ctx workflow.Context) {
-	r.st.UpdatedAt = workflow.Now(ctx)
+// save stores st as the progress; a failure to save is logged, not fatal:
+// the keys matter more than the progress report.
+func (r *rotation) save(ctx workflow.Context, st *RotationState) {
+	st.UpdatedAt = workflow.Now(ctx)
 	sctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 10 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 10 * time.Second, MaximumAttempts: 5},
 	})
 	var act *Activities
-	if err := workflow.ExecuteActivity(sctx, act.SaveRotation, r.st.Rotation()).Get(ctx, nil); err != nil {
-		r.log.Warn("cannot save the rotation's progress", "rotation", r.in.RotationID, "step", r.st.Step, "error", errorMessage(err))
+	if err := workflow.ExecuteActivity(sctx, act.SaveRotation, st.Rotation()).Get(ctx, nil); err != nil {
+		r.log.Warn("cannot save the rotation's progress", "rotation", r.in.RotationID, "step", st.Step, "error", errorMessage(err))
 	}
 }
 
