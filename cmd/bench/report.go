@@ -1,0 +1,625 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// report holds everything a run measured.
+type report struct {
+	cfg                   config
+	Started, Finished     time.Time
+	Machine               machine
+	GoToolchain, Commit   string
+	LoadBefore, LoadAfter string
+	OtherCPU, OurCPU      float64 // cores, averaged over the run
+	SectionTimes          []sectionTime
+
+	IdleRSS, IdleRSSAfter map[string]int64 // by process name
+
+	Pairs     []pairsRep
+	Open      map[openKey][]openRes // index: repetition
+	Search    map[string][]searchRes
+	TTFT      []ttftRep
+	Trunc     map[string]map[string]*truncCount // level → target
+	Mem       map[string][]memRes
+	MockProcs int
+
+	Profile, ProfileNote string
+}
+
+type sectionTime struct {
+	Name string
+	Took time.Duration
+}
+
+type pairsRep struct {
+	N                  int // triplets where all three requests succeeded
+	Errors             map[string]int
+	ErrSample          string
+	P50, P99           map[string]time.Duration
+	AddedP50, AddedP99 map[string]time.Duration
+}
+
+type openKey struct {
+	sc     string
+	rate   float64
+	target string
+}
+
+type openRes struct {
+	N, OK     int
+	P50, P99  time.Duration
+	CPUus     float64 // CPU of the serving process per request
+	PGCPUus   float64 // CPU of the router's PostgreSQL backends per request
+	MockCPUus float64
+	MockReqs  uint64
+	MockCPU   float64 // seconds
+	Lag       loopStats
+	Aborted   bool
+	Err       string
+}
+
+type searchRes struct {
+	Rate           float64 // highest passing rate, 0 if none
+	P99            time.Duration
+	CPUus, PGCPUus float64 // at that rate
+	Probes         []probeRes
+}
+
+type probeRes struct {
+	Rate           float64
+	Pass, Aborted  bool
+	P99            time.Duration
+	Errors         int
+	CPUus, PGCPUus float64
+}
+
+type ttftRep struct {
+	TTFTP50, AddedTTFT  map[string]time.Duration
+	GapP99, AddedGapP99 map[string]time.Duration
+}
+
+type truncCount struct {
+	Streams, Complete, Failed, Truncated int
+	Sample                               string
+}
+
+func (c *truncCount) add(r *streamResult, tokens int) {
+	c.Streams++
+	switch {
+	case r.complete(tokens):
+		c.Complete++
+	case r.truncated(tokens):
+		c.Truncated++
+		if c.Sample == "" {
+			c.Sample = fmt.Sprintf("%d/%d content frames, [DONE] %v, err %v", r.Content, tokens, r.Done, r.Err)
+		}
+	default:
+		c.Failed++
+		if c.Sample == "" && r.Err != nil {
+			c.Sample = r.Err.Error()
+		}
+	}
+}
+
+func (c *truncCount) merge(o truncCount) {
+	c.Streams += o.Streams
+	c.Complete += o.Complete
+	c.Failed += o.Failed
+	c.Truncated += o.Truncated
+	if c.Sample == "" {
+		c.Sample = o.Sample
+	}
+}
+
+type memRes struct {
+	Before, During int64 // RSS bytes
+	Open           int   // streams open when During was sampled
+	PerStream      float64
+}
+
+func newReport(c config) *report {
+	return &report{
+		cfg:     c,
+		Machine: readMachine(),
+		Open:    map[openKey][]openRes{},
+		Search:  map[string][]searchRes{},
+		Trunc:   map[string]map[string]*truncCount{},
+		Mem:     map[string][]memRes{},
+	}
+}
+
+func (r *report) addOpen(k openKey, rep int, v openRes) {
+	s := r.Open[k]
+	for len(s) <= rep {
+		s = append(s, openRes{})
+	}
+	s[rep] = v
+	r.Open[k] = s
+}
+
+func (r *report) addTrunc(level, target string, c truncCount) {
+	m := r.Trunc[level]
+	if m == nil {
+		m = map[string]*truncCount{}
+		r.Trunc[level] = m
+	}
+	if m[target] == nil {
+		m[target] = &truncCount{}
+	}
+	m[target].merge(c)
+}
+
+// --- derived figures ---
+
+func (r *report) pairsSpread(target string, f func(pairsRep) map[string]time.Duration) spread {
+	var ds []time.Duration
+	for _, p := range r.Pairs {
+		if v, ok := f(p)[target]; ok {
+			ds = append(ds, v)
+		}
+	}
+	return durSpread(ds)
+}
+
+func (r *report) ttftSpread(target string, f func(ttftRep) map[string]time.Duration) spread {
+	var ds []time.Duration
+	for _, p := range r.TTFT {
+		if v, ok := f(p)[target]; ok {
+			ds = append(ds, v)
+		}
+	}
+	return durSpread(ds)
+}
+
+// openAdded is, per repetition, target minus direct at the same rate and
+// scenario, for the percentile pick selects.
+func (r *report) openAdded(sc string, rate float64, target string, pick func(openRes) time.Duration) spread {
+	t, d := r.Open[openKey{sc, rate, target}], r.Open[openKey{sc, rate, direct}]
+	var ds []time.Duration
+	for i := range min(len(t), len(d)) {
+		if t[i].OK > 0 && d[i].OK > 0 {
+			ds = append(ds, pick(t[i])-pick(d[i]))
+		}
+	}
+	return durSpread(ds)
+}
+
+func (r *report) openSpread(sc string, rate float64, target string, f func(openRes) float64) spread {
+	var xs []float64
+	for _, v := range r.Open[openKey{sc, rate, target}] {
+		xs = append(xs, f(v))
+	}
+	return summarize(xs)
+}
+
+func (r *report) searchSpread(target string, f func(searchRes) float64) spread {
+	var xs []float64
+	for _, s := range r.Search[target] {
+		xs = append(xs, f(s))
+	}
+	return summarize(xs)
+}
+
+func (r *report) memSpread(target string) spread {
+	var xs []float64
+	for _, m := range r.Mem[target] {
+		if m.Open > 0 {
+			xs = append(xs, m.PerStream/1024)
+		}
+	}
+	return summarize(xs)
+}
+
+func (r *report) truncTotal(target string) (streams, bad int) {
+	for _, m := range r.Trunc {
+		if c := m[target]; c != nil {
+			streams += c.Streams
+			bad += c.Truncated + c.Failed
+		}
+	}
+	return
+}
+
+// mockCeiling is the mock's requests per second at full use of its CPUs,
+// from its CPU time per request over every 0 ms open-loop run.
+func (r *report) mockCeiling() (usPerReq, ceiling float64) {
+	var reqs uint64
+	var cpu float64
+	for k, runs := range r.Open {
+		if k.sc != "0ms" {
+			continue
+		}
+		for _, v := range runs {
+			reqs += v.MockReqs
+			cpu += v.MockCPU
+		}
+	}
+	if reqs == 0 || cpu <= 0 {
+		return math.NaN(), math.NaN()
+	}
+	usPerReq = cpu * 1e6 / float64(reqs)
+	return usPerReq, float64(max(r.MockProcs, 1)) * 1e6 / usPerReq
+}
+
+// verdict is one target of the issue: router against revproxy.
+type verdict struct {
+	Name          string
+	Router, Proxy string
+	Ratio         float64
+	Limit         string
+	Pass          bool
+}
+
+func costVerdict(name string, rv, pv spread, limit float64, format func(spread) string) verdict {
+	v := verdict{Name: name, Router: format(rv), Proxy: format(pv), Ratio: ratio(rv.Med, pv.Med), Limit: fmt.Sprintf("≤ %.1f×", limit)}
+	v.Pass = !math.IsNaN(rv.Med) && !math.IsNaN(pv.Med) && rv.Med <= limit*pv.Med
+	return v
+}
+
+func (r *report) verdicts() []verdict {
+	var vs []verdict
+	vs = append(vs, costVerdict("Added latency at concurrency 1, p50 (paired)",
+		r.pairsSpread(router, func(p pairsRep) map[string]time.Duration { return p.AddedP50 }),
+		r.pairsSpread(revproxy, func(p pairsRep) map[string]time.Duration { return p.AddedP50 }), 1.0, fmtSpreadUS))
+	vs = append(vs, costVerdict("Added latency at concurrency 1, p99 − p99(direct)",
+		r.pairsSpread(router, func(p pairsRep) map[string]time.Duration { return p.AddedP99 }),
+		r.pairsSpread(revproxy, func(p pairsRep) map[string]time.Duration { return p.AddedP99 }), 1.5, fmtSpreadUS))
+	rr := r.searchSpread(router, func(s searchRes) float64 { return s.Rate })
+	pr := r.searchSpread(revproxy, func(s searchRes) float64 { return s.Rate })
+	fr := func(s spread) string { return fmtSpread(s, "%.0f", " req/s") }
+	vs = append(vs, verdict{Name: fmt.Sprintf("Highest rate with p99 < %v and no errors", r.cfg.p99Limit), Router: fr(rr), Proxy: fr(pr),
+		Ratio: ratio(rr.Med, pr.Med), Limit: "≥ 1.0×", Pass: rr.Med > 0 && rr.Med >= pr.Med})
+	vs = append(vs, costVerdict("Added time to first token (paired p50)",
+		r.ttftSpread(router, func(t ttftRep) map[string]time.Duration { return t.AddedTTFT }),
+		r.ttftSpread(revproxy, func(t ttftRep) map[string]time.Duration { return t.AddedTTFT }), 1.0, fmtSpreadUS))
+	rs, rb := r.truncTotal(router)
+	ps, pb := r.truncTotal(revproxy)
+	vs = append(vs, verdict{Name: "Truncated or failed streams (all levels)", Router: fmt.Sprintf("%d of %d", rb, rs), Proxy: fmt.Sprintf("%d of %d", pb, ps),
+		Ratio: math.NaN(), Limit: "0", Pass: rs > 0 && rb == 0})
+	fk := func(s spread) string { return fmtSpread(s, "%.1f", " KiB") }
+	vs = append(vs, costVerdict(fmt.Sprintf("Memory per open stream (%d concurrent)", r.cfg.longStreams),
+		r.memSpread(router), r.memSpread(revproxy), 1.0, fk))
+	return vs
+}
+
+// --- Markdown ---
+
+func (r *report) markdown() string {
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	title := "AI Router benchmark"
+	if r.cfg.smoke {
+		title += " (smoke run: tiny counts, not a measurement)"
+	}
+	w("# %s — %s\n\n", title, r.Started.Format("2006-01-02 15:04 MST"))
+	w("| | |\n|---|---|\n")
+	w("| Machine | %s, %d logical CPUs, %s RAM, Linux %s |\n", r.Machine.CPUModel, r.Machine.Cores, r.Machine.MemTotal, r.Machine.Kernel)
+	w("| Go | %s (harness runtime %s) |\n", r.GoToolchain, runtime.Version())
+	w("| Commit | %s |\n", r.Commit)
+	w("| Date | %s, measurements took %v |\n", r.Started.Format(time.RFC3339), r.Finished.Sub(r.Started).Round(time.Second))
+	w("| Load average | %s before, %s after |\n", r.LoadBefore, r.LoadAfter)
+	w("| CPU outside this benchmark | %.2f cores on average during the run (the harness, mock, router, proxy and the benchmark database's PostgreSQL backends used %.2f) |\n", r.OtherCPU, r.OurCPU)
+	w("| Repetitions | %d; every figure is the median of the repetitions with their range (min – max) |\n", r.cfg.reps)
+	w("\nAll three paths reach the same `mockllm` process: **direct** (the client calls the mock), **router** (`airouter serve`, " +
+		"PostgreSQL config store and request log, no Temporal), **revproxy** (a minimal `httputil.ReverseProxy`, the reference). " +
+		"Each runs as its own process on this machine; the load generator is the harness process (Go net/http client). " +
+		"The mock's latency comes from `X-Mock-*` headers, sent by the client (direct, revproxy) or by the router as its providers' extra headers.\n\n")
+
+	w("## Targets (router ÷ reverse proxy, same run)\n\n")
+	w("| Target | Router | Reverse proxy | Ratio | Goal | Result |\n|---|---|---|---|---|---|\n")
+	for _, v := range r.verdicts() {
+		res := "MISS"
+		if v.Pass {
+			res = "PASS"
+		}
+		rt := "—"
+		if !math.IsNaN(v.Ratio) {
+			rt = fmt.Sprintf("%.2f×", v.Ratio)
+		}
+		w("| %s | %s | %s | %s | %s | **%s** |\n", v.Name, v.Router, v.Proxy, rt, v.Limit, res)
+	}
+	usReq, ceil := r.mockCeiling()
+	rr := r.searchSpread(router, func(s searchRes) float64 { return s.Rate })
+	ok := "PASS"
+	if !(ceil >= 3*rr.Med) {
+		ok = "MISS"
+	}
+	w("\nThe mock is not the bottleneck if its ceiling is ≥ 3× the router's highest rate: mock CPU %.1f µs/request over the 0 ms open-loop runs → ceiling ≈ %.0f req/s on %d CPUs (%.1f× the router's %.0f req/s): **%s**.\n",
+		usReq, ceil, max(r.MockProcs, 1), ceil/rr.Med, rr.Med, ok)
+
+	// 1.
+	w("\n## 1. Added latency at concurrency 1\n\n")
+	w("%d interleaved triplets (direct, router, revproxy in rotating order) per repetition, 0 ms mock, small JSON answers. ", r.cfg.pairs)
+	w("Added p50 is the median of the paired differences (target − direct of the same triplet); added p99 is p99(target) − p99(direct).\n\n")
+	w("| Path | p50 | p99 | Added p50 (paired) | Added p99 | Errors |\n|---|---|---|---|---|---|\n")
+	for _, name := range []string{direct, router, revproxy} {
+		p50 := r.pairsSpread(name, func(p pairsRep) map[string]time.Duration { return p.P50 })
+		p99 := r.pairsSpread(name, func(p pairsRep) map[string]time.Duration { return p.P99 })
+		a50, a99 := "—", "—"
+		if name != direct {
+			a50 = fmtSpreadUS(r.pairsSpread(name, func(p pairsRep) map[string]time.Duration { return p.AddedP50 }))
+			a99 = fmtSpreadUS(r.pairsSpread(name, func(p pairsRep) map[string]time.Duration { return p.AddedP99 }))
+		}
+		errs := 0
+		for _, p := range r.Pairs {
+			errs += p.Errors[name]
+		}
+		w("| %s | %s | %s | %s | %s | %d |\n", name, fmtSpreadUS(p50), fmtSpreadUS(p99), a50, a99, errs)
+	}
+	for _, p := range r.Pairs {
+		if p.ErrSample != "" {
+			w("\nFirst error: `%s`\n", clip(p.ErrSample))
+			break
+		}
+	}
+
+	// 2.
+	w("\n## 2. Open-loop constant load\n\n")
+	w("Requests are sent on a fixed schedule whatever the completions (%v measured after %v of warm-up, at most %d open); latency counts from each request's scheduled time, so a stalled server is not hidden (no coordinated omission). ", r.cfg.duration, r.cfg.warmup, maxInFlight)
+	w("Added = target − direct at the same percentile, per repetition. CPU is the serving process's user+system time (/proc/<pid>/stat, 10 ms ticks) per request; the router's includes none of PostgreSQL's, shown apart.\n\n")
+	w("| Mock | Rate | Path | p50 | p99 | Added p50 | Added p99 | Errors | CPU µs/req |\n|---|---|---|---|---|---|---|---|---|\n")
+	for _, sc := range []string{"0ms", "50ms"} {
+		for _, rate := range r.cfg.rates {
+			for _, name := range []string{direct, router, revproxy} {
+				k := openKey{sc, rate, name}
+				if len(r.Open[k]) == 0 {
+					continue
+				}
+				p50 := r.openSpread(sc, rate, name, func(o openRes) float64 { return us(o.P50) })
+				p99 := r.openSpread(sc, rate, name, func(o openRes) float64 { return us(o.P99) })
+				errRate := r.openSpread(sc, rate, name, func(o openRes) float64 { return 100 * float64(o.N-o.OK) / float64(max(o.N, 1)) })
+				cpu := r.openSpread(sc, rate, name, func(o openRes) float64 { return o.CPUus })
+				a50, a99 := "—", "—"
+				if name != direct {
+					a50 = fmtSpreadUS(r.openAdded(sc, rate, name, func(o openRes) time.Duration { return o.P50 }))
+					a99 = fmtSpreadUS(r.openAdded(sc, rate, name, func(o openRes) time.Duration { return o.P99 }))
+				}
+				cpuS := fmtSpread(cpu, "%.0f", "")
+				if name == router {
+					pg := r.openSpread(sc, rate, name, func(o openRes) float64 { return o.PGCPUus })
+					cpuS += fmt.Sprintf(" (+%.0f PostgreSQL)", pg.Med)
+				}
+				w("| %s | %.0f/s | %s | %s | %s | %s | %s | %s | %s |\n", sc, rate, name, fmtSpreadUS(p50), fmtSpreadUS(p99), a50, a99, fmtSpread(errRate, "%.2f", "%"), cpuS)
+			}
+		}
+	}
+	r.openNotes(w)
+
+	// 3.
+	w("\n## 3. Highest rate with p99 < %v and no errors\n\n", r.cfg.p99Limit)
+	w("Open-loop probes of %v (after 300 ms of warm-up) against the 0 ms mock: the rate doubles from a start while probes pass, then a bisection narrows it to within 10%%. A probe stops early once over 1%% of its requests failed or exceeded the limit. CPU µs/request is at the highest passing rate.\n\n", r.cfg.probe)
+	w("| Path | Highest rate | p99 there | CPU µs/req there | Probes (rate: p99, ✓ pass) |\n|---|---|---|---|---|\n")
+	for _, name := range []string{direct, router, revproxy} {
+		s := r.Search[name]
+		if len(s) == 0 {
+			continue
+		}
+		rate := r.searchSpread(name, func(s searchRes) float64 { return s.Rate })
+		p99 := r.searchSpread(name, func(s searchRes) float64 { return us(s.P99) })
+		cpu := r.searchSpread(name, func(s searchRes) float64 { return s.CPUus })
+		cpuS := fmtSpread(cpu, "%.0f", "")
+		if name == router {
+			pg := r.searchSpread(name, func(s searchRes) float64 { return s.PGCPUus })
+			cpuS += fmt.Sprintf(" (+%.0f PostgreSQL)", pg.Med)
+		}
+		var probes []string
+		for _, sr := range s {
+			var ps []string
+			for _, p := range sr.Probes {
+				mark := "✗"
+				if p.Pass {
+					mark = "✓"
+				}
+				desc := fmtUS(us(p.P99))
+				if p.Aborted {
+					desc = "stopped"
+				} else if p.Errors > 0 {
+					desc += fmt.Sprintf(", %d errors", p.Errors)
+				}
+				ps = append(ps, fmt.Sprintf("%.0f: %s %s", p.Rate, desc, mark))
+			}
+			probes = append(probes, strings.Join(ps, "; "))
+		}
+		label := name
+		if name == direct {
+			label = "direct (mock + load generator)"
+		}
+		w("| %s | %s | %s | %s | %s |\n", label, fmtSpread(rate, "%.0f", " req/s"), fmtSpreadUS(p99), cpuS, strings.Join(probes, " ‖ "))
+	}
+
+	// 4.
+	w("\n## 4. Streaming\n\n")
+	w("Time to first token and chunk gaps: %d interleaved stream triplets per repetition at concurrency 1; each stream has 20 content chunks paced 1 ms apart by the mock. Added TTFT is the median of paired differences; added gap is p99(target gaps) − p99(direct gaps).\n\n", r.cfg.ttftStreams)
+	w("| Path | TTFT p50 | Added TTFT | Chunk gap p99 | Added gap p99 |\n|---|---|---|---|---|\n")
+	for _, name := range []string{direct, router, revproxy} {
+		t50 := r.ttftSpread(name, func(t ttftRep) map[string]time.Duration { return t.TTFTP50 })
+		g99 := r.ttftSpread(name, func(t ttftRep) map[string]time.Duration { return t.GapP99 })
+		a, ag := "—", "—"
+		if name != direct {
+			a = fmtSpreadUS(r.ttftSpread(name, func(t ttftRep) map[string]time.Duration { return t.AddedTTFT }))
+			ag = fmtSpreadUS(r.ttftSpread(name, func(t ttftRep) map[string]time.Duration { return t.AddedGapP99 }))
+		}
+		w("| %s | %s | %s | %s | %s |\n", name, fmtSpreadUS(t50), a, fmtSpreadUS(g99), ag)
+	}
+	w("\nEvery frame counted: a stream is complete with all its content frames and `data: [DONE]`; truncated = 200 but incomplete; failed = no 200. Level 1 is the streams above; level %d keeps %d streams open back to back for %v; level %d is the memory test's long streams (%s content frames each), all open at once. Totals over all repetitions.\n\n",
+		r.cfg.concStreams, r.cfg.concStreams, r.cfg.concFor, r.cfg.longStreams, longDesc(r.cfg.smoke))
+	w("| Concurrent streams | Path | Streams | Complete | Truncated | Failed |\n|---|---|---|---|---|---|\n")
+	levels := make([]string, 0, len(r.Trunc))
+	for l := range r.Trunc {
+		levels = append(levels, l)
+	}
+	slices.SortFunc(levels, func(a, b string) int { return atoi(a) - atoi(b) })
+	var samples []string
+	for _, l := range levels {
+		for _, name := range []string{direct, router, revproxy} {
+			if c := r.Trunc[l][name]; c != nil {
+				w("| %s | %s | %d | %d | %d | %d |\n", l, name, c.Streams, c.Complete, c.Truncated, c.Failed)
+				if c.Sample != "" {
+					samples = append(samples, fmt.Sprintf("%s at %s: %s", name, l, clip(c.Sample)))
+				}
+			}
+		}
+	}
+	for _, s := range samples {
+		w("\n- first problem: `%s`", s)
+	}
+	if len(samples) > 0 {
+		w("\n")
+	}
+
+	// 5.
+	w("\n## 5. Memory\n\n")
+	w("VmRSS from /proc/<pid>/status. Per open stream = (RSS with every long stream open − idle RSS at the start) ÷ open streams; sampled once all %d streams had their first token.\n\n", r.cfg.longStreams)
+	w("| Process | Idle RSS at start | Idle RSS after the run | RSS with %d streams open | Per open stream |\n|---|---|---|---|---|\n", r.cfg.longStreams)
+	for _, name := range []string{router, revproxy, direct} {
+		proc := procName(name)
+		var during []float64
+		for _, m := range r.Mem[name] {
+			during = append(during, float64(m.During)/(1<<20))
+		}
+		label := proc
+		if name == direct {
+			label = "mockllm (serving direct streams)"
+		}
+		w("| %s | %s | %s | %s | %s |\n", label, mib(r.IdleRSS[proc]), mib(r.IdleRSSAfter[proc]),
+			fmtSpread(summarize(during), "%.1f", " MiB"), fmtSpread(r.memSpread(name), "%.1f", " KiB"))
+	}
+
+	// Profile.
+	w("\n## CPU profile of the router\n\n")
+	if r.Profile == "" {
+		w("Profile %s.\n", r.ProfileNote)
+	} else {
+		w("%s (symbols of the unstripped build).\n\n```\n%s```\n", r.ProfileNote, r.Profile)
+	}
+
+	w("\n## Run\n\n")
+	w("| Section | Took |\n|---|---|\n")
+	for _, s := range r.SectionTimes {
+		w("| %s | %v |\n", s.Name, s.Took.Round(100*time.Millisecond))
+	}
+	w("\nReproduce: `make bench` (builds, starts PostgreSQL from the local stack, runs `go run ./cmd/bench -out bench/results`); `go run ./cmd/bench -h` lists the knobs. The targets are reported, not asserted.\n")
+	return b.String()
+}
+
+func (r *report) openNotes(w func(string, ...any)) {
+	var notes []string
+	keys := make([]openKey, 0, len(r.Open))
+	for k := range r.Open {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b openKey) int {
+		if c := strings.Compare(a.sc, b.sc); c != 0 {
+			return c
+		}
+		if a.rate != b.rate {
+			return int(a.rate - b.rate)
+		}
+		return strings.Compare(a.target, b.target)
+	})
+	late := 0
+	var maxLag time.Duration
+	for _, k := range keys {
+		for i, v := range r.Open[k] {
+			late += v.Lag.Late
+			maxLag = max(maxLag, v.Lag.MaxLag)
+			if v.Err != "" {
+				notes = append(notes, fmt.Sprintf("%s %.0f/s %s rep %d: %s", k.sc, k.rate, k.target, i+1, clip(v.Err)))
+			}
+			if v.Lag.Dropped > 0 {
+				notes = append(notes, fmt.Sprintf("%s %.0f/s %s rep %d: %d requests not sent (%d already open)", k.sc, k.rate, k.target, i+1, v.Lag.Dropped, maxInFlight))
+			}
+		}
+	}
+	w("\nGenerator: %d requests started more than 1 ms after their scheduled time (latest by %v); their latency counts from the schedule.\n", late, maxLag.Round(time.Microsecond))
+	for i, n := range notes {
+		if i == 10 {
+			w("- … %d more\n", len(notes)-10)
+			break
+		}
+		if i == 0 {
+			w("\n")
+		}
+		w("- `%s`\n", n)
+	}
+}
+
+func procName(target string) string {
+	if target == direct {
+		return "mockllm"
+	}
+	return target
+}
+
+func longDesc(smoke bool) string {
+	if smoke {
+		return "5, 10 a second"
+	}
+	return "20, 5 a second"
+}
+
+func mib(v int64) string {
+	if v == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.1f MiB", float64(v)/(1<<20))
+}
+
+func clip(s string) string {
+	s = strings.ReplaceAll(s, "`", "'")
+	s = strings.ReplaceAll(s, "\n", " ")
+	if len(s) > 240 {
+		s = s[:240] + "…"
+	}
+	return s
+}
+
+// smokeProblems lists what shows the harness itself broken: a section with
+// no successful request, or any truncated or failed stream.
+func (r *report) smokeProblems() []string {
+	var p []string
+	if len(r.Pairs) == 0 || r.Pairs[0].N == 0 {
+		p = append(p, "concurrency-1 pairs: no triplet succeeded")
+	}
+	for k, runs := range r.Open {
+		for _, v := range runs {
+			if v.OK == 0 {
+				p = append(p, fmt.Sprintf("open loop %s %.0f/s %s: no successful request (%s)", k.sc, k.rate, k.target, v.Err))
+			}
+		}
+	}
+	if len(r.Open) == 0 {
+		p = append(p, "open loop: nothing measured")
+	}
+	for _, name := range []string{direct, router, revproxy} {
+		ok := false
+		for _, s := range r.Search[name] {
+			for _, pr := range s.Probes {
+				ok = ok || pr.Errors < int(pr.Rate*r.cfg.probe.Seconds())
+			}
+		}
+		if !ok {
+			p = append(p, "max-rate search "+name+": no probe had a successful request")
+		}
+		streams, bad := r.truncTotal(name)
+		if streams == 0 {
+			p = append(p, "streams "+name+": none measured")
+		}
+		if bad > 0 {
+			p = append(p, fmt.Sprintf("streams %s: %d of %d truncated or failed", name, bad, streams))
+		}
+		if len(r.Mem[name]) == 0 || r.Mem[name][0].During == 0 {
+			p = append(p, "memory "+name+": no RSS sample")
+		}
+	}
+	if len(r.TTFT) == 0 || r.TTFT[0].TTFTP50[router] == 0 {
+		p = append(p, "streaming: no time to first token measured")
+	}
+	return p
+}
