@@ -15,8 +15,8 @@
 //
 // The [Orchestrator] is the client side used by serve (ports.Orchestrator).
 // Its Temporal client is lazy: serve starts and serves while Temporal is
-// down (/readyz reports it), and calls fail fast with an "unavailable"
-// error until it is back.
+// down (/readyz reports it), and calls fail within seconds with an
+// "unavailable" error until it is back.
 //
 // # What an operator sees in the Temporal UI
 //

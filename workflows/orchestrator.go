@@ -50,7 +50,7 @@ func RotationWorkflowID(providerID, newKeyID int64) string {
 // schedules in step with providers and starts, inspects and cancels
 // recoveries and rotations. It never blocks the request path: its client is
 // lazy, so construction succeeds while Temporal is down, and every call
-// fails fast with a CodeUnavailable error until Temporal is back.
+// fails within seconds with a CodeUnavailable error until Temporal is back.
 type Orchestrator struct {
 	cfg Config
 	c   client.Client
@@ -89,8 +89,13 @@ func (o *Orchestrator) Close() {
 	}
 }
 
-// readyTimeout bounds Ready when the caller's context has no deadline.
-const readyTimeout = 3 * time.Second
+// Time limits of the orchestrator's calls (the caller's deadline applies
+// when it is sooner): while Temporal is down they fail within seconds.
+const (
+	readyTimeout = 3 * time.Second
+	callTimeout  = 10 * time.Second
+	syncTimeout  = 30 * time.Second
+)
 
 // Ready checks that the Temporal frontend answers.
 func (o *Orchestrator) Ready(ctx context.Context) error {
@@ -273,6 +278,8 @@ func (o *Orchestrator) healthSchedules(ctx context.Context) ([]scheduleEntry, er
 // runs it once, or deletes it when the provider is disabled or deleted. A
 // renamed provider's schedule under its old name is deleted too.
 func (o *Orchestrator) SyncHealthSchedule(ctx context.Context, p domain.Provider, deleted bool) error {
+	ctx, cancel := context.WithTimeout(ctx, syncTimeout)
+	defer cancel()
 	id := o.healthID(p.Name)
 	var errs []error
 	if deleted || !p.Enabled {
@@ -334,6 +341,8 @@ func (o *Orchestrator) syncAll(ctx context.Context, providers []domain.Provider,
 // StartRecovery starts the provider's recovery probe unless one is running
 // (conflict policy use-existing; a finished one may be started again).
 func (o *Orchestrator) StartRecovery(ctx context.Context, providerID int64) error {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
 	in := RecoveryInput{ProviderID: providerID, ProbeTimeout: o.cfg.ProbeTimeout}
 	_, err := o.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       o.cfg.idPrefix + RecoveryWorkflowID(providerID),
@@ -353,7 +362,7 @@ func (o *Orchestrator) StartRecovery(ctx context.Context, providerID int64) erro
 // RecoveryState returns a running or finished recovery's state.
 func (o *Orchestrator) RecoveryState(ctx context.Context, providerID int64) (RecoveryState, error) {
 	var st RecoveryState
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, callTimeout/2)
 	defer cancel()
 	v, err := o.c.QueryWorkflow(ctx, o.cfg.idPrefix+RecoveryWorkflowID(providerID), "", QueryRecoveryState)
 	if err != nil {
@@ -371,6 +380,8 @@ func (o *Orchestrator) RecoveryState(ctx context.Context, providerID int64) (Rec
 // StartRotation starts the rotation workflow "rotate-<provider>-<new key>".
 // Only key IDs enter the workflow.
 func (o *Orchestrator) StartRotation(ctx context.Context, providerID, newKeyID, oldKeyID int64) (domain.Rotation, error) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
 	id := o.cfg.idPrefix + RotationWorkflowID(providerID, newKeyID)
 	in := RotationInput{RotationID: id, ProviderID: providerID, NewKeyID: newKeyID, OldKeyID: oldKeyID,
 		Grace: o.cfg.RotationGrace, ProbeTimeout: o.cfg.ProbeTimeout}
@@ -403,7 +414,7 @@ func (o *Orchestrator) RotationState(ctx context.Context, id string) (RotationSt
 	if !strings.HasPrefix(id, o.cfg.idPrefix+rotationPrefix) {
 		return st, domain.Errorf(domain.CodeNotFound, "rotation %q not found", id)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, callTimeout/2)
 	defer cancel()
 	desc, err := o.c.DescribeWorkflowExecution(ctx, id, "")
 	if err != nil {
@@ -448,6 +459,8 @@ func (o *Orchestrator) RotationStatus(ctx context.Context, id string) (domain.Ro
 // (CodeConflict) once the new key is active or the rotation has ended: from
 // activation on, a rotation always runs to its end.
 func (o *Orchestrator) CancelRotation(ctx context.Context, id string) error {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
 	st, err := o.RotationState(ctx, id)
 	if domain.ErrorCode(err) == domain.CodeNotFound {
 		return err
