@@ -162,9 +162,11 @@ func (r *rotation) run(ctx workflow.Context) (RotationState, error) {
 		}
 		return r.fail(ctx, fmt.Errorf("cannot start the rotation: %s", errorMessage(err)))
 	}
-	r.st.OldKeyIDs = r.st.OldKeyIDs[:0]
-	for _, k := range r.plan.Old {
-		r.st.OldKeyIDs = append(r.st.OldKeyIDs, k.ID)
+	if len(r.plan.Old) > 0 || r.in.OldKeyID == 0 {
+		r.st.OldKeyIDs = nil
+		for _, k := range r.plan.Old {
+			r.st.OldKeyIDs = append(r.st.OldKeyIDs, k.ID)
+		}
 	}
 	if r.plan.Problem != "" {
 		return r.rollback(ctx, StatusFailed, "cannot start the rotation: "+r.plan.Problem)
@@ -294,6 +296,7 @@ func (r *rotation) fail(ctx workflow.Context, err error) (RotationState, error) 
 // finish saves the final status, then shows it to queries: whoever sees
 // the rotation ended through a query also finds it ended in the store.
 func (r *rotation) finish(ctx workflow.Context, status, msg string) (RotationState, error) {
+	ctx, _ = workflow.NewDisconnectedContext(ctx) // saved even when the workflow was canceled
 	next := *r.st
 	next.Status, next.Error = status, msg
 	r.save(ctx, &next)
