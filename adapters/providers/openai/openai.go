@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/airouter/airouter/adapters/providers/internal/upstream"
@@ -49,13 +50,6 @@ func WithClock(c ports.Clock) Option { return func(cl *Client) { cl.now = c.Now 
 // WithMaxEventSize sets the largest stream event accepted (default 32 MiB).
 func WithMaxEventSize(n int) Option { return func(cl *Client) { cl.maxLine = n } }
 
-// Headers a provider configuration may not set: the transport manages them,
-// or they would let a configuration break the request's framing.
-var reservedHeaders = map[string]bool{
-	"Host": true, "Content-Length": true, "Content-Type": true, "Transfer-Encoding": true,
-	"Connection": true, "Accept-Encoding": true, "Te": true, "Upgrade": true, "Keep-Alive": true,
-}
-
 // New returns a client for a provider of kind openai, volcengine or
 // openai_compatible. The base URL defaults to the kind's public endpoint;
 // openai_compatible needs one. p.Headers are sent on every request (e.g.
@@ -80,7 +74,7 @@ func New(p domain.Provider, opts ...Option) (*Client, error) {
 		return nil, &domain.Error{Code: domain.CodeInvalid, Field: "base_url", Msg: err.Error()}
 	}
 	models, _ := upstream.ParseEndpoint(base + "/models")
-	header, err := ExtraHeaders(p.Headers)
+	header, err := upstream.ExtraHeaders(p.Headers)
 	if err != nil {
 		return nil, err
 	}
@@ -90,22 +84,6 @@ func New(p domain.Provider, opts ...Option) (*Client, error) {
 		o(c)
 	}
 	return c, nil
-}
-
-// ExtraHeaders validates and canonicalises a provider's extra headers.
-func ExtraHeaders(h map[string]string) (http.Header, error) {
-	out := make(http.Header, len(h))
-	for k, v := range h {
-		ck := http.CanonicalHeaderKey(strings.TrimSpace(k))
-		if ck == "" || strings.ContainsAny(ck, " \t\r\n:") || strings.ContainsAny(v, "\r\n") {
-			return nil, &domain.Error{Code: domain.CodeInvalid, Field: "headers", Msg: "invalid header " + ck}
-		}
-		if reservedHeaders[ck] {
-			return nil, &domain.Error{Code: domain.CodeInvalid, Field: "headers", Msg: ck + " cannot be set"}
-		}
-		out[ck] = []string{v}
-	}
-	return out, nil
 }
 
 var (
@@ -277,6 +255,7 @@ type stream struct {
 	err      error
 	key      string
 	once     sync.Once
+	closed   atomic.Bool
 }
 
 var done = []byte("[DONE]")
@@ -287,6 +266,9 @@ var done = []byte("[DONE]")
 func (s *stream) Next() (*domain.ChatChunk, error) {
 	if s.err != nil {
 		return nil, s.err
+	}
+	if s.closed.Load() {
+		return nil, s.end(&domain.UpstreamError{Class: domain.ClassCanceled, Message: "the stream was closed"})
 	}
 	for {
 		ev, err := s.sse.Next()
@@ -353,6 +335,7 @@ func (s *stream) release() {
 // body is not drained: the connection is closed); safe to call twice, and
 // from another goroutine than Next's.
 func (s *stream) Close() error {
+	s.closed.Store(true)
 	s.release()
 	return nil
 }

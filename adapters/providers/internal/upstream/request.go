@@ -6,6 +6,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/airouter/airouter/core/domain"
 )
 
 // Endpoint is a parsed upstream URL, parsed once per client.
@@ -52,4 +56,27 @@ func (e Endpoint) Request(ctx context.Context, method string, header http.Header
 		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	}
 	return req.WithContext(ctx)
+}
+
+// Headers a provider configuration may not set: the transport manages them,
+// or they would let a configuration break the request's framing.
+var reservedHeaders = map[string]bool{
+	"Host": true, "Content-Length": true, "Content-Type": true, "Transfer-Encoding": true,
+	"Connection": true, "Accept-Encoding": true, "Te": true, "Upgrade": true, "Keep-Alive": true,
+}
+
+// ExtraHeaders validates and canonicalises a provider's extra headers.
+func ExtraHeaders(h map[string]string) (http.Header, error) {
+	out := make(http.Header, len(h))
+	for k, v := range h {
+		ck := http.CanonicalHeaderKey(strings.TrimSpace(k))
+		if ck == "" || strings.ContainsAny(ck, " \t\r\n:") || strings.ContainsAny(v, "\r\n") {
+			return nil, &domain.Error{Code: domain.CodeInvalid, Field: "headers", Msg: "invalid header " + strconv.Quote(k)}
+		}
+		if reservedHeaders[ck] {
+			return nil, &domain.Error{Code: domain.CodeInvalid, Field: "headers", Msg: ck + " cannot be set"}
+		}
+		out[ck] = []string{v}
+	}
+	return out, nil
 }
