@@ -104,12 +104,14 @@ test-short: ## unit tests only, no PostgreSQL or Temporal
 	$(GO) test -short -race ./...
 
 .PHONY: bench-smoke
-bench-smoke: ## a few seconds of the benchmark harness, to keep it working
-	@if [ -d bench ]; then $(GO) run ./cmd/airouter-bench -smoke 2>/dev/null || $(GO) test -run TestBenchSmoke -count=1 ./bench/... ; else echo "bench harness not present yet"; fi
+bench-smoke: ## a few seconds of the benchmark harness, to keep it working (needs the stack: make test runs it)
+	@$(with_env) \
+	$(GO) run ./cmd/bench -smoke
 
 .PHONY: bench
-bench: build ## the full benchmark: router vs direct vs reverse proxy (see README)
-	$(GO) run ./bench/cmd/bench -out bench/results
+bench: build stack ## the full benchmark (~10 min): router vs direct vs reverse proxy, report in bench/results
+	@$(with_env) \
+	$(GO) run ./cmd/bench -out bench/results
 
 .PHONY: clean
 clean: stop ## stop the stack and remove .dev and bin

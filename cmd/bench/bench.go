@@ -90,7 +90,7 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 	if c.airouter == "" || c.mockllm == "" {
 		b.logf("building bin/airouter and bin/mockllm")
 	}
-	if c.airouter == "" {
+	if c.airouter == "" && !c.noRouter {
 		c.airouter = filepath.Join(b.root, "bin", "airouter")
 		if err := goBuild(ctx, b.root, "./cmd/airouter", c.airouter); err != nil {
 			return nil, err
@@ -121,40 +121,49 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 	}
 	defer b.proxy.stop()
 
-	dbURL, dbName, drop, err := createDatabase(ctx, c.databaseURL)
-	if err != nil {
-		return nil, err
-	}
-	defer drop()
-	b.dbName = dbName
-	adminToken := "bench-admin-" + randomHex(16)
-	b.router, err = startProc(ctx, "airouter", c.airouter, []string{"serve"}, childEnv(
-		"DATABASE_URL="+dbURL, "HOST=127.0.0.1", "PORT=0", "ADMIN_TOKEN="+adminToken,
-		"AIROUTER_MASTER_KEY="+randomKey(), "TEMPORAL_ADDRESS=127.0.0.1:1", "DEBUG=false", "SHUTDOWN_TIMEOUT=5",
-	), b.logDir, routerReady, 90*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	defer b.router.stop()
-	routerURL := "http://" + b.router.addr
-	if err := waitHTTP(ctx, routerURL+"/healthz", 30*time.Second); err != nil {
-		return nil, fmt.Errorf("router: %w", err)
-	}
-	key, err := configureRouter(ctx, admin{base: routerURL, token: adminToken, c: &http.Client{Timeout: 10 * time.Second}}, b.mockURL, b.scenarios)
-	if err != nil {
-		return nil, fmt.Errorf("configure the router: %w", err)
-	}
 	b.targets = map[string]*target{
 		direct:   newTarget(direct, b.mockURL, b.mock.pid(), b.scenarios, ""),
-		router:   newTarget(router, routerURL, b.router.pid(), b.scenarios, key),
 		revproxy: newTarget(revproxy, "http://"+b.proxy.addr, b.proxy.pid(), b.scenarios, ""),
 	}
-	b.order = []string{direct, router, revproxy}
+	b.order = []string{direct, revproxy}
+	if !c.noRouter {
+		dbURL, dbName, drop, err := createDatabase(ctx, c.databaseURL)
+		if err != nil {
+			return nil, err
+		}
+		defer drop()
+		b.dbName = dbName
+		adminToken := "bench-admin-" + randomHex(16)
+		b.router, err = startProc(ctx, "airouter", c.airouter, []string{"serve"}, childEnv(
+			"DATABASE_URL="+dbURL, "HOST=127.0.0.1", "PORT=0", "ADMIN_TOKEN="+adminToken,
+			"AIROUTER_MASTER_KEY="+randomKey(), "TEMPORAL_ADDRESS=127.0.0.1:1", "DEBUG=false", "SHUTDOWN_TIMEOUT=5",
+		), b.logDir, routerReady, 90*time.Second)
+		if err != nil {
+			return nil, err
+		}
+		defer b.router.stop()
+		routerURL := "http://" + b.router.addr
+		if err := waitHTTP(ctx, routerURL+"/healthz", 30*time.Second); err != nil {
+			return nil, fmt.Errorf("router: %w", err)
+		}
+		key, err := configureRouter(ctx, admin{base: routerURL, token: adminToken, c: &http.Client{Timeout: 10 * time.Second}}, b.mockURL, b.scenarios)
+		if err != nil {
+			return nil, fmt.Errorf("configure the router: %w", err)
+		}
+		b.targets[router] = newTarget(router, routerURL, b.router.pid(), b.scenarios, key)
+		b.order = []string{direct, router, revproxy}
+	}
+	rep.Targets = b.order
 	if err := b.waitReady(ctx); err != nil {
 		return nil, err
 	}
-	b.logf("stack up: mock %s (pid %d), router %s (pid %d), reverse proxy %s (pid %d), database %s",
-		b.mock.addr, b.mock.pid(), b.router.addr, b.router.pid(), b.proxy.addr, b.proxy.pid(), dbName)
+	if b.router != nil {
+		b.logf("stack up: mock %s (pid %d), router %s (pid %d), reverse proxy %s (pid %d), database %s",
+			b.mock.addr, b.mock.pid(), b.router.addr, b.router.pid(), b.proxy.addr, b.proxy.pid(), b.dbName)
+	} else {
+		b.logf("stack up without the router (-no-router): mock %s (pid %d), reverse proxy %s (pid %d)",
+			b.mock.addr, b.mock.pid(), b.proxy.addr, b.proxy.pid())
+	}
 
 	// Measurements.
 	rep.Started = time.Now()
@@ -196,6 +205,9 @@ func (b *bench) sections(ctx context.Context) error {
 			return err
 		}
 		for _, p := range []*proc{b.mock, b.router, b.proxy} {
+			if p == nil {
+				continue
+			}
 			if err := p.alive(); err != nil {
 				return err
 			}
@@ -213,8 +225,12 @@ func (b *bench) sections(ctx context.Context) error {
 // ourCPU is the CPU time of the harness, its three children and the
 // PostgreSQL backends of the benchmark's database.
 func (b *bench) ourCPU() time.Duration {
-	pids := []int{os.Getpid(), b.mock.pid(), b.router.pid(), b.proxy.pid()}
-	return cpuSum(append(pids, pgBackends(b.dbName)...))
+	pids := []int{os.Getpid(), b.mock.pid(), b.proxy.pid()}
+	if b.router != nil {
+		pids = append(pids, b.router.pid())
+		pids = append(pids, pgBackends(b.dbName)...)
+	}
+	return cpuSum(pids)
 }
 
 // waitReady waits until every target answers every scenario: the router

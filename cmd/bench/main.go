@@ -60,6 +60,7 @@ type config struct {
 	mockllm     string
 	databaseURL string
 	keepLogs    bool
+	noRouter    bool
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -85,6 +86,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&c.mockllm, "mockllm", "", "existing mockllm binary (default: go build ./cmd/mockllm to bin/mockllm)")
 	fs.StringVar(&c.databaseURL, "database-url", "", "PostgreSQL server to create the throwaway database on (default: TEST_DATABASE_URL, then DATABASE_URL)")
 	fs.BoolVar(&c.keepLogs, "keep-logs", false, "keep the processes' logs (their directory is printed)")
+	fs.BoolVar(&c.noRouter, "no-router", false, "measure only direct and the reverse proxy (to check the harness; needs no PostgreSQL)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -133,7 +135,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	if c.databaseURL == "" {
 		c.databaseURL = getenv("DATABASE_URL")
 	}
-	if c.databaseURL == "" {
+	if c.databaseURL == "" && !c.noRouter {
 		return c, errors.New("no PostgreSQL: set TEST_DATABASE_URL or DATABASE_URL (make bench and make bench-smoke read .dev/env), or pass -database-url")
 	}
 	return c, nil

@@ -15,13 +15,22 @@ const maxInFlight = 2048
 // reqTimeout bounds one JSON request under load.
 const reqTimeout = 10 * time.Second
 
-// rotations interleave three targets in every order, so no target is
-// always measured first (or right after another one's connection reuse).
-var rotations = [6][3]int{{0, 1, 2}, {1, 2, 0}, {2, 0, 1}, {0, 2, 1}, {2, 1, 0}, {1, 0, 2}}
+// rotations interleave the targets in every order, so no target is always
+// measured first (or right after another one's connection reuse).
+var rotations = map[int][][]int{
+	1: {{0}},
+	2: {{0, 1}, {1, 0}},
+	3: {{0, 1, 2}, {1, 2, 0}, {2, 0, 1}, {0, 2, 1}, {2, 1, 0}, {1, 0, 2}},
+}
 
-func (b *bench) rotated(i int) [3]string {
-	r := rotations[i%len(rotations)]
-	return [3]string{b.order[r[0]], b.order[r[1]], b.order[r[2]]}
+func (b *bench) rotated(i int) []string {
+	rs := rotations[len(b.order)]
+	r := rs[i%len(rs)]
+	out := make([]string, len(r))
+	for j, k := range r {
+		out[j] = b.order[k]
+	}
+	return out
 }
 
 // --- 5. memory ---
@@ -45,6 +54,9 @@ func (b *bench) idleMemoryAfter(ctx context.Context) error {
 func (b *bench) rssAll() map[string]int64 {
 	m := map[string]int64{}
 	for name, p := range map[string]*proc{router: b.router, revproxy: b.proxy, "mockllm": b.mock} {
+		if p == nil {
+			continue
+		}
 		if v, err := procRSS(p.pid()); err == nil {
 			m[name] = v
 		}
@@ -252,7 +264,7 @@ func (b *bench) pairs(ctx context.Context) error {
 			pr.P50[name] = percentile(sel(name), 50)
 			pr.P99[name] = percentile(sel(name), 99)
 		}
-		for _, name := range []string{router, revproxy} {
+		for _, name := range b.order[1:] {
 			pr.AddedP50[name] = percentile(pairedDiffs(lat[name], lat[direct], ok), 50)
 			pr.AddedP99[name] = pr.P99[name] - pr.P99[direct]
 		}
@@ -452,6 +464,10 @@ func searchMaxRate(pass func(rate float64) bool, start, maxRate, precision float
 func (b *bench) profile(ctx context.Context) error {
 	if b.cfg.profile <= 0 {
 		b.rep.ProfileNote = "not taken (-profile 0)"
+		return nil
+	}
+	if b.router == nil {
+		b.rep.ProfileNote = "not taken (no router)"
 		return nil
 	}
 	rate := 1000.0

@@ -42,10 +42,15 @@ func repoRoot() (string, error) {
 	}
 }
 
-// goBuild builds a package of the module to out, keeping the symbol table
-// (perf needs it to name the router's functions).
+// goBuild builds a package of the module to out as make build does, with
+// the same version stamp, but keeps the symbol table (perf needs it to name
+// the router's functions).
 func goBuild(ctx context.Context, root, pkg, out string) error {
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", out, pkg)
+	version := "dev"
+	if v, err := exec.Command("git", "-C", root, "describe", "--tags", "--always", "--dirty").Output(); err == nil {
+		version = strings.TrimSpace(string(v))
+	}
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-X main.version="+version, "-o", out, pkg)
 	cmd.Dir = root
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
