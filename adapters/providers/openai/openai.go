@@ -162,26 +162,30 @@ func (c *Client) invalidResponse(err error, key string) *domain.UpstreamError {
 }
 
 // streamError is an error the upstream reported inside a 200 response (an
-// error chunk of a stream, or an error object in place of a completion).
+// error chunk of a stream, or an error object in place of a completion). Its
+// Status is the status the same error has outside a stream: a numeric code
+// when the server sends one (vLLM), else one inferred from the type or code;
+// 0 when unknown, and then the class is retryable.
 func streamError(eb upstream.ErrorBody, key string) *domain.UpstreamError {
 	status := 0
 	if n := len(eb.Code); n == 3 && eb.Code[0] >= '4' && eb.Code[0] <= '5' {
 		status = int(eb.Code[0]-'0')*100 + int(eb.Code[1]-'0')*10 + int(eb.Code[2]-'0')
 	}
-	var class domain.ErrorClass
-	lower := strings.ToLower(eb.Code + " " + eb.Type)
+	if status == 0 {
+		status = inBandStatus(eb.Code)
+	}
+	if status == 0 {
+		status = inBandStatus(eb.Type)
+	}
+	class := domain.ClassRetryable
 	switch {
 	case status != 0:
 		class = upstream.ClassifyBody(status, eb)
 	case upstream.IsContextLength(eb) || upstream.IsContentPolicy(eb):
 		class = domain.ClassRequest
-	case strings.Contains(lower, "rate_limit") || strings.Contains(lower, "ratelimit"):
-		class = domain.ClassRateLimited
-	default:
-		class = domain.ClassRetryable
 	}
 	typ := eb.Code
-	if typ == "" || status != 0 {
+	if typ == "" || (eb.Code != "" && eb.Code[0] >= '0' && eb.Code[0] <= '9') {
 		typ = eb.Type
 	}
 	msg := upstream.Scrub(eb.Message, key)
@@ -189,6 +193,31 @@ func streamError(eb upstream.ErrorBody, key string) *domain.UpstreamError {
 		msg = "the upstream reported an error"
 	}
 	return &domain.UpstreamError{Class: class, Status: status, Type: upstream.Scrub(typ, key), Message: msg}
+}
+
+// inBandStatus maps error types and codes of OpenAI, Ark and compatible
+// servers to their HTTP status.
+func inBandStatus(s string) int {
+	l := strings.ToLower(s)
+	switch {
+	case l == "":
+		return 0
+	case strings.Contains(l, "rate_limit") || strings.Contains(l, "ratelimit") || l == "insufficient_quota" || l == "toomanyrequests":
+		return 429
+	case l == "invalid_api_key" || l == "authentication_error" || l == "authenticationerror" || l == "unauthorized":
+		return 401
+	case l == "permission_error" || l == "accessdenied" || l == "forbidden":
+		return 403
+	case l == "model_not_found" || l == "notfound" || strings.HasPrefix(l, "invalidendpointormodel"):
+		return 404
+	case l == "invalid_request_error" || l == "badrequest" || l == "badrequesterror" || l == "invalidparameter" || l == "context_length_exceeded":
+		return 400
+	case l == "overloaded_error" || l == "serveroverloaded" || l == "service_unavailable" || l == "serviceunavailable":
+		return 503
+	case l == "server_error" || l == "api_error" || l == "internal_error" || l == "internalserviceerror":
+		return 500
+	}
+	return 0
 }
 
 func readBody(r io.Reader, n int64) ([]byte, error) {
