@@ -1,5 +1,28 @@
 // Package providers builds provider clients: NewFactory switches on the
 // provider's kind to the adapter that speaks its protocol.
+//
+// Every client implements ports.ProviderClient and answers in OpenAI's Chat
+// Completions shape:
+//
+//   - Chat returns a *domain.ChatResponse whose Raw is the body to send to
+//     the client as is: the upstream's own bytes for OpenAI-compatible
+//     upstreams (its "model" is the upstream's model name), the translation
+//     for Anthropic. The typed fields carry ID, Model, Created and Usage;
+//     Choices are filled only for Anthropic (read Raw otherwise).
+//   - ChatStream returns a stream whose chunks each carry Raw, the JSON to
+//     write after "data: ". The adapters always ask the upstream for usage,
+//     so the last chunk before io.EOF is a usage chunk with no choices when
+//     the upstream reports usage (OpenAI, Ark, Anthropic, most compatible
+//     servers); the gateway drops it unless the client asked for usage.
+//     io.EOF stands for the upstream's end marker (data: [DONE], or
+//     message_stop); the gateway writes its own [DONE].
+//   - Failures are *domain.UpstreamError (class, status, provider message
+//     with keys scrubbed, Retry-After capped at a minute, Timeout), and
+//     requests that cannot be expressed for the upstream are *domain.Error
+//     with CodeInvalid naming the field.
+//
+// See the openai and anthropic packages for each protocol's details, and
+// providertest for the fakes and the contract suite all adapters pass.
 package providers
 
 import (

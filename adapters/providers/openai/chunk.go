@@ -133,11 +133,11 @@ func parseChoices(box *chunkBox, v []byte) error {
 // set stores s in the box's field for the first choice, or in a fresh
 // string otherwise, and returns a pointer to it.
 func set(slot *string, s string, first bool) *string {
-	if first {
-		*slot = s
-		return slot
+	if !first {
+		slot = new(string)
 	}
-	return &s
+	*slot = s
+	return slot
 }
 
 func parseChoice(box *chunkBox, ch *domain.ChunkChoice, v []byte, first bool) error {

@@ -16,7 +16,7 @@ import (
 	"github.com/airouter/airouter/ports"
 )
 
-func newClient(t *testing.T, kind domain.ProviderKind, base string, headers map[string]string) *openai.Client {
+func newClient(t testing.TB, kind domain.ProviderKind, base string, headers map[string]string) *openai.Client {
 	t.Helper()
 	c, err := openai.New(domain.Provider{Name: "p", Kind: kind, BaseURL: base, Headers: headers, Timeouts: providertest.NormalTimeouts})
 	if err != nil {

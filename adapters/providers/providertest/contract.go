@@ -113,6 +113,7 @@ func Run(t *testing.T, s Subject) {
 	t.Run("CancelStream", s.testCancelStream)
 	t.Run("CancelChat", s.testCancelChat)
 	t.Run("CloseStream", s.testCloseStream)
+	t.Run("CloseWhileReading", s.testCloseWhileReading)
 	t.Run("ConnectionRefused", s.testConnectionRefused)
 	t.Run("Probe", s.testProbe)
 }
@@ -652,6 +653,29 @@ func (s Subject) testCloseStream(t *testing.T) {
 	if _, err := st.Next(); err == nil || err == io.EOF {
 		t.Fatalf("Next after Close: %v", err)
 	}
+}
+
+// testCloseWhileReading closes a stream from another goroutine while Next
+// waits for a stalled upstream, as a handler does when its client leaves.
+func (s Subject) testCloseWhileReading(t *testing.T) {
+	t.Parallel()
+	e := s.setup(t, NormalTimeouts)
+	e.u.Respond(Behavior{Reply: textReply, StallAfter: 2})
+	st, err := e.c.ChatStream(context.Background(), e.tgt, parse(t, textRequest, true))
+	if err != nil {
+		t.Fatalf("ChatStream: %v", err)
+	}
+	if _, err := st.Next(); err != nil {
+		t.Fatalf("first chunk: %v", err)
+	}
+	time.AfterFunc(100*time.Millisecond, func() { st.Close() })
+	start := time.Now()
+	out := collect(t, st)
+	if out.err == nil || out.err == io.EOF {
+		t.Fatalf("Next after a concurrent Close: %v", out.err)
+	}
+	within(t, "Next after Close", 2*time.Second, start)
+	waitGone(t, e.u, "concurrent Close")
 }
 
 func (s Subject) testConnectionRefused(t *testing.T) {
