@@ -378,3 +378,24 @@ func FuzzStreamTranslation(f *testing.F) {
 		}
 	})
 }
+
+func TestNewHeadersAndBase(t *testing.T) {
+	c, err := New(domain.Provider{Kind: domain.KindAnthropic, BaseURL: "https://proxy.example.com/v1/", Headers: map[string]string{"anthropic-version": "2024-01-01", "anthropic-beta": "b1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.messages.String() != "https://proxy.example.com/v1/messages" {
+		t.Errorf("messages URL %s", c.messages)
+	}
+	h := c.headers("k", hdrJSON)
+	if h.Get("Anthropic-Version") != "2024-01-01" || h.Get("Anthropic-Beta") != "b1" || h.Get("X-Api-Key") != "k" {
+		t.Errorf("headers %v", h)
+	}
+	c, _ = New(domain.Provider{Kind: domain.KindAnthropic})
+	if c.messages.String() != "https://api.anthropic.com/v1/messages" || c.headers("", hdrJSON).Get("Anthropic-Version") != DefaultVersion {
+		t.Errorf("defaults %s", c.messages)
+	}
+	if _, err := New(domain.Provider{Kind: domain.KindOpenAI}); err == nil {
+		t.Error("accepted another kind")
+	}
+}

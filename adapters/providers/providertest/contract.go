@@ -115,6 +115,7 @@ func Run(t *testing.T, s Subject) {
 	t.Run("CloseStream", s.testCloseStream)
 	t.Run("CloseWhileReading", s.testCloseWhileReading)
 	t.Run("ConnectionRefused", s.testConnectionRefused)
+	t.Run("HangUpAfterRequest", s.testHangUp)
 	t.Run("Probe", s.testProbe)
 }
 
@@ -697,6 +698,22 @@ func (s Subject) testConnectionRefused(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), TestKey) {
 		t.Fatal("key in error")
+	}
+}
+
+// testHangUp: the connection breaks after the request was sent and before
+// any response: the upstream may have processed it, so it is ambiguous.
+func (s Subject) testHangUp(t *testing.T) {
+	t.Parallel()
+	e := s.setup(t, NormalTimeouts)
+	e.u.Respond(Behavior{HangUp: true})
+	_, err := e.c.Chat(context.Background(), e.tgt, parse(t, textRequest, false))
+	if ue := asUpstream(t, err); ue.Class != domain.ClassAmbiguous || ue.Status != 0 {
+		t.Fatalf("chat: %+v", ue)
+	}
+	_, err = e.c.ChatStream(context.Background(), e.tgt, parse(t, textRequest, true))
+	if ue := asUpstream(t, err); ue.Class != domain.ClassAmbiguous {
+		t.Fatalf("stream: %+v", ue)
 	}
 }
 

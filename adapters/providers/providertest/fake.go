@@ -60,6 +60,9 @@ type Behavior struct {
 	Header       map[string]string
 	// StallBeforeHeaders holds the response until the client goes away.
 	StallBeforeHeaders bool
+	// HangUp closes the connection after reading the request, without
+	// answering: the upstream may have processed it.
+	HangUp bool
 	// StallAfter > 0: a stream sends this many events, then holds.
 	// StallAfter < 0: a stream sends its headers and then holds.
 	StallAfter int
@@ -167,6 +170,12 @@ func (u *Upstream) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if b.StallBeforeHeaders {
 		u.hold(r)
+		return
+	}
+	if b.HangUp {
+		if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+			conn.Close()
+		}
 		return
 	}
 	if b.Status != 0 && b.Status != 200 {
