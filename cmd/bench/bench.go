@@ -133,10 +133,10 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 		}
 		defer drop()
 		b.dbName = dbName
-		adminToken := "bench-admin-" + randomHex(16)
+		adminToken, masterKey := "bench-admin-"+randomHex(16), randomKey()
 		b.router, err = startProc(ctx, "airouter", c.airouter, []string{"serve"}, childEnv(
 			"DATABASE_URL="+dbURL, "HOST=127.0.0.1", "PORT=0", "ADMIN_TOKEN="+adminToken,
-			"AIROUTER_MASTER_KEY="+randomKey(), "TEMPORAL_ADDRESS=127.0.0.1:1", "DEBUG=false", "SHUTDOWN_TIMEOUT=5",
+			"AIROUTER_MASTER_KEY="+masterKey, "TEMPORAL_ADDRESS=127.0.0.1:1", "DEBUG=false", "SHUTDOWN_TIMEOUT=5",
 		), b.logDir, routerReady, 90*time.Second)
 		if err != nil {
 			return nil, err
@@ -146,9 +146,15 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 		if err := waitHTTP(ctx, routerURL+"/healthz", 30*time.Second); err != nil {
 			return nil, fmt.Errorf("router: %w", err)
 		}
-		key, err := configureRouter(ctx, admin{base: routerURL, token: adminToken, c: &http.Client{Timeout: 10 * time.Second}}, b.mockURL, b.scenarios)
+		fallback := &storeFallback{dbURL: dbURL, masterKey: masterKey}
+		key, how, err := configureRouter(ctx, admin{base: routerURL, token: adminToken, c: &http.Client{Timeout: 10 * time.Second}}, b.mockURL, b.scenarios, fallback)
+		fallback.close()
 		if err != nil {
 			return nil, fmt.Errorf("configure the router: %w", err)
+		}
+		rep.ConfiguredBy = how
+		if how != "admin API" {
+			b.logf("warning: configured through the %s", how)
 		}
 		b.targets[router] = newTarget(router, routerURL, b.router.pid(), b.scenarios, key)
 		b.order = []string{direct, router, revproxy}
