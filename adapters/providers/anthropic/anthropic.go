@@ -6,7 +6,6 @@
 package anthropic
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -128,14 +127,13 @@ func (c *Client) Chat(ctx context.Context, t ports.Target, req *domain.ChatReque
 		return nil, a.ReadError(resp, c.now(), classify)
 	}
 	a.Receiving()
-	var buf bytes.Buffer
-	_, err = buf.ReadFrom(a.Body(resp.Body))
+	raw, err := upstream.ReadAll(a.Body(resp.Body), resp.ContentLength)
 	resp.Body.Close()
 	if err != nil {
 		return nil, a.Fail(err)
 	}
 	var r response
-	if err := json.Unmarshal(buf.Bytes(), &r); err != nil || r.Type == "error" {
+	if err := json.Unmarshal(raw, &r); err != nil || r.Type == "error" {
 		return nil, &domain.UpstreamError{Class: domain.ClassAmbiguous, Status: resp.StatusCode, Message: "the upstream returned an invalid message", Err: err}
 	}
 	return convertResponse(&r, c.now().Unix())

@@ -220,13 +220,10 @@ func inBandStatus(s string) int {
 	return 0
 }
 
+// readBody reads a whole response body, presized from its Content-Length
+// and bounded by upstream.MaxBody.
 func readBody(r io.Reader, n int64) ([]byte, error) {
-	if n < 0 || n > 64<<20 {
-		n = 0
-	}
-	buf := bytes.NewBuffer(make([]byte, 0, n+1))
-	_, err := buf.ReadFrom(r)
-	return buf.Bytes(), err
+	return upstream.ReadAll(r, n)
 }
 
 // ChatStream makes a streaming call; it returns once the upstream answered
@@ -314,8 +311,9 @@ func (s *stream) Next() (*domain.ChatChunk, error) {
 			s.drain()
 			return nil, s.end(io.EOF)
 		}
-		if ev.Type == "error" && len(ev.Data) > 0 && ev.Data[0] != '{' {
-			return nil, s.end(streamError(upstream.ErrorBody{Message: string(ev.Data)}, s.key))
+		if ev.Type == "error" {
+			// An SSE error event, whatever its data (JSON or text).
+			return nil, s.end(streamError(upstream.ParseErrorBody(ev.Data), s.key))
 		}
 		if len(bytes.TrimSpace(ev.Data)) == 0 {
 			continue

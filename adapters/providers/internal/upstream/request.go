@@ -3,6 +3,7 @@ package upstream
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -79,4 +80,24 @@ func ExtraHeaders(h map[string]string) (http.Header, error) {
 		out[ck] = []string{v}
 	}
 	return out, nil
+}
+
+// MaxBody bounds a non-streaming response body.
+const MaxBody = 256 << 20
+
+// ErrBodyTooLarge reports a response body over MaxBody.
+var ErrBodyTooLarge = errors.New("the upstream response is larger than 256 MiB")
+
+// ReadAll reads a response body, presized from its Content-Length n (-1
+// when unknown) and bounded by MaxBody.
+func ReadAll(r io.Reader, n int64) ([]byte, error) {
+	if n < 0 || n > MaxBody {
+		n = 0
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, n+1))
+	m, err := buf.ReadFrom(io.LimitReader(r, MaxBody+1))
+	if err == nil && m > MaxBody {
+		err = ErrBodyTooLarge
+	}
+	return buf.Bytes(), err
 }
