@@ -9,6 +9,29 @@
 // reaches the upstream byte for byte. Responses are read only for what the
 // router needs (id, model, usage; for chunks, the deltas that mark the first
 // token and the usage) and forwarded as Raw.
+//
+// Differences by kind:
+//
+//   - openai: bearer key; OpenAI-Organization and OpenAI-Project come from
+//     the provider's headers. Streams must end with data: [DONE].
+//   - volcengine (Ark, https://ark.cn-beijing.volces.com/api/v3): the
+//     model is an endpoint ID (ep-...) or a model name. Reasoning models
+//     stream reasoning_content, which counts as the first token. Errors are
+//     {"error":{"code","message","param","type"}}: code
+//     InvalidEndpoint.ClosedEndpoint (400) and ServerOverloaded (429) are
+//     retryable without cooling the key down; RateLimitExceeded.* (429) is
+//     rate limiting; *RiskDetection and SensitiveContent* codes are content
+//     policy refusals (the client's). Streams must end with [DONE].
+//   - openai_compatible: the key is optional; an Authorization header in
+//     the provider's headers serves keyless calls. A stream that ends
+//     without [DONE] after a finish reason ends cleanly (some servers omit
+//     it). Like the others it is sent stream_options.include_usage, which
+//     vLLM, Ollama, LM Studio and llama.cpp accept; a server that rejects
+//     unknown stream options would need an option to turn that off.
+//
+// In-band errors (an error chunk in a stream, an error object in a 200
+// answer) become *domain.UpstreamError with the status the same error has
+// outside a stream.
 package openai
 
 import (
