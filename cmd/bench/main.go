@@ -50,6 +50,7 @@ type config struct {
 	duration    time.Duration // of each open-loop run
 	warmup      time.Duration // before each open-loop run, not measured
 	probe       time.Duration // of each max-rate search probe
+	probeWarmup time.Duration
 	p99Limit    time.Duration
 	ttftStreams int // sequential stream triplets per repetition
 	concStreams int // the middle concurrency level (64)
@@ -69,13 +70,14 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.BoolVar(&c.smoke, "smoke", false, "a few seconds: every section with tiny counts and 1 repetition; fails if the harness breaks")
-	fs.StringVar(&c.out, "out", "", "write the Markdown report to DIR/<date>.md and DIR/latest.md")
+	fs.StringVar(&c.out, "out", "", "write the Markdown report to DIR/<date>.md and DIR/latest.md (not in a smoke run)")
 	fs.IntVar(&c.reps, "reps", 3, "repetitions of every measurement (the report gives their median and range)")
 	fs.IntVar(&c.pairs, "pairs", 2000, "interleaved request pairs per repetition at concurrency 1")
 	fs.StringVar(&rates, "rates", "500,1000,2000", "open-loop rates, requests per second")
 	fs.DurationVar(&c.duration, "duration", 2*time.Second, "length of each open-loop run")
 	fs.DurationVar(&c.warmup, "warmup", 500*time.Millisecond, "unmeasured load before each open-loop run")
 	fs.DurationVar(&c.probe, "probe", 1500*time.Millisecond, "length of each probe of the max-rate search")
+	fs.DurationVar(&c.probeWarmup, "probe-warmup", 300*time.Millisecond, "unmeasured load before each probe")
 	fs.DurationVar(&c.p99Limit, "p99-limit", 10*time.Millisecond, "the max-rate search's latency limit at p99")
 	fs.IntVar(&c.ttftStreams, "ttft-streams", 100, "sequential stream triplets per repetition for time to first token and chunk gaps")
 	fs.IntVar(&c.concStreams, "conc-streams", 64, "concurrent streams of the middle truncation level")
@@ -108,6 +110,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 		def("duration", func() { c.duration = 300 * time.Millisecond })
 		def("warmup", func() { c.warmup = 100 * time.Millisecond })
 		def("probe", func() { c.probe = 250 * time.Millisecond })
+		def("probe-warmup", func() { c.probeWarmup = 100 * time.Millisecond })
 		def("ttft-streams", func() { c.ttftStreams = 8 })
 		def("conc-streams", func() { c.concStreams = 8 })
 		def("conc-for", func() { c.concFor = 300 * time.Millisecond })

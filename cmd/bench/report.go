@@ -400,7 +400,7 @@ func (r *report) markdown() string {
 
 	// 3.
 	w("\n## 3. Highest rate with p99 < %v and no errors\n\n", r.cfg.p99Limit)
-	w("Open-loop probes of %v (after 300 ms of warm-up) against the 0 ms mock: the rate doubles from a start while probes pass, then a bisection narrows it to within 10%%. A probe stops early once over 1%% of its requests failed or exceeded the limit. CPU µs/request is at the highest passing rate.\n\n", r.cfg.probe)
+	w("Open-loop probes of %v (after %v of warm-up) against the 0 ms mock: the rate doubles from a start while probes pass, then a bisection narrows it to within 10%%. A probe stops early once over 1%% of its requests failed or exceeded the limit. CPU µs/request is at the highest passing rate.\n\n", r.cfg.probe, r.cfg.probeWarmup)
 	w("| Path | Highest rate | p99 there | CPU µs/req there | Probes (rate: p99, ✓ pass) |\n|---|---|---|---|---|\n")
 	for _, name := range []string{direct, router, revproxy} {
 		s := r.Search[name]

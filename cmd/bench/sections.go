@@ -37,7 +37,7 @@ func (b *bench) rotated(i int) []string {
 
 func (b *bench) idleMemory(ctx context.Context) error {
 	// Let the processes settle after the readiness checks.
-	sleep(ctx, time.Second)
+	b.pause(ctx, time.Second)
 	b.rep.IdleRSS = b.rssAll()
 	return nil
 }
@@ -46,7 +46,7 @@ func (b *bench) idleMemoryAfter(ctx context.Context) error {
 	for _, t := range b.targets {
 		t.tr.CloseIdleConnections()
 	}
-	sleep(ctx, 2*time.Second)
+	b.pause(ctx, 2*time.Second)
 	b.rep.IdleRSSAfter = b.rssAll()
 	return nil
 }
@@ -80,7 +80,7 @@ func (b *bench) memory(ctx context.Context) error {
 			b.rep.Mem[name] = append(b.rep.Mem[name], m)
 			b.rep.addTrunc(level, name, tc)
 			t.tr.CloseIdleConnections()
-			sleep(ctx, 300*time.Millisecond)
+			b.pause(ctx, 300*time.Millisecond)
 		}
 	}
 	return ctx.Err()
@@ -396,14 +396,14 @@ func (b *bench) maxRate(ctx context.Context) error {
 			t := b.targets[name]
 			var sr searchRes
 			probe := func(rate float64) bool {
-				r := b.openRun(ctx, t, runOpts{sc: "0ms", rate: rate, dur: b.cfg.probe, warm: 300 * time.Millisecond, limit: b.cfg.p99Limit})
+				r := b.openRun(ctx, t, runOpts{sc: "0ms", rate: rate, dur: b.cfg.probe, warm: b.cfg.probeWarmup, limit: b.cfg.p99Limit})
 				pass := !r.Aborted && r.OK == r.N && r.P99 < b.cfg.p99Limit
 				sr.Probes = append(sr.Probes, probeRes{Rate: rate, Pass: pass, P99: r.P99, Errors: r.N - r.OK, Aborted: r.Aborted, CPUus: r.CPUus, PGCPUus: r.PGCPUus})
 				if pass && rate > sr.Rate {
 					sr.Rate, sr.CPUus, sr.PGCPUus, sr.P99 = rate, r.CPUus, r.PGCPUus, r.P99
 				}
 				if !pass {
-					sleep(ctx, 500*time.Millisecond) // let queues drain
+					b.pause(ctx, 500*time.Millisecond) // let queues drain
 				}
 				return pass
 			}
@@ -488,6 +488,14 @@ func (b *bench) profile(ctx context.Context) error {
 	b.rep.ProfileNote = fmt.Sprintf("perf record -F 999 -g of the router for %v under %.0f req/s of 0 ms JSON requests", b.cfg.profile, rate)
 	b.rep.Profile = top
 	return nil
+}
+
+// pause waits d, a fifth of it in a smoke run.
+func (b *bench) pause(ctx context.Context, d time.Duration) {
+	if b.cfg.smoke {
+		d /= 5
+	}
+	sleep(ctx, d)
 }
 
 func sleep(ctx context.Context, d time.Duration) {
