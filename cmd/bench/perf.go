@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -28,20 +29,41 @@ func perfProfile(ctx context.Context, pid int, d time.Duration, dir string) (str
 	if err := rec.Run(); err != nil {
 		return "", fmt.Errorf("perf record: %v: %s", err, strings.TrimSpace(stderr.String()))
 	}
-	self, err := perfReport(ctx, perf, data, "--no-children", 25)
+	dso, err := perfReport(ctx, perf, data, nil, 5, "--no-children", "--sort", "dso")
 	if err != nil {
 		return "", err
 	}
-	incl, err := perfReport(ctx, perf, data, "--children", 30)
+	// Where the time goes, by caller: skip the kernel's and the
+	// runtime's own frames (scheduler, goexit), which every Go server
+	// shares, to show the request path.
+	incl, err := perfReport(ctx, perf, data, func(l string) bool {
+		return !strings.Contains(l, "[k]") && !strings.Contains(l, "] runtime.") && !strings.Contains(l, "] internal/runtime")
+	}, 40, "--children", "--sort", "symbol")
 	if err != nil {
 		return "", err
 	}
-	return "Self time (flat):\n" + self + "\nInclusive time (function and its callees):\n" + incl, nil
+	self, err := perfReport(ctx, perf, data, nil, 25, "--no-children", "--sort", "symbol", "--dsos", filepath.Base(binaryOf(pid)))
+	if err != nil {
+		return "", err
+	}
+	return "Samples by object:\n" + dso +
+		"\nInclusive time of the request path (% of all samples; kernel and Go runtime frames omitted):\n" + incl +
+		"\nSelf time in the router binary (% of all samples):\n" + self, nil
 }
 
-// perfReport returns the first n symbol lines of perf report.
-func perfReport(ctx context.Context, perf, data, mode string, n int) (string, error) {
-	cmd := exec.CommandContext(ctx, perf, "report", "-i", data, "--stdio", mode, "--sort", "symbol", "-g", "none", "--percent-limit", "0.5")
+// binaryOf is the executable of a process.
+func binaryOf(pid int) string {
+	p, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	if err != nil {
+		return "airouter"
+	}
+	return p
+}
+
+// perfReport returns the first n lines of perf report that keep passes (all
+// if keep is nil), without the trailing empty columns.
+func perfReport(ctx context.Context, perf, data string, keep func(string) bool, n int, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, perf, append([]string{"report", "-i", data, "--stdio", "-g", "none", "--percent-limit", "0.5"}, args...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -51,11 +73,14 @@ func perfReport(ctx context.Context, perf, data, mode string, n int) (string, er
 	var lines []string
 	for line := range strings.SplitSeq(string(out), "\n") {
 		t := strings.TrimSpace(line)
-		if t == "" || strings.HasPrefix(t, "#") {
+		if t == "" || strings.HasPrefix(t, "#") || !strings.Contains(t, "%") {
 			continue
 		}
-		if !strings.Contains(t, "%") {
+		if keep != nil && !keep(t) {
 			continue
+		}
+		for strings.HasSuffix(t, " -") || strings.HasSuffix(t, "\t-") {
+			t = strings.TrimSpace(t[:len(t)-1])
 		}
 		lines = append(lines, "  "+t)
 		if len(lines) == n {
