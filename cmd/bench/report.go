@@ -504,6 +504,9 @@ func (r *report) markdown() string {
 		w("Profile %s.\n", r.ProfileNote)
 	} else {
 		w("%s (symbols of the unstripped build).\n\n```\n%s```\n", r.ProfileNote, r.Profile)
+		if strings.Contains(r.Profile, "pvm_irq_enable") {
+			w("\nKernel samples in this virtual machine pile up in `pvm_irq_enable` (interrupts re-enabled on the way out of syscalls and context switches): it is the kernel's share of socket I/O and scheduling, not one hot function.\n")
+		}
 	}
 
 	w("\n## Run\n\n")
