@@ -30,7 +30,7 @@ type ClientKeyCreated struct {
 	Token string `json:"token" example:"sk-ar-..." doc:"The token; only its SHA-256 is stored, so it cannot be shown again"`
 }
 
-type clientKeyPath struct {
+type ClientKeyPath struct {
 	ID int64 `path:"id" doc:"Client key id"`
 }
 
@@ -77,7 +77,7 @@ func (h *adminHandlers) registerClientKeys(api huma.API) {
 			id, path, summary = "restoreClientKey", "/client-keys/{id}/restore", "Restore a revoked client key"
 		}
 		huma.Register(api, op(id, http.MethodPost, path, summary, "Client keys", http.StatusNotFound),
-			func(ctx context.Context, in *clientKeyPath) (*struct{ Body ClientKeyDTO }, error) {
+			func(ctx context.Context, in *ClientKeyPath) (*struct{ Body ClientKeyDTO }, error) {
 				k, err := h.a.SetClientKeyEnabled(ctx, in.ID, enable)
 				if err != nil {
 					return nil, h.problem(ctx, err)
@@ -88,7 +88,7 @@ func (h *adminHandlers) registerClientKeys(api huma.API) {
 
 	d := op("deleteClientKey", http.MethodDelete, "/client-keys/{id}", "Delete a client key", "Client keys", http.StatusNotFound)
 	d.DefaultStatus = http.StatusNoContent
-	huma.Register(api, d, func(ctx context.Context, in *clientKeyPath) (*struct{}, error) {
+	huma.Register(api, d, func(ctx context.Context, in *ClientKeyPath) (*struct{}, error) {
 		if err := h.a.DeleteClientKey(ctx, in.ID); err != nil {
 			return nil, h.problem(ctx, err)
 		}

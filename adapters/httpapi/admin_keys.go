@@ -47,7 +47,7 @@ type KeyPatch struct {
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }
 
-type keyPath struct {
+type KeyPath struct {
 	Provider string `path:"provider" doc:"Provider id or name"`
 	Key      int64  `path:"key" doc:"Key id"`
 }
@@ -83,7 +83,7 @@ func (h *adminHandlers) registerKeys(api huma.API) {
 	o := op("addProviderKey", http.MethodPost, "/providers/{provider}/keys", "Add a provider key", "Provider keys", http.StatusNotFound, http.StatusConflict)
 	o.DefaultStatus = http.StatusCreated
 	huma.Register(api, o, func(ctx context.Context, in *struct {
-		providerPath
+		ProviderPath
 		Body KeyCreate
 	}) (*keyBody, error) {
 		k, err := h.a.AddKey(ctx, in.Provider, gateway.NewKey{Name: in.Body.Name, Secret: in.Body.Secret, Weight: in.Body.Weight, ExpiresAt: in.Body.ExpiresAt})
@@ -94,7 +94,7 @@ func (h *adminHandlers) registerKeys(api huma.API) {
 	})
 
 	huma.Register(api, op("listProviderKeys", http.MethodGet, "/providers/{provider}/keys", "List a provider's keys", "Provider keys", http.StatusNotFound),
-		func(ctx context.Context, in *providerPath) (*struct {
+		func(ctx context.Context, in *ProviderPath) (*struct {
 			Body struct {
 				Data []KeyDTO `json:"data"`
 			}
@@ -117,7 +117,7 @@ func (h *adminHandlers) registerKeys(api huma.API) {
 
 	huma.Register(api, op("updateProviderKey", http.MethodPatch, "/providers/{provider}/keys/{key}", "Update a key's name, weight or expiry", "Provider keys", http.StatusNotFound),
 		func(ctx context.Context, in *struct {
-			keyPath
+			KeyPath
 			Body KeyPatch
 		}) (*keyBody, error) {
 			k, err := h.a.UpdateKey(ctx, in.Provider, in.Key, in.Body.Name, in.Body.Weight, in.Body.ExpiresAt)
@@ -133,7 +133,7 @@ func (h *adminHandlers) registerKeys(api huma.API) {
 			id, path, summary = "disableProviderKey", "/providers/{provider}/keys/{key}/disable", "Disable a key"
 		}
 		huma.Register(api, op(id, http.MethodPost, path, summary, "Provider keys", http.StatusNotFound, http.StatusConflict),
-			func(ctx context.Context, in *keyPath) (*keyBody, error) {
+			func(ctx context.Context, in *KeyPath) (*keyBody, error) {
 				k, err := h.a.SetKeyEnabled(ctx, in.Provider, in.Key, enable)
 				if err != nil {
 					return nil, h.problem(ctx, err)
@@ -144,7 +144,7 @@ func (h *adminHandlers) registerKeys(api huma.API) {
 
 	d := op("deleteProviderKey", http.MethodDelete, "/providers/{provider}/keys/{key}", "Delete a key", "Provider keys", http.StatusNotFound)
 	d.DefaultStatus = http.StatusNoContent
-	huma.Register(api, d, func(ctx context.Context, in *keyPath) (*struct{}, error) {
+	huma.Register(api, d, func(ctx context.Context, in *KeyPath) (*struct{}, error) {
 		if err := h.a.DeleteKey(ctx, in.Provider, in.Key); err != nil {
 			return nil, h.problem(ctx, err)
 		}
@@ -155,7 +155,7 @@ func (h *adminHandlers) registerKeys(api huma.API) {
 	r.Description = "Stores the new secret encrypted as a standby key, then starts the durable rotation workflow (verify the new key, make it active and the old one draining, wait the grace period, retire the old key). Watch it in the Temporal UI or with getKeyRotation."
 	r.DefaultStatus = http.StatusAccepted
 	huma.Register(api, r, func(ctx context.Context, in *struct {
-		providerPath
+		ProviderPath
 		Body RotationCreate
 	}) (*struct {
 		Body struct {
@@ -178,7 +178,7 @@ func (h *adminHandlers) registerKeys(api huma.API) {
 	})
 
 	huma.Register(api, op("listKeyRotations", http.MethodGet, "/providers/{provider}/rotations", "List a provider's key rotations", "Provider keys", http.StatusNotFound),
-		func(ctx context.Context, in *providerPath) (*struct {
+		func(ctx context.Context, in *ProviderPath) (*struct {
 			Body struct {
 				Data []RotationDTO `json:"data"`
 			}
@@ -199,11 +199,11 @@ func (h *adminHandlers) registerKeys(api huma.API) {
 			return out, nil
 		})
 
-	type rotationPath struct {
+	type RotationPath struct {
 		ID string `path:"rotation" doc:"Rotation (workflow) id"`
 	}
 	huma.Register(api, op("getKeyRotation", http.MethodGet, "/rotations/{rotation}", "Get a key rotation's state", "Provider keys", http.StatusNotFound),
-		func(ctx context.Context, in *rotationPath) (*struct{ Body RotationDTO }, error) {
+		func(ctx context.Context, in *RotationPath) (*struct{ Body RotationDTO }, error) {
 			r, err := h.a.Rotation(ctx, in.ID)
 			if err != nil {
 				return nil, h.problem(ctx, err)
@@ -211,10 +211,10 @@ func (h *adminHandlers) registerKeys(api huma.API) {
 			return &struct{ Body RotationDTO }{Body: rotationDTO(r)}, nil
 		})
 
-	c := op("cancelKeyRotation", http.MethodPost, "/rotations/{rotation}/cancel", "Cancel a key rotation", "Provider keys", http.StatusNotFound, http.StatusServiceUnavailable)
-	c.Description = "Signals the workflow to stop; it rolls back if the new key is not active yet."
+	c := op("cancelKeyRotation", http.MethodPost, "/rotations/{rotation}/cancel", "Cancel a key rotation", "Provider keys", http.StatusNotFound, http.StatusConflict, http.StatusServiceUnavailable)
+	c.Description = "Signals the workflow to stop; it rolls back if the new key is not active yet. Once the new key is active the rotation can no longer be canceled (409)."
 	c.DefaultStatus = http.StatusAccepted
-	huma.Register(api, c, func(ctx context.Context, in *rotationPath) (*struct{}, error) {
+	huma.Register(api, c, func(ctx context.Context, in *RotationPath) (*struct{}, error) {
 		if err := h.a.CancelRotation(ctx, in.ID); err != nil {
 			return nil, h.problem(ctx, err)
 		}

@@ -60,7 +60,7 @@ type ModelPatch struct {
 	DefaultMaxTokens *int           `json:"default_max_tokens,omitempty" minimum:"0"`
 }
 
-type modelPath struct {
+type ModelPath struct {
 	Model string `path:"model" doc:"Model id or name"`
 }
 
@@ -109,7 +109,7 @@ type RoutePatch struct {
 	Enabled       *bool    `json:"enabled,omitempty"`
 }
 
-type routePath struct {
+type RoutePath struct {
 	Model string `path:"model" doc:"Model id or name"`
 	Route int64  `path:"route" doc:"Route id"`
 }
@@ -183,7 +183,7 @@ func (h *adminHandlers) registerModels(api huma.API) {
 		})
 
 	huma.Register(api, op("getModel", http.MethodGet, "/models/{model}", "Get a model with its routes", "Models", http.StatusNotFound),
-		func(ctx context.Context, in *modelPath) (*modelBody, error) {
+		func(ctx context.Context, in *ModelPath) (*modelBody, error) {
 			m, err := h.a.ModelRef(ctx, in.Model)
 			if err != nil {
 				return nil, h.problem(ctx, err)
@@ -193,7 +193,7 @@ func (h *adminHandlers) registerModels(api huma.API) {
 
 	huma.Register(api, op("updateModel", http.MethodPatch, "/models/{model}", "Update a model, its strategy or strategy config", "Models", http.StatusNotFound, http.StatusConflict),
 		func(ctx context.Context, in *struct {
-			modelPath
+			ModelPath
 			Body ModelPatch
 		}) (*modelBody, error) {
 			b := in.Body
@@ -230,7 +230,7 @@ func (h *adminHandlers) registerModels(api huma.API) {
 
 	d := op("deleteModel", http.MethodDelete, "/models/{model}", "Delete a model and its routes", "Models", http.StatusNotFound)
 	d.DefaultStatus = http.StatusNoContent
-	huma.Register(api, d, func(ctx context.Context, in *modelPath) (*struct{}, error) {
+	huma.Register(api, d, func(ctx context.Context, in *ModelPath) (*struct{}, error) {
 		if err := h.a.DeleteModel(ctx, in.Model); err != nil {
 			return nil, h.problem(ctx, err)
 		}
@@ -242,7 +242,7 @@ func (h *adminHandlers) registerRoutes(api huma.API) {
 	o := op("createRoute", http.MethodPost, "/models/{model}/routes", "Add a route from a model to a provider", "Routes", http.StatusNotFound, http.StatusConflict)
 	o.DefaultStatus = http.StatusCreated
 	huma.Register(api, o, func(ctx context.Context, in *struct {
-		modelPath
+		ModelPath
 		Body RouteCreate
 	}) (*routeBody, error) {
 		b := in.Body
@@ -261,7 +261,7 @@ func (h *adminHandlers) registerRoutes(api huma.API) {
 	})
 
 	huma.Register(api, op("listRoutes", http.MethodGet, "/models/{model}/routes", "List a model's routes", "Routes", http.StatusNotFound),
-		func(ctx context.Context, in *modelPath) (*struct {
+		func(ctx context.Context, in *ModelPath) (*struct {
 			Body struct {
 				Data []RouteDTO `json:"data"`
 			}
@@ -285,7 +285,7 @@ func (h *adminHandlers) registerRoutes(api huma.API) {
 
 	huma.Register(api, op("updateRoute", http.MethodPatch, "/models/{model}/routes/{route}", "Update a route's weight, priority, prices or upstream model", "Routes", http.StatusNotFound, http.StatusConflict),
 		func(ctx context.Context, in *struct {
-			routePath
+			RoutePath
 			Body RoutePatch
 		}) (*routeBody, error) {
 			b := in.Body
@@ -318,7 +318,7 @@ func (h *adminHandlers) registerRoutes(api huma.API) {
 
 	d := op("deleteRoute", http.MethodDelete, "/models/{model}/routes/{route}", "Delete a route", "Routes", http.StatusNotFound)
 	d.DefaultStatus = http.StatusNoContent
-	huma.Register(api, d, func(ctx context.Context, in *routePath) (*struct{}, error) {
+	huma.Register(api, d, func(ctx context.Context, in *RoutePath) (*struct{}, error) {
 		if err := h.a.DeleteRoute(ctx, in.Model, in.Route); err != nil {
 			return nil, h.problem(ctx, err)
 		}

@@ -250,7 +250,7 @@ func (h *adminHandlers) registerObservability(api huma.API) {
 
 	huma.Register(api, op("getProviderHealth", http.MethodGet, "/providers/{provider}/health", "Health of a provider, its keys and recent checks", "Observability", http.StatusNotFound),
 		func(ctx context.Context, in *struct {
-			providerPath
+			ProviderPath
 			Recent int `query:"recent" minimum:"0" maximum:"500" default:"20"`
 		}) (*struct{ Body ProviderHealthDTO }, error) {
 			hs, err := h.a.Health(ctx, in.Provider, in.Recent)

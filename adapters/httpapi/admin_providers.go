@@ -70,7 +70,7 @@ type ProviderPatch struct {
 	Headers  map[string]string `json:"headers,omitempty" doc:"Replaces all extra headers"`
 }
 
-type providerPath struct {
+type ProviderPath struct {
 	Provider string `path:"provider" doc:"Provider id or name" example:"openai-main"`
 }
 
@@ -118,7 +118,7 @@ func (h *adminHandlers) registerProviders(api huma.API) {
 		})
 
 	huma.Register(api, op("getProvider", http.MethodGet, "/providers/{provider}", "Get a provider", "Providers", http.StatusNotFound),
-		func(ctx context.Context, in *providerPath) (*providerBody, error) {
+		func(ctx context.Context, in *ProviderPath) (*providerBody, error) {
 			p, err := h.a.ProviderRef(ctx, in.Provider)
 			if err != nil {
 				return nil, h.problem(ctx, err)
@@ -128,7 +128,7 @@ func (h *adminHandlers) registerProviders(api huma.API) {
 
 	huma.Register(api, op("updateProvider", http.MethodPatch, "/providers/{provider}", "Update a provider", "Providers", http.StatusNotFound, http.StatusConflict),
 		func(ctx context.Context, in *struct {
-			providerPath
+			ProviderPath
 			Body ProviderPatch
 		}) (*providerBody, error) {
 			b := in.Body
@@ -165,7 +165,7 @@ func (h *adminHandlers) registerProviders(api huma.API) {
 			id, path, summary = "disableProvider", "/providers/{provider}/disable", "Disable a provider"
 		}
 		huma.Register(api, op(id, http.MethodPost, path, summary, "Providers", http.StatusNotFound),
-			func(ctx context.Context, in *providerPath) (*providerBody, error) {
+			func(ctx context.Context, in *ProviderPath) (*providerBody, error) {
 				out, err := h.a.UpdateProvider(ctx, in.Provider, func(p *domain.Provider) error {
 					p.Enabled = enable
 					return nil
@@ -179,7 +179,7 @@ func (h *adminHandlers) registerProviders(api huma.API) {
 
 	d := op("deleteProvider", http.MethodDelete, "/providers/{provider}", "Delete a provider with its keys and routes", "Providers", http.StatusNotFound)
 	d.DefaultStatus = http.StatusNoContent
-	huma.Register(api, d, func(ctx context.Context, in *providerPath) (*struct{}, error) {
+	huma.Register(api, d, func(ctx context.Context, in *ProviderPath) (*struct{}, error) {
 		if err := h.a.DeleteProvider(ctx, in.Provider); err != nil {
 			return nil, h.problem(ctx, err)
 		}

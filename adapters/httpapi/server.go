@@ -119,6 +119,7 @@ func register(r chi.Router, api huma.API, o Options) {
 func NewAPI(r chi.Router, version string) huma.API {
 	cfg := huma.DefaultConfig("AI Router", version)
 	cfg.CreateHooks = nil // no $schema property and Link header
+	cfg.Transformers = append(cfg.Transformers, redactErrorValues)
 	cfg.Info.Description = "One OpenAI-compatible endpoint in front of many LLM providers (/v1), and the admin API that configures it (/api/v1)."
 	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"clientKey":  {Type: "http", Scheme: "bearer", Description: "A client key created with the admin API (sk-ar-...)."},
@@ -134,6 +135,20 @@ func NewAPI(r chi.Router, version string) huma.API {
 		{Name: "Observability", Description: "Health, statistics and the request log"},
 	}
 	return humachi.New(r, cfg)
+}
+
+// redactErrorValues removes the offending values huma's validation errors
+// carry: they may hold a secret (an unknown field next to a key, say). The
+// location and message name the problem well enough.
+func redactErrorValues(_ huma.Context, _ string, v any) (any, error) {
+	if em, ok := v.(*huma.ErrorModel); ok {
+		for _, d := range em.Errors {
+			if d != nil {
+				d.Value = nil
+			}
+		}
+	}
+	return v, nil
 }
 
 func adminAuth(api huma.API, want [32]byte) func(huma.Context, func(huma.Context)) {
