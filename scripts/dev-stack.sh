@@ -54,12 +54,25 @@ pg_up() {
 		# The server user must reach the data directory and write its log.
 		chmod o+x "$ROOT" "$DEV" 2>/dev/null || true
 		chown postgres "$LOGS" 2>/dev/null || true
+		if [ ! -e "$PGDATA" ] && ! runuser -u postgres -- test -x "$DEV"; then
+			# A parent of the checkout is closed to the postgres user (e.g.
+			# under /root): keep the cluster where it can live, linked
+			# from .dev/pg.
+			local alt="/var/tmp/airouter-pg-$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)"
+			log "the postgres user cannot reach $DEV; keeping the cluster in $alt (linked from .dev/pg)"
+			mkdir -p "$alt"
+			chown postgres "$alt"
+			ln -sfn "$alt" "$PGDATA"
+		fi
+		if ! runuser -u postgres -- test -w "$LOGS"; then
+			LOGS_PG="$(dirname "$(readlink -f "$PGDATA")")"
+		fi
 	fi
 	if [ ! -s "$PGDATA/PG_VERSION" ]; then
 		log "creating a PostgreSQL cluster in .dev/pg (port $PGPORT)"
-		mkdir -p "$PGDATA"
-		[ "$(id -u)" = 0 ] && chown postgres "$PGDATA"
-		chmod 700 "$PGDATA"
+		mkdir -p "$PGDATA/"
+		[ "$(id -u)" = 0 ] && chown postgres "$(readlink -f "$PGDATA")"
+		chmod 700 "$(readlink -f "$PGDATA")"
 		as_pg "$initdb" -D "$PGDATA" -U postgres --auth=trust --encoding=UTF8 --no-locale >"$LOGS/initdb.log" 2>&1 || die "initdb failed; see .dev/logs/initdb.log"
 		cat >>"$PGDATA/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
@@ -76,7 +89,7 @@ CONF
 		log "PostgreSQL already running on port $PGPORT"
 	else
 		log "starting PostgreSQL on port $PGPORT (log: .dev/logs/postgres.log)"
-		as_pg "$pg_ctl" -D "$PGDATA" -l "$LOGS/postgres.log" -w -t 60 start >/dev/null || die "PostgreSQL did not start; see .dev/logs/postgres.log"
+		as_pg "$pg_ctl" -D "$PGDATA" -l "${LOGS_PG:-$LOGS}/postgres.log" -w -t 60 start >/dev/null || die "PostgreSQL did not start; see .dev/logs/postgres.log"
 	fi
 	local i
 	for i in $(seq 1 60); do
