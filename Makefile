@@ -15,6 +15,7 @@ LDFLAGS    := -s -w -X main.version=$(VERSION)
 SQLC_VERSION     := v1.31.1
 MIGRATE_VERSION  := v4.20.1
 TEMPORAL_VERSION := v1.5.1
+OAPI_CODEGEN_VERSION := v2.8.2
 
 MOCK_ADDR  ?= 127.0.0.1:9099
 PORT       ?= 8080
@@ -36,12 +37,14 @@ $(BIN)/sqlc:
 	GOBIN=$(BIN) $(GO) install github.com/sqlc-dev/sqlc/cmd/sqlc@$(SQLC_VERSION)
 $(BIN)/migrate:
 	GOBIN=$(BIN) $(GO) install -tags pgx5 github.com/golang-migrate/migrate/v4/cmd/migrate@$(MIGRATE_VERSION)
+$(BIN)/oapi-codegen:
+	GOBIN=$(BIN) $(GO) install github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen@$(OAPI_CODEGEN_VERSION)
 $(BIN)/temporal:
 	@echo "building the Temporal CLI $(TEMPORAL_VERSION) (several minutes the first time)"
 	GOBIN=$(BIN) $(GO) install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_VERSION)
 
 .PHONY: tools
-tools: $(BIN)/sqlc $(BIN)/migrate $(BIN)/temporal ## build the pinned sqlc, migrate and temporal CLIs into ./bin
+tools: $(BIN)/sqlc $(BIN)/migrate $(BIN)/oapi-codegen $(BIN)/temporal ## build the pinned sqlc, migrate, oapi-codegen and temporal CLIs into ./bin
 
 ## ---- build ----
 .PHONY: build
@@ -50,8 +53,10 @@ build: ## build bin/airouter and bin/mockllm
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/mockllm ./cmd/mockllm
 
 .PHONY: generate
-generate: $(BIN)/sqlc ## regenerate sqlc code from sql/
+generate: $(BIN)/sqlc $(BIN)/oapi-codegen ## regenerate sqlc code and the OpenAPI test client
 	$(BIN)/sqlc generate
+	$(GO) run ./cmd/airouter openapi --3.0 > $(BIN)/openapi-3.0.json
+	$(BIN)/oapi-codegen -generate types,client -package apiclient $(BIN)/openapi-3.0.json > cmd/airouter/internal/apiclient/client.gen.go
 
 .PHONY: check-generated
 check-generated: $(BIN)/sqlc ## fail when committed generated code is stale
@@ -89,7 +94,7 @@ stop: ## stop what make run / make test started
 ## ---- checks and tests ----
 .PHONY: lint
 lint: ## gofmt and go vet
-	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^adapters/postgres/sqlcgen/')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v -e '^adapters/postgres/sqlcgen/' -e '\.gen\.go$$')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
 .PHONY: test

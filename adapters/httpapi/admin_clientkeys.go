@@ -38,9 +38,7 @@ func (h *adminHandlers) registerClientKeys(api huma.API) {
 	o := op("createClientKey", http.MethodPost, "/client-keys", "Create a client key", "Client keys", http.StatusConflict)
 	o.DefaultStatus = http.StatusCreated
 	huma.Register(api, o, func(ctx context.Context, in *struct {
-		Body struct {
-			Name string `json:"name" example:"backend-prod"`
-		}
+		Body ClientKeyName
 	}) (*struct{ Body ClientKeyCreated }, error) {
 		k, token, err := h.a.CreateClientKey(ctx, in.Body.Name)
 		if err != nil {
@@ -51,18 +49,14 @@ func (h *adminHandlers) registerClientKeys(api huma.API) {
 
 	huma.Register(api, op("listClientKeys", http.MethodGet, "/client-keys", "List client keys", "Client keys"),
 		func(ctx context.Context, _ *struct{}) (*struct {
-			Body struct {
-				Data []ClientKeyDTO `json:"data"`
-			}
+			Body ClientKeyList
 		}, error) {
 			ks, err := h.a.ListClientKeys(ctx)
 			if err != nil {
 				return nil, h.problem(ctx, err)
 			}
 			out := &struct {
-				Body struct {
-					Data []ClientKeyDTO `json:"data"`
-				}
+				Body ClientKeyList
 			}{}
 			out.Body.Data = make([]ClientKeyDTO, 0, len(ks))
 			for _, k := range ks {

@@ -95,18 +95,14 @@ func (h *adminHandlers) registerKeys(api huma.API) {
 
 	huma.Register(api, op("listProviderKeys", http.MethodGet, "/providers/{provider}/keys", "List a provider's keys", "Provider keys", http.StatusNotFound),
 		func(ctx context.Context, in *ProviderPath) (*struct {
-			Body struct {
-				Data []KeyDTO `json:"data"`
-			}
+			Body KeyList
 		}, error) {
 			ks, err := h.a.ListKeys(ctx, in.Provider)
 			if err != nil {
 				return nil, h.problem(ctx, err)
 			}
 			out := &struct {
-				Body struct {
-					Data []KeyDTO `json:"data"`
-				}
+				Body KeyList
 			}{}
 			out.Body.Data = make([]KeyDTO, 0, len(ks))
 			for _, k := range ks {
@@ -158,20 +154,14 @@ func (h *adminHandlers) registerKeys(api huma.API) {
 		ProviderPath
 		Body RotationCreate
 	}) (*struct {
-		Body struct {
-			Rotation RotationDTO `json:"rotation"`
-			NewKey   KeyDTO      `json:"new_key"`
-		}
+		Body RotationStarted
 	}, error) {
 		rot, k, err := h.a.StartRotation(ctx, in.Provider, gateway.NewKey{Name: in.Body.Name, Secret: in.Body.Secret}, in.Body.OldKeyID)
 		if err != nil {
 			return nil, h.problem(ctx, err)
 		}
 		out := &struct {
-			Body struct {
-				Rotation RotationDTO `json:"rotation"`
-				NewKey   KeyDTO      `json:"new_key"`
-			}
+			Body RotationStarted
 		}{}
 		out.Body.Rotation, out.Body.NewKey = rotationDTO(rot), keyDTO(k)
 		return out, nil
@@ -179,18 +169,14 @@ func (h *adminHandlers) registerKeys(api huma.API) {
 
 	huma.Register(api, op("listKeyRotations", http.MethodGet, "/providers/{provider}/rotations", "List a provider's key rotations", "Provider keys", http.StatusNotFound),
 		func(ctx context.Context, in *ProviderPath) (*struct {
-			Body struct {
-				Data []RotationDTO `json:"data"`
-			}
+			Body RotationList
 		}, error) {
 			rs, err := h.a.ListRotations(ctx, in.Provider)
 			if err != nil {
 				return nil, h.problem(ctx, err)
 			}
 			out := &struct {
-				Body struct {
-					Data []RotationDTO `json:"data"`
-				}
+				Body RotationList
 			}{}
 			out.Body.Data = make([]RotationDTO, 0, len(rs))
 			for _, r := range rs {

@@ -161,9 +161,7 @@ func (h *adminHandlers) registerModels(api huma.API) {
 
 	huma.Register(api, op("listAdminModels", http.MethodGet, "/models", "List models with their routes", "Models"),
 		func(ctx context.Context, _ *struct{}) (*struct {
-			Body struct {
-				Data []ModelDTO `json:"data"`
-			}
+			Body AdminModelList
 		}, error) {
 			ms, err := h.a.ListModels(ctx)
 			if err != nil {
@@ -171,9 +169,7 @@ func (h *adminHandlers) registerModels(api huma.API) {
 			}
 			names := h.providerNames(ctx)
 			out := &struct {
-				Body struct {
-					Data []ModelDTO `json:"data"`
-				}
+				Body AdminModelList
 			}{}
 			out.Body.Data = make([]ModelDTO, 0, len(ms))
 			for _, m := range ms {
@@ -262,9 +258,7 @@ func (h *adminHandlers) registerRoutes(api huma.API) {
 
 	huma.Register(api, op("listRoutes", http.MethodGet, "/models/{model}/routes", "List a model's routes", "Routes", http.StatusNotFound),
 		func(ctx context.Context, in *ModelPath) (*struct {
-			Body struct {
-				Data []RouteDTO `json:"data"`
-			}
+			Body RouteList
 		}, error) {
 			rs, err := h.a.ListRoutes(ctx, in.Model)
 			if err != nil {
@@ -272,9 +266,7 @@ func (h *adminHandlers) registerRoutes(api huma.API) {
 			}
 			names := h.providerNames(ctx)
 			out := &struct {
-				Body struct {
-					Data []RouteDTO `json:"data"`
-				}
+				Body RouteList
 			}{}
 			out.Body.Data = make([]RouteDTO, 0, len(rs))
 			for _, r := range rs {

@@ -228,18 +228,14 @@ func (h *adminHandlers) registerObservability(api huma.API) {
 		func(ctx context.Context, in *struct {
 			Recent int `query:"recent" minimum:"0" maximum:"100" default:"5" doc:"Recent checks per provider"`
 		}) (*struct {
-			Body struct {
-				Data []ProviderHealthDTO `json:"data"`
-			}
+			Body ProviderHealthList
 		}, error) {
 			hs, err := h.a.Health(ctx, "", in.Recent)
 			if err != nil {
 				return nil, h.problem(ctx, err)
 			}
 			out := &struct {
-				Body struct {
-					Data []ProviderHealthDTO `json:"data"`
-				}
+				Body ProviderHealthList
 			}{}
 			out.Body.Data = make([]ProviderHealthDTO, 0, len(hs))
 			for _, p := range hs {
@@ -265,11 +261,7 @@ func (h *adminHandlers) registerObservability(api huma.API) {
 			timeRange
 			GroupBy string `query:"group_by" enum:"model,route" default:"model"`
 		}) (*struct {
-			Body struct {
-				From time.Time     `json:"from"`
-				To   time.Time     `json:"to"`
-				Rows []StatsRowDTO `json:"rows"`
-			}
+			Body StatsReport
 		}, error) {
 			from, to, err := in.parse(time.Now())
 			if err != nil {
@@ -280,11 +272,7 @@ func (h *adminHandlers) registerObservability(api huma.API) {
 				return nil, h.problem(ctx, err)
 			}
 			out := &struct {
-				Body struct {
-					From time.Time     `json:"from"`
-					To   time.Time     `json:"to"`
-					Rows []StatsRowDTO `json:"rows"`
-				}
+				Body StatsReport
 			}{}
 			out.Body.From, out.Body.To = from, to
 			out.Body.Rows = make([]StatsRowDTO, 0, len(rows))
@@ -299,17 +287,11 @@ func (h *adminHandlers) registerObservability(api huma.API) {
 
 	huma.Register(api, op("getLiveStats", http.MethodGet, "/stats/live", "In-memory statistics of every route and key on this replica", "Observability"),
 		func(ctx context.Context, _ *struct{}) (*struct {
-			Body struct {
-				Routes []LiveRouteDTO `json:"routes"`
-				Keys   []LiveKeyDTO   `json:"keys"`
-			}
+			Body LiveStats
 		}, error) {
 			rs, ks := h.a.LiveStats()
 			out := &struct {
-				Body struct {
-					Routes []LiveRouteDTO `json:"routes"`
-					Keys   []LiveKeyDTO   `json:"keys"`
-				}
+				Body LiveStats
 			}{}
 			out.Body.Routes = make([]LiveRouteDTO, 0, len(rs))
 			for _, r := range rs {
@@ -339,10 +321,7 @@ func (h *adminHandlers) registerObservability(api huma.API) {
 			Limit    int    `query:"limit" minimum:"1" maximum:"1000" default:"50"`
 			Cursor   string `query:"cursor" doc:"next_cursor of the previous page"`
 		}) (*struct {
-			Body struct {
-				Data       []RequestLogDTO `json:"data"`
-				NextCursor string          `json:"next_cursor,omitempty"`
-			}
+			Body RequestLogPage
 		}, error) {
 			from, to, err := in.parse(time.Now())
 			if err != nil {
@@ -365,10 +344,7 @@ func (h *adminHandlers) registerObservability(api huma.API) {
 				return nil, h.problem(ctx, err)
 			}
 			out := &struct {
-				Body struct {
-					Data       []RequestLogDTO `json:"data"`
-					NextCursor string          `json:"next_cursor,omitempty"`
-				}
+				Body RequestLogPage
 			}{}
 			out.Body.Data = make([]RequestLogDTO, 0, len(entries))
 			for _, e := range entries {

@@ -79,9 +79,7 @@ type providerBody struct {
 }
 
 type providerList struct {
-	Body struct {
-		Data []ProviderDTO `json:"data"`
-	}
+	Body ProviderList
 }
 
 func (h *adminHandlers) registerProviders(api huma.API) {
