@@ -13,6 +13,8 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 DEV="$ROOT/.dev"
 LOGS="$DEV/logs"
 PGDATA="$DEV/pg"
+# .dev/pg may link to a directory the postgres user can reach (see pg_up).
+if [ -L "$PGDATA" ]; then PGDATA="$(readlink -f "$PGDATA")"; fi
 PGPORT="${AIROUTER_DEV_PG_PORT:-54329}"
 TEMPORAL_PORT="${AIROUTER_DEV_TEMPORAL_PORT:-7233}"
 TEMPORAL_UI_PORT="${AIROUTER_DEV_TEMPORAL_UI_PORT:-8233}"
@@ -25,7 +27,7 @@ die() { printf 'dev-stack: error: %s\n' "$*" >&2; exit 1; }
 # (the server refuses to run as root).
 as_pg() {
 	if [ "$(id -u)" = 0 ]; then
-		runuser -u postgres -- "$@"
+		(cd / && runuser -u postgres -- "$@")
 	else
 		"$@"
 	fi
@@ -63,16 +65,17 @@ pg_up() {
 			mkdir -p "$alt"
 			chown postgres "$alt"
 			ln -sfn "$alt" "$PGDATA"
+			PGDATA="$alt"
 		fi
 		if ! runuser -u postgres -- test -w "$LOGS"; then
-			LOGS_PG="$(dirname "$(readlink -f "$PGDATA")")"
+			LOGS_PG="$PGDATA"
 		fi
 	fi
 	if [ ! -s "$PGDATA/PG_VERSION" ]; then
 		log "creating a PostgreSQL cluster in .dev/pg (port $PGPORT)"
-		mkdir -p "$PGDATA/"
-		[ "$(id -u)" = 0 ] && chown postgres "$(readlink -f "$PGDATA")"
-		chmod 700 "$(readlink -f "$PGDATA")"
+		mkdir -p "$PGDATA"
+		[ "$(id -u)" = 0 ] && chown postgres "$PGDATA"
+		chmod 700 "$PGDATA"
 		as_pg "$initdb" -D "$PGDATA" -U postgres --auth=trust --encoding=UTF8 --no-locale >"$LOGS/initdb.log" 2>&1 || die "initdb failed; see .dev/logs/initdb.log"
 		cat >>"$PGDATA/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
