@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -22,6 +24,9 @@ type bench struct {
 
 	root, logDir, dbName string
 	mock, router, proxy  *proc
+	routerSpec           procSpec
+	proxySpec            procSpec
+	starts               map[string]int
 	mockURL              string
 	targets              map[string]*target
 	order                []string // direct, router, revproxy
@@ -115,11 +120,11 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 	}
 	defer b.mock.stop()
 	b.mockURL = "http://" + b.mock.addr
-	b.proxy, err = startProc(ctx, "revproxy", self, []string{revproxyFlag, b.mockURL}, childEnv(), b.logDir, proxyReady, 15*time.Second)
-	if err != nil {
+	b.proxySpec = procSpec{name: "revproxy", path: self, args: []string{revproxyFlag, b.mockURL}, env: childEnv(), ready: proxyReady, timeout: 15 * time.Second}
+	if b.proxy, err = b.start(ctx, b.proxySpec); err != nil {
 		return nil, err
 	}
-	defer b.proxy.stop()
+	defer func() { b.proxy.stop() }()
 
 	b.targets = map[string]*target{
 		direct:   newTarget(direct, b.mockURL, b.mock.pid(), b.scenarios, ""),
@@ -134,14 +139,14 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 		defer drop()
 		b.dbName = dbName
 		adminToken, masterKey := "bench-admin-"+randomHex(16), randomKey()
-		b.router, err = startProc(ctx, "airouter", c.airouter, []string{"serve"}, childEnv(
+		b.routerSpec = procSpec{name: "airouter", path: c.airouter, args: []string{"serve"}, env: childEnv(
 			"DATABASE_URL="+dbURL, "HOST=127.0.0.1", "PORT=0", "ADMIN_TOKEN="+adminToken,
 			"AIROUTER_MASTER_KEY="+masterKey, "TEMPORAL_ADDRESS=127.0.0.1:1", "DEBUG=false", "SHUTDOWN_TIMEOUT=5",
-		), b.logDir, routerReady, 90*time.Second)
-		if err != nil {
+		), ready: routerReady, timeout: 90 * time.Second}
+		if b.router, err = b.start(ctx, b.routerSpec); err != nil {
 			return nil, err
 		}
-		defer b.router.stop()
+		defer func() { b.router.stop() }()
 		routerURL := "http://" + b.router.addr
 		if err := waitHTTP(ctx, routerURL+"/healthz", 30*time.Second); err != nil {
 			return nil, fmt.Errorf("router: %w", err)
@@ -267,6 +272,69 @@ func (b *bench) waitReady(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// procSpec is how to start a child, kept to restart it.
+type procSpec struct {
+	name, path string
+	args, env  []string
+	ready      *regexp.Regexp
+	timeout    time.Duration
+}
+
+func (b *bench) start(ctx context.Context, s procSpec) (*proc, error) {
+	if b.starts == nil {
+		b.starts = map[string]int{}
+	}
+	b.starts[s.name]++
+	logName := s.name
+	if n := b.starts[s.name]; n > 1 {
+		logName = fmt.Sprintf("%s.%d", s.name, n)
+	}
+	p, err := startProc(ctx, logName, s.path, s.args, s.env, b.logDir, s.ready, s.timeout)
+	if p != nil {
+		p.name = s.name
+	}
+	return p, err
+}
+
+// restartServers restarts the router and the reverse proxy on the same
+// ports, so a measurement starts from fresh processes, and waits until
+// they answer again.
+func (b *bench) restartServers(ctx context.Context) error {
+	if b.router != nil {
+		b.router.stop()
+		s := b.routerSpec
+		s.env = slices.Clone(s.env)
+		for i, kv := range s.env {
+			if kv == "PORT=0" {
+				s.env[i] = "PORT=" + portOf(b.router.addr)
+			}
+		}
+		p, err := b.start(ctx, s)
+		if err != nil {
+			return err
+		}
+		b.router = p
+		b.targets[router].pid = p.pid()
+		b.targets[router].tr.CloseIdleConnections()
+	}
+	b.proxy.stop()
+	s := b.proxySpec
+	s.args = append(slices.Clone(s.args), b.proxy.addr)
+	p, err := b.start(ctx, s)
+	if err != nil {
+		return err
+	}
+	b.proxy = p
+	b.targets[revproxy].pid = p.pid()
+	b.targets[revproxy].tr.CloseIdleConnections()
+	return b.waitReady(ctx)
+}
+
+func portOf(addr string) string {
+	_, port, _ := net.SplitHostPort(addr)
+	return port
 }
 
 func waitHTTP(ctx context.Context, url string, timeout time.Duration) error {

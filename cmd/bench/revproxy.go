@@ -16,7 +16,8 @@ import (
 // revproxyFlag, as the first argument, makes the harness serve as the
 // reference reverse proxy instead: bench -revproxy-child UPSTREAM_URL. It
 // is not in the usage text; the harness re-executes itself with it, so the
-// proxy is a process of its own, measured like the router.
+// proxy is a process of its own, measured like the router. An optional
+// second argument is the listen address (default 127.0.0.1:0).
 const revproxyFlag = "-revproxy-child"
 
 // runRevproxy is the smallest reasonable proxy: httputil.ReverseProxy with
@@ -33,8 +34,12 @@ const revproxyFlag = "-revproxy-child"
 // cut after its first event (golang/go#40747; about 0.5% of streams here).
 // A reference that truncates streams would not be a fair one.
 func runRevproxy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) != 1 {
-		return errors.New("usage: bench " + revproxyFlag + " UPSTREAM_URL")
+	if len(args) != 1 && len(args) != 2 {
+		return errors.New("usage: bench " + revproxyFlag + " UPSTREAM_URL [LISTEN_ADDR]")
+	}
+	listen := "127.0.0.1:0"
+	if len(args) == 2 {
+		listen = args[1]
 	}
 	up, err := url.Parse(args[0])
 	if err != nil || up.Host == "" {
@@ -52,7 +57,7 @@ func runRevproxy(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		Transport: tr,
 		ErrorLog:  log.New(stderr, "revproxy: ", 0),
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return err
 	}

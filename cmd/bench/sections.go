@@ -66,18 +66,38 @@ func (b *bench) rssAll() map[string]int64 {
 
 // memory opens longStreams concurrent long streams through each target,
 // samples the resident memory of the process that serves them once every
-// stream has its first token, and counts every frame of every stream.
+// stream has its first token, and counts every frame of every stream. The
+// router and the proxy are restarted before every repetition: a process
+// that already served the streams once keeps their memory (freed but
+// resident, and reused without growing), so only a fresh one shows what
+// the streams need. A last round on the warm processes shows the steady
+// state.
 func (b *bench) memory(ctx context.Context) error {
 	n := b.cfg.longStreams
 	level := fmt.Sprint(n)
-	for rep := range b.cfg.reps {
+	idle := b.rep.IdleRSS
+	for rep := range b.cfg.reps + 1 {
+		warm := rep == b.cfg.reps
+		if rep > 0 && !warm {
+			if err := b.restartServers(ctx); err != nil {
+				return fmt.Errorf("restart: %w", err)
+			}
+			b.pause(ctx, time.Second)
+			idle = b.rssAll()
+			idle["mockllm"] = b.rep.IdleRSS["mockllm"]
+		}
 		for _, name := range b.rotated(rep) {
 			t := b.targets[name]
 			m, tc := b.longStreams(ctx, t, n)
-			if idle, ok := b.rep.IdleRSS[procName(name)]; ok && m.Open > 0 {
-				m.PerStream = float64(m.During-idle) / float64(m.Open)
+			m.Idle = idle[procName(name)]
+			if m.Open > 0 {
+				m.PerStream = float64(m.During-m.Idle) / float64(m.Open)
 			}
-			b.rep.Mem[name] = append(b.rep.Mem[name], m)
+			if warm {
+				b.rep.MemWarm[name] = m
+			} else {
+				b.rep.Mem[name] = append(b.rep.Mem[name], m)
+			}
 			b.rep.addTrunc(level, name, tc)
 			t.tr.CloseIdleConnections()
 			b.pause(ctx, 300*time.Millisecond)
