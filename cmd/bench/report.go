@@ -36,8 +36,9 @@ type report struct {
 }
 
 type sectionTime struct {
-	Name string
-	Took time.Duration
+	Name     string
+	Took     time.Duration
+	OtherCPU float64 // cores used by other processes meanwhile
 }
 
 type pairsRep struct {
@@ -520,9 +521,9 @@ func (r *report) markdown() string {
 	}
 
 	w("\n## Run\n\n")
-	w("| Section | Took |\n|---|---|\n")
+	w("| Section | Took | CPU used by other processes meanwhile |\n|---|---|---|\n")
 	for _, s := range r.SectionTimes {
-		w("| %s | %v |\n", s.Name, s.Took.Round(100*time.Millisecond))
+		w("| %s | %v | %.2f cores |\n", s.Name, s.Took.Round(100*time.Millisecond), s.OtherCPU)
 	}
 	w("\nReproduce: `make bench` (builds, starts PostgreSQL from the local stack, runs `go run ./cmd/bench -out bench/results`); `go run ./cmd/bench -h` lists the knobs. The targets are reported, not asserted.\n")
 	return b.String()
