@@ -154,15 +154,9 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 		if err := waitHTTP(ctx, routerURL+"/healthz", 30*time.Second); err != nil {
 			return nil, fmt.Errorf("router: %w", err)
 		}
-		fallback := &storeFallback{dbURL: dbURL, masterKey: masterKey}
-		key, how, err := configureRouter(ctx, admin{base: routerURL, token: adminToken, c: &http.Client{Timeout: 10 * time.Second}}, b.mockURL, b.scenarios, fallback)
-		fallback.close()
+		key, err := configureRouter(ctx, admin{base: routerURL, token: adminToken, c: &http.Client{Timeout: 10 * time.Second}}, b.mockURL, b.scenarios)
 		if err != nil {
 			return nil, fmt.Errorf("configure the router: %w", err)
-		}
-		rep.ConfiguredBy = how
-		if how != "admin API" {
-			b.logf("warning: configured through the %s", how)
 		}
 		b.targets[router] = newTarget(router, routerURL, b.router.pid(), b.scenarios, key)
 		b.order = []string{direct, router, revproxy}

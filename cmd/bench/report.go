@@ -32,7 +32,6 @@ type report struct {
 
 	Profile, ProfileNote string
 	Targets              []string // measured paths, direct first
-	ConfiguredBy         string   // how the router was configured
 }
 
 type sectionTime struct {
@@ -315,9 +314,6 @@ func (r *report) markdown() string {
 	w("| Date | %s, measurements took %v |\n", r.Started.Format(time.RFC3339), r.Finished.Sub(r.Started).Round(time.Second))
 	w("| Load average | %s before, %s after |\n", r.LoadBefore, r.LoadAfter)
 	w("| CPU outside this benchmark | %.2f cores on average during the run (the harness, mock, router, proxy and the benchmark database's PostgreSQL backends used %.2f) |\n", r.OtherCPU, r.OurCPU)
-	if r.ConfiguredBy != "" {
-		w("| Router configured through | %s |\n", r.ConfiguredBy)
-	}
 	w("| Repetitions | %d; every figure is the median of the repetitions with their range (min – max) |\n", r.cfg.reps)
 	w("\nAll three paths reach the same `mockllm` process: **direct** (the client calls the mock), **router** (`airouter serve`, " +
 		"PostgreSQL config store and request log, no Temporal), **revproxy** (a minimal `httputil.ReverseProxy`, the reference). " +

@@ -264,68 +264,36 @@ func (a admin) call(ctx context.Context, method, path string, body, out any, wan
 	return nil
 }
 
-// configureRouter creates, for every scenario, a provider pointing at the
-// mock with the scenario's X-Mock-* headers as its extra headers, a key, a
-// model bench-<scenario> with one route, and one client key, which it
-// returns. Everything goes through the admin API; fallback (if not nil)
-// adds a key or a route directly in the database when the API's
-// path-parameter endpoints cannot, and says how it was configured.
-func configureRouter(ctx context.Context, a admin, mockURL string, scenarios []scenario, fallback *storeFallback) (string, string, error) {
-	how := "admin API"
+// configureRouter creates, through the admin API, for every scenario a
+// provider pointing at the mock with the scenario's X-Mock-* headers as its
+// extra headers, a key, and a model bench-<scenario> with one route; then
+// one client key, whose token it returns.
+func configureRouter(ctx context.Context, a admin, mockURL string, scenarios []scenario) (string, error) {
 	for _, sc := range scenarios {
 		prov := "mock-" + sc.name
-		var p struct {
-			ID int64 `json:"id"`
-		}
 		if err := a.call(ctx, "POST", "/providers", map[string]any{
 			"name": prov, "kind": "openai_compatible", "base_url": mockURL + "/v1", "headers": sc.headers,
-		}, &p, http.StatusCreated); err != nil {
-			return "", how, err
+		}, nil, http.StatusCreated); err != nil {
+			return "", err
 		}
-		secret := "sk-bench-" + randomHex(12)
-		if err := a.call(ctx, "POST", "/providers/"+prov+"/keys", map[string]any{"secret": secret, "name": "k1"}, nil, http.StatusCreated); err != nil {
-			if fallback == nil || !isEmptyPathParam(err) {
-				return "", how, err
-			}
-			if err := fallback.addKey(ctx, p.ID, secret); err != nil {
-				return "", how, fmt.Errorf("%v; store fallback: %w", err, err)
-			}
-			how = fallbackHow
+		if err := a.call(ctx, "POST", "/providers/"+prov+"/keys", map[string]any{"secret": "sk-bench-" + randomHex(12), "name": "k1"}, nil, http.StatusCreated); err != nil {
+			return "", err
 		}
-		var m struct {
-			ID int64 `json:"id"`
-		}
-		if err := a.call(ctx, "POST", "/models", map[string]any{"name": sc.model()}, &m, http.StatusCreated); err != nil {
-			return "", how, err
+		if err := a.call(ctx, "POST", "/models", map[string]any{"name": sc.model()}, nil, http.StatusCreated); err != nil {
+			return "", err
 		}
 		if err := a.call(ctx, "POST", "/models/"+sc.model()+"/routes", map[string]any{"provider": prov, "upstream_model": "mock-gpt"}, nil, http.StatusCreated); err != nil {
-			if fallback == nil || !isEmptyPathParam(err) {
-				return "", how, err
-			}
-			if err := fallback.addRoute(ctx, m.ID, p.ID, "mock-gpt"); err != nil {
-				return "", how, fmt.Errorf("%v; store fallback: %w", err, err)
-			}
-			how = fallbackHow
+			return "", err
 		}
 	}
 	var ck struct {
 		Token string `json:"token"`
 	}
 	if err := a.call(ctx, "POST", "/client-keys", map[string]any{"name": "bench"}, &ck, http.StatusCreated); err != nil {
-		return "", how, err
+		return "", err
 	}
 	if ck.Token == "" {
-		return "", how, errors.New("POST /client-keys returned no token")
+		return "", errors.New("POST /client-keys returned no token")
 	}
-	return ck.Token, how, nil
-}
-
-const fallbackHow = "admin API, with provider keys and model routes written to the database directly: " +
-	"the API's POST /providers/{provider}/keys and /models/{model}/routes did not receive their path parameter"
-
-// isEmptyPathParam recognises the admin API failing to bind a path
-// parameter: huma skips embedded structs of unexported types, so the
-// handler sees an empty provider or model name.
-func isEmptyPathParam(err error) bool {
-	return strings.Contains(err.Error(), `= 404`) && strings.Contains(err.Error(), `\"\" not found`)
+	return ck.Token, nil
 }
