@@ -29,7 +29,7 @@ var ErrTooLong = errors.New("sse: line or event too long")
 
 // Default sizes of a Reader's buffer.
 const (
-	DefaultInitialSize = 16 << 10
+	DefaultInitialSize = 4 << 10 // grows on demand; small keeps memory per open stream low
 	DefaultMaxLine     = 32 << 20
 )
 
