@@ -246,6 +246,17 @@ func (b *bench) ourCPU() time.Duration {
 	return cpuSum(pids)
 }
 
+// serversCPU is the CPU time of the measured servers: the mock, the
+// proxy, the router and its PostgreSQL backends.
+func (b *bench) serversCPU() time.Duration {
+	pids := []int{b.mock.pid(), b.proxy.pid()}
+	if b.router != nil {
+		pids = append(pids, b.router.pid())
+		pids = append(pids, pgBackends(b.dbName)...)
+	}
+	return cpuSum(pids)
+}
+
 // waitReady waits until every target answers every scenario: the router
 // applies configuration changes through LISTEN/NOTIFY, within a second.
 func (b *bench) waitReady(ctx context.Context) error {

@@ -317,6 +317,7 @@ func (b *bench) openLoopGrid(ctx context.Context) error {
 				for _, name := range b.rotated(k) {
 					r := b.openRun(ctx, b.targets[name], runOpts{sc: sc, rate: rate, dur: b.cfg.duration, warm: b.cfg.warmup})
 					b.rep.addOpen(openKey{sc, rate, name}, rep, r)
+					b.settle(ctx)
 					if ctx.Err() != nil {
 						return ctx.Err()
 					}
@@ -422,9 +423,7 @@ func (b *bench) maxRate(ctx context.Context) error {
 				if pass && rate > sr.Rate {
 					sr.Rate, sr.CPUus, sr.PGCPUus, sr.P99 = rate, r.CPUus, r.PGCPUus, r.P99
 				}
-				if !pass {
-					b.pause(ctx, 500*time.Millisecond) // let queues drain
-				}
+				b.settle(ctx)
 				return pass
 			}
 			searchMaxRate(probe, start, 64000, precision, maxProbes)
@@ -508,6 +507,29 @@ func (b *bench) profile(ctx context.Context) error {
 	b.rep.ProfileNote = fmt.Sprintf("perf record -F 999 -g of the router for %v under %.0f req/s of 0 ms JSON requests", b.cfg.profile, rate)
 	b.rep.Profile = top
 	return nil
+}
+
+// settle waits until the measured processes (mock, router, proxy and the
+// router's PostgreSQL backends) are idle, for at most 3 s: after an
+// overload the router still drains queued requests and writes its request
+// log, work that would otherwise be charged to the next measurement of
+// another path. Idle is under a tenth of a core over 200 ms (two clock
+// ticks); other processes on the machine do not count.
+func (b *bench) settle(ctx context.Context) {
+	if b.cfg.smoke {
+		return // a smoke run checks the harness, not the numbers
+	}
+	window, limit := 200*time.Millisecond, 3*time.Second
+	deadline := time.Now().Add(limit)
+	prev := b.serversCPU()
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		sleep(ctx, window)
+		cur := b.serversCPU()
+		if cur-prev <= 2*clockTick {
+			return
+		}
+		prev = cur
+	}
 }
 
 // pause waits d, a fifth of it in a smoke run.
