@@ -46,3 +46,21 @@ func TestReadSSECountsFrames(t *testing.T) {
 		t.Errorf("frames %d content %d done %v err %v; want 3, 2, true, nil", frames, content, done, err)
 	}
 }
+
+func TestTruncCountClassifies(t *testing.T) {
+	t.Parallel()
+	var c truncCount
+	ok := streamResult{Status: 200, Done: true, Content: 20}
+	short := streamResult{Status: 200, Done: true, Content: 19}
+	noDone := streamResult{Status: 200, Content: 20}
+	failed := streamResult{Status: 502, Err: &statusError{502, "bad gateway"}}
+	for _, r := range []streamResult{ok, short, noDone, failed} {
+		c.add(&r, 20)
+	}
+	if c.Streams != 4 || c.Complete != 1 || c.Truncated != 2 || c.Failed != 1 {
+		t.Errorf("%+v: want 4 streams, 1 complete, 2 truncated, 1 failed", c)
+	}
+	if !strings.Contains(c.Sample, "19/20") {
+		t.Errorf("sample %q should describe the first truncated stream", c.Sample)
+	}
+}
