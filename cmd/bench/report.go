@@ -371,7 +371,7 @@ func (r *report) markdown() string {
 	// 2.
 	w("\n## 2. Open-loop constant load\n\n")
 	w("Requests are sent on a fixed schedule whatever the completions (%v measured after %v of warm-up, at most %d open); latency counts from each request's scheduled time, so a stalled server is not hidden (no coordinated omission). ", r.cfg.duration, r.cfg.warmup, maxInFlight)
-	w("Added = target − direct at the same percentile, per repetition. CPU is the serving process's user+system time (/proc/<pid>/stat, 10 ms ticks) per request; the router's includes none of PostgreSQL's, shown apart.\n\n")
+	w("Added = target − direct at the same percentile, per repetition. CPU is the serving process's user+system time (/proc/<pid>/stat, 10 ms ticks) per request (for direct: the mock's); the router's includes none of PostgreSQL's, shown apart.\n\n")
 	w("| Mock | Rate | Path | p50 | p99 | Added p50 | Added p99 | Errors | CPU µs/req |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, sc := range []string{"0ms", "50ms"} {
 		for _, rate := range r.cfg.rates {
