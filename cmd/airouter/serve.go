@@ -97,7 +97,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.Debug, stderr)
+	lw := newLogWriter(stderr, 100*time.Millisecond, 64<<10)
+	defer lw.Close()
+	log := newLogger(cfg.Debug, lw)
 	d, err := openDeps(ctx, cfg, log)
 	if err != nil {
 		return err

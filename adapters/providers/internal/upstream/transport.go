@@ -38,8 +38,10 @@ func NewTransport(connect time.Duration) *http.Transport {
 		IdleConnTimeout:       IdleConnTimeout,
 		TLSHandshakeTimeout:   connect,
 		ExpectContinueTimeout: time.Second,
-		// Large SSE events should not need many small reads.
-		ReadBufferSize:  64 << 10,
-		WriteBufferSize: 64 << 10,
+		// net/http's 4 KiB buffers: every pooled or streaming connection
+		// holds them, so larger ones cost memory per open stream; large
+		// events are read through the SSE reader's own growing buffer.
+		ReadBufferSize:  4 << 10,
+		WriteBufferSize: 4 << 10,
 	}
 }
