@@ -36,6 +36,7 @@ type config struct {
 	RotationGrace       time.Duration
 	LogRetention        time.Duration
 	DBMaxConns          int
+	PprofAddr           string
 }
 
 // envSpec documents one variable; the README's table is written from these.
@@ -63,6 +64,7 @@ var envSpecs = []envSpec{
 	{"KEY_ROTATION_GRACE_PERIOD", "600", "Seconds an old key stays draining after a rotation before it is retired."},
 	{"REQUEST_LOG_RETENTION_DAYS", "30", "Request-log entries older than this are deleted daily (0 keeps them)."},
 	{"DB_MAX_CONNS", "20", "Size of the PostgreSQL connection pool."},
+	{"PPROF_ADDR", "", "host:port of a separate listener serving Go's /debug/pprof profiles (off when empty; keep it on loopback)."},
 }
 
 type envError struct{ name, msg string }
@@ -170,6 +172,11 @@ func loadConfig(getenv func(string) string, need needs) (config, error) {
 	c.LogRetention = time.Duration(days) * 24 * time.Hour
 	if c.DBMaxConns, err = intVar(get, "DB_MAX_CONNS", 2, 1000); err != nil {
 		return c, err
+	}
+	if c.PprofAddr = get("PPROF_ADDR"); c.PprofAddr != "" {
+		if _, _, serr := net.SplitHostPort(c.PprofAddr); serr != nil {
+			return c, &envError{"PPROF_ADDR", "must be host:port, e.g. 127.0.0.1:6060"}
+		}
 	}
 	return c, nil
 }
