@@ -68,7 +68,8 @@ migration: $(BIN)/migrate ## create a new migration: make migration NAME=add_thi
 
 ## ---- local stack ----
 .PHONY: stack
-stack: $(BIN)/temporal ## start PostgreSQL and Temporal unless DATABASE_URL / TEMPORAL_ADDRESS are set
+stack: ## start PostgreSQL and Temporal unless DATABASE_URL / TEMPORAL_ADDRESS are set
+	@if [ -z "$${TEMPORAL_ADDRESS:-}" ]; then $(MAKE) --no-print-directory $(BIN)/temporal; fi
 	@scripts/dev-stack.sh up
 
 .PHONY: mock
@@ -98,7 +99,7 @@ lint: ## gofmt and go vet
 	$(GO) vet ./...
 
 .PHONY: test
-test: tools stack check-generated lint ## start the stack, then every check and test (go test -race)
+test: $(BIN)/sqlc $(BIN)/oapi-codegen stack check-generated lint ## start the stack, then every check and test (go test -race)
 	@$(with_env) \
 	export TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$$DATABASE_URL}"; \
 	$(GO) test -race -timeout 18m -count=1 ./...

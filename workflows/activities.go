@@ -30,6 +30,10 @@ type Activities struct {
 	Factory   ports.ProviderFactory
 	Clock     ports.Clock
 	Logger    *slog.Logger
+	// Models, when set, gives probes a model this provider serves: some
+	// providers (Volcengine Ark) have no model listing and are probed with
+	// a one-token chat, which needs one.
+	Models ports.ModelStore
 
 	ProbeTimeout      time.Duration // per probe when the input does not say; zero: 10 s
 	DegradedThreshold time.Duration // zero: 3 s
@@ -47,7 +51,7 @@ func NewActivities(cfg Config, deps Deps) (*Activities, error) {
 	}
 	return &Activities{
 		Providers: deps.Providers, Keys: deps.Keys, Health: deps.Health, Rotations: deps.Rotations,
-		Factory: deps.Factory, Clock: deps.Clock, Logger: cfg.Logger,
+		Factory: deps.Factory, Clock: deps.Clock, Logger: cfg.Logger, Models: deps.Models,
 		ProbeTimeout: cfg.ProbeTimeout, DegradedThreshold: cfg.DegradedThreshold, ExpiryWarning: cfg.ExpiryWarning,
 	}, nil
 }
@@ -207,10 +211,10 @@ func (a *Activities) ProbeProvider(ctx context.Context, in ProbeInput) (ProbeRep
 		defer client.Close()
 		timeout := a.probeTimeout(in.Timeout)
 		if keyless {
-			r := a.probeOne(ctx, client, domain.ProviderKey{ProviderID: p.ID}, "", timeout, now)
+			r := a.probeOne(ctx, client, domain.ProviderKey{ProviderID: p.ID}, "", a.probeModel(ctx, p.ID), timeout, now)
 			results = append(results, r)
 		} else {
-			results = a.probeKeys(ctx, client, targets, timeout, now)
+			results = a.probeKeys(ctx, client, targets, a.probeModel(ctx, p.ID), timeout, now)
 		}
 	}
 
@@ -268,7 +272,7 @@ func expiryWarning(at time.Time) string {
 	return "key expires at " + at.UTC().Format(time.RFC3339) + "; rotate it before then"
 }
 
-func (a *Activities) probeKeys(ctx context.Context, client ports.ProviderClient, keys []domain.ProviderKey, timeout time.Duration, now time.Time) []probeResult {
+func (a *Activities) probeKeys(ctx context.Context, client ports.ProviderClient, keys []domain.ProviderKey, model string, timeout time.Duration, now time.Time) []probeResult {
 	out := make([]probeResult, len(keys))
 	sem := make(chan struct{}, maxConcurrentProbes)
 	var wg sync.WaitGroup
@@ -284,18 +288,18 @@ func (a *Activities) probeKeys(ctx context.Context, client ports.ProviderClient,
 					Error: "cannot read the key's secret: " + truncate(err.Error(), 300)}}
 				return
 			}
-			out[i] = a.probeOne(ctx, client, k, secret, timeout, now)
+			out[i] = a.probeOne(ctx, client, k, secret, model, timeout, now)
 		})
 	}
 	wg.Wait()
 	return out
 }
 
-func (a *Activities) probeOne(ctx context.Context, client ports.ProviderClient, k domain.ProviderKey, secret string, timeout time.Duration, now time.Time) probeResult {
+func (a *Activities) probeOne(ctx context.Context, client ports.ProviderClient, k domain.ProviderKey, secret, model string, timeout time.Duration, now time.Time) probeResult {
 	pctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
-	err := client.Probe(pctx, ports.Target{Key: secret})
+	err := client.Probe(pctx, ports.Target{Key: secret, Model: model})
 	latency := time.Since(start)
 	r := probeResult{key: k, check: domain.HealthCheck{ProviderID: k.ProviderID, KeyID: k.ID, Latency: latency, CheckedAt: now}}
 	switch {
@@ -516,7 +520,7 @@ func (a *Activities) VerifyKey(ctx context.Context, in VerifyInput) error {
 	defer client.Close()
 	pctx, cancel := context.WithTimeout(ctx, a.probeTimeout(in.Timeout))
 	defer cancel()
-	err = client.Probe(pctx, ports.Target{Key: secret})
+	err = client.Probe(pctx, ports.Target{Key: secret, Model: a.probeModel(ctx, p.ID)})
 	if err == nil {
 		return nil
 	}
@@ -603,3 +607,30 @@ func truncate(s string, n int) string {
 }
 
 func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+// probeModel returns the upstream model of one enabled route of the
+// provider (enabled models first), or "" when there is none or no ModelStore.
+func (a *Activities) probeModel(ctx context.Context, providerID int64) string {
+	if a.Models == nil {
+		return ""
+	}
+	models, err := a.Models.ListModels(ctx)
+	if err != nil {
+		return ""
+	}
+	fallback := ""
+	for _, m := range models {
+		for _, r := range m.Routes {
+			if r.ProviderID != providerID || !r.Enabled {
+				continue
+			}
+			if m.Enabled {
+				return r.UpstreamModel
+			}
+			if fallback == "" {
+				fallback = r.UpstreamModel
+			}
+		}
+	}
+	return fallback
+}

@@ -31,9 +31,11 @@ type Config struct {
 
 	Logger *slog.Logger
 
-	// idPrefix is put before every schedule and workflow ID, so that tests
-	// sharing a Temporal namespace do not collide.
-	idPrefix string
+	// IDPrefix is put before every schedule and workflow ID, so that
+	// deployments (or tests) sharing a Temporal namespace with their own
+	// task queues do not collide. cmd leaves it empty for the default task
+	// queue, so IDs read "health-<provider>".
+	IDPrefix string
 }
 
 // Deps are the ports the worker's activities use.
@@ -43,7 +45,9 @@ type Deps struct {
 	Health    ports.HealthStore
 	Rotations ports.RotationStore
 	Factory   ports.ProviderFactory
-	Clock     ports.Clock
+	// Models is optional; it lets probes name a model (see Activities).
+	Models ports.ModelStore
+	Clock  ports.Clock
 }
 
 // Defaults of the optional Config fields.

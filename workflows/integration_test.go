@@ -54,7 +54,7 @@ func newIntegration(t *testing.T, mutate func(*Config)) *itest {
 	uniq := fmt.Sprintf("it%d-%s", time.Now().UnixNano()%1e9, name)
 	cfg := Config{HostPort: addr, Namespace: ns, TaskQueue: "airouter-test-" + uniq, HealthInterval: 2 * time.Second,
 		DegradedThreshold: time.Second, ProbeTimeout: time.Second, RotationGrace: 2 * time.Second, Logger: testLogger(),
-		idPrefix: uniq + "-"}
+		IDPrefix: uniq + "-"}
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -132,7 +132,7 @@ func TestIntegrationRotationEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rot.ID != it.cfg.idPrefix+RotationWorkflowID(it.f.prov.ID, rc.new.ID) || rot.Status != StatusRunning {
+	if rot.ID != it.cfg.IDPrefix+RotationWorkflowID(it.f.prov.ID, rc.new.ID) || rot.Status != StatusRunning {
 		t.Fatalf("started %+v", rot)
 	}
 	if _, err := it.orch.StartRotation(it.ctx, it.f.prov.ID, rc.new.ID, rc.old.ID); domain.ErrorCode(err) != domain.CodeConflict {
@@ -158,7 +158,7 @@ func TestIntegrationRotationEndToEnd(t *testing.T) {
 	if stored, _ := it.f.store.GetRotation(it.ctx, rot.ID); stored.Status != StatusCompleted {
 		t.Errorf("stored rotation = %+v", stored)
 	}
-	if _, err := it.orch.RotationStatus(it.ctx, it.cfg.idPrefix+"rotate-999-999"); domain.ErrorCode(err) != domain.CodeNotFound {
+	if _, err := it.orch.RotationStatus(it.ctx, it.cfg.IDPrefix+"rotate-999-999"); domain.ErrorCode(err) != domain.CodeNotFound {
 		t.Errorf("unknown rotation: %v", err)
 	}
 }
@@ -286,7 +286,7 @@ func TestIntegrationRecovery(t *testing.T) {
 		}
 		return nil
 	})
-	id := it.cfg.idPrefix + RecoveryWorkflowID(it.f.prov.ID)
+	id := it.cfg.IDPrefix + RecoveryWorkflowID(it.f.prov.ID)
 	if err := it.orch.StartRecovery(it.ctx, it.f.prov.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -427,7 +427,7 @@ func TestIntegrationRunWorkerHealth(t *testing.T) {
 		return nil
 	})
 	healthID, staleID := it.orch.healthID(it.f.prov.Name), it.orch.healthID("gone")
-	it.cleanupSchedules(healthID, staleID, it.cfg.idPrefix+ExpiryScheduleID)
+	it.cleanupSchedules(healthID, staleID, it.cfg.IDPrefix+ExpiryScheduleID)
 	// A schedule left over from a deleted provider.
 	if err := it.orch.upsertSchedule(it.ctx, it.orch.healthSchedule(domain.Provider{ID: 999, Name: "gone", Enabled: true}), false); err != nil {
 		t.Fatal(err)
@@ -444,7 +444,7 @@ func TestIntegrationRunWorkerHealth(t *testing.T) {
 		return h.Status
 	}
 	it.eventually(10*time.Second, "the first (triggered) health check", func() bool { return providerStatus() == domain.HealthHealthy })
-	if !it.scheduleExists(healthID) || !it.scheduleExists(it.cfg.idPrefix+ExpiryScheduleID) {
+	if !it.scheduleExists(healthID) || !it.scheduleExists(it.cfg.IDPrefix+ExpiryScheduleID) {
 		t.Fatal("schedules missing")
 	}
 	it.eventually(10*time.Second, "the stale schedule to be deleted", func() bool { return !it.scheduleExists(staleID) })

@@ -125,7 +125,7 @@ func isNotFound(err error) bool {
 
 // ---- health schedules ----
 
-func (o *Orchestrator) healthID(name string) string { return o.cfg.idPrefix + HealthScheduleID(name) }
+func (o *Orchestrator) healthID(name string) string { return o.cfg.IDPrefix + HealthScheduleID(name) }
 
 func (o *Orchestrator) healthSchedule(p domain.Provider) client.ScheduleOptions {
 	id := o.healthID(p.Name)
@@ -152,10 +152,10 @@ func (o *Orchestrator) healthAction(p domain.Provider) *client.ScheduleWorkflowA
 
 func (o *Orchestrator) expirySchedule() client.ScheduleOptions {
 	return client.ScheduleOptions{
-		ID:   o.cfg.idPrefix + ExpiryScheduleID,
+		ID:   o.cfg.IDPrefix + ExpiryScheduleID,
 		Spec: client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: 24 * time.Hour}}},
 		Action: &client.ScheduleWorkflowAction{
-			ID:                 o.cfg.idPrefix + ExpiryScheduleID,
+			ID:                 o.cfg.IDPrefix + ExpiryScheduleID,
 			Workflow:           KeyExpiryWorkflow,
 			Args:               []any{ExpiryInput{Warning: o.cfg.ExpiryWarning}},
 			TaskQueue:          o.cfg.TaskQueue,
@@ -345,7 +345,7 @@ func (o *Orchestrator) StartRecovery(ctx context.Context, providerID int64) erro
 	defer cancel()
 	in := RecoveryInput{ProviderID: providerID, ProbeTimeout: o.cfg.ProbeTimeout}
 	_, err := o.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       o.cfg.idPrefix + RecoveryWorkflowID(providerID),
+		ID:                       o.cfg.IDPrefix + RecoveryWorkflowID(providerID),
 		TaskQueue:                o.cfg.TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
@@ -364,7 +364,7 @@ func (o *Orchestrator) RecoveryState(ctx context.Context, providerID int64) (Rec
 	var st RecoveryState
 	ctx, cancel := context.WithTimeout(ctx, callTimeout/2)
 	defer cancel()
-	v, err := o.c.QueryWorkflow(ctx, o.cfg.idPrefix+RecoveryWorkflowID(providerID), "", QueryRecoveryState)
+	v, err := o.c.QueryWorkflow(ctx, o.cfg.IDPrefix+RecoveryWorkflowID(providerID), "", QueryRecoveryState)
 	if err != nil {
 		if isNotFound(err) {
 			return st, domain.Errorf(domain.CodeNotFound, "no recovery for provider %d", providerID)
@@ -382,14 +382,16 @@ func (o *Orchestrator) RecoveryState(ctx context.Context, providerID int64) (Rec
 func (o *Orchestrator) StartRotation(ctx context.Context, providerID, newKeyID, oldKeyID int64) (domain.Rotation, error) {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	id := o.cfg.idPrefix + RotationWorkflowID(providerID, newKeyID)
+	id := o.cfg.IDPrefix + RotationWorkflowID(providerID, newKeyID)
 	in := RotationInput{RotationID: id, ProviderID: providerID, NewKeyID: newKeyID, OldKeyID: oldKeyID,
 		Grace: o.cfg.RotationGrace, ProbeTimeout: o.cfg.ProbeTimeout}
 	run, err := o.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                                       id,
-		TaskQueue:                                o.cfg.TaskQueue,
-		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		ID:                       id,
+		TaskQueue:                o.cfg.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		// A closed rotation with the same ID (a restored database reuses key
+		// IDs) does not block a new one; a running one does.
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 	}, RotationWorkflow, in)
 	if err != nil {
@@ -411,7 +413,7 @@ func (o *Orchestrator) StartRotation(ctx context.Context, providerID, newKeyID, 
 // error, and the admin API falls back to the RotationStore.
 func (o *Orchestrator) RotationState(ctx context.Context, id string) (RotationState, error) {
 	var st RotationState
-	if !strings.HasPrefix(id, o.cfg.idPrefix+rotationPrefix) {
+	if !strings.HasPrefix(id, o.cfg.IDPrefix+rotationPrefix) {
 		return st, domain.Errorf(domain.CodeNotFound, "rotation %q not found", id)
 	}
 	ctx, cancel := context.WithTimeout(ctx, callTimeout/2)

@@ -124,7 +124,7 @@ var scenarios = []scenario{
 // start starts a workflow on the test's task queue and returns its ID.
 func (it *itest) start(wf any, arg any) string {
 	it.t.Helper()
-	run, err := it.c.ExecuteWorkflow(it.ctx, client.StartWorkflowOptions{ID: it.cfg.idPrefix + "replay", TaskQueue: it.cfg.TaskQueue}, wf, arg)
+	run, err := it.c.ExecuteWorkflow(it.ctx, client.StartWorkflowOptions{ID: it.cfg.IDPrefix + "replay", TaskQueue: it.cfg.TaskQueue}, wf, arg)
 	if err != nil {
 		it.t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 
@@ -21,7 +22,8 @@ type adminHandlers struct {
 func (h *adminHandlers) problem(ctx context.Context, err error) error {
 	msg := domain.ErrorMessage(err)
 	var field string
-	if de, ok := err.(*domain.Error); ok {
+	var de *domain.Error
+	if errors.As(err, &de) {
 		field, msg = de.Field, de.Msg
 	}
 	detail := func() []error {

@@ -62,14 +62,15 @@ func (s *Store) Publish(ctx context.Context, c ports.Change) error {
 // Listen LISTENs on a dedicated connection (outside the pool) and calls fn,
 // from this goroutine, for every change until ctx ends; it then returns nil.
 // When the connection fails, or cannot be made, it retries with exponential
-// backoff, and once listening again calls fn with Kind "resync", since
-// changes may have been missed.
+// backoff. Each time it starts listening, the first time included, it calls
+// fn with Kind "resync", since changes may have been made while it was not
+// listening (a caller that loaded before Listen began would miss them).
 func (s *Store) Listen(ctx context.Context, fn func(ports.Change)) error {
 	if fn == nil {
 		return errors.New("postgres: Listen: nil callback")
 	}
 	backoff := s.minBackoff
-	missed := false
+	missed := true
 	for {
 		established, _ := s.listenOnce(ctx, fn, missed)
 		if ctx.Err() != nil {

@@ -37,6 +37,7 @@ type config struct {
 	LogRetention        time.Duration
 	DBMaxConns          int
 	PprofAddr           string
+	RequestTimeout      time.Duration
 }
 
 // envSpec documents one variable; the README's table is written from these.
@@ -64,6 +65,7 @@ var envSpecs = []envSpec{
 	{"KEY_ROTATION_GRACE_PERIOD", "600", "Seconds an old key stays draining after a rotation before it is retired."},
 	{"REQUEST_LOG_RETENTION_DAYS", "30", "Request-log entries older than this are deleted daily (0 keeps them)."},
 	{"DB_MAX_CONNS", "20", "Size of the PostgreSQL connection pool."},
+	{"REQUEST_TIMEOUT", "600", "Seconds a client request may take over all its attempts, streams included (each attempt is also bounded by its provider's timeouts)."},
 	{"PPROF_ADDR", "", "host:port of a separate listener serving Go's /debug/pprof profiles (off when empty; keep it on loopback)."},
 }
 
@@ -173,6 +175,10 @@ func loadConfig(getenv func(string) string, need needs) (config, error) {
 	if c.DBMaxConns, err = intVar(get, "DB_MAX_CONNS", 2, 1000); err != nil {
 		return c, err
 	}
+	if secs, err = intVar(get, "REQUEST_TIMEOUT", 1, 7*86400); err != nil {
+		return c, err
+	}
+	c.RequestTimeout = time.Duration(secs) * time.Second
 	if c.PprofAddr = get("PPROF_ADDR"); c.PprofAddr != "" {
 		if _, _, serr := net.SplitHostPort(c.PprofAddr); serr != nil {
 			return c, &envError{"PPROF_ADDR", "must be host:port, e.g. 127.0.0.1:6060"}

@@ -80,11 +80,22 @@ func workflowConfig(cfg config, log *slog.Logger) workflows.Config {
 		DegradedThreshold: cfg.DegradedThreshold,
 		RotationGrace:     cfg.RotationGrace,
 		Logger:            log,
+		IDPrefix:          idPrefix(cfg.TemporalTaskQueue),
 	}
 }
 
+// idPrefix namespaces schedule and workflow IDs by task queue, so that
+// deployments sharing a Temporal namespace do not touch each other's; the
+// default queue keeps the plain IDs (health-<provider>, rotate-<p>-<k>).
+func idPrefix(taskQueue string) string {
+	if taskQueue == "airouter" {
+		return ""
+	}
+	return taskQueue + "-"
+}
+
 func workflowDeps(d *deps) workflows.Deps {
-	return workflows.Deps{Providers: d.store, Keys: d.store, Health: d.store, Rotations: d.store, Factory: providers.NewFactory(), Clock: ports.SystemClock{}}
+	return workflows.Deps{Providers: d.store, Keys: d.store, Health: d.store, Rotations: d.store, Factory: providers.NewFactory(), Clock: ports.SystemClock{}, Models: d.store}
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -137,8 +148,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	svc, err = gateway.New(gateway.Options{
 		Loader: d.store, Providers: providers.NewFactory(), Keys: d.store, Logs: d.store, ClientKeys: d.store,
 		Orchestrator: orch, Metrics: prom, Logger: log, Clock: ports.SystemClock{},
-		Routing:    routing.Options{DefaultStrategy: cfg.Strategy},
-		MaxRetries: cfg.MaxRetries,
+		Routing:        routing.Options{DefaultStrategy: cfg.Strategy},
+		MaxRetries:     cfg.MaxRetries,
+		RequestTimeout: cfg.RequestTimeout,
 	})
 	if err != nil {
 		return err
@@ -212,7 +224,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 	workerDone := make(chan error, 1)
 	if *withWorker {
-		go func() { workerDone <- workflows.RunWorker(ctx, workflowConfig(cfg, log), workflowDeps(d)) }()
+		go func() {
+			err := workflows.RunWorker(ctx, workflowConfig(cfg, log), workflowDeps(d))
+			if err != nil && ctx.Err() == nil {
+				// Serving goes on with passive health only; say so now.
+				log.Error("the Temporal worker stopped; health schedules, recovery probes and rotations will not run in this process", "err", err)
+			}
+			workerDone <- err
+		}()
 	} else {
 		close(workerDone)
 	}

@@ -52,12 +52,16 @@ func (r *recorder) run(ctx context.Context) {
 				buf = r.flush(context.Background(), buf)
 			}
 		case <-ctx.Done():
+			// Drain within one deadline, so that an absent database cannot
+			// hold up the shutdown; what is left is counted as dropped.
+			dctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+			defer cancel()
 			for {
 				select {
 				case e := <-r.queue:
 					buf = append(buf, e)
 					if len(buf) >= r.batch {
-						buf = r.flush(context.Background(), buf)
+						buf = r.flush(dctx, buf)
 					}
 					continue
 				default:
@@ -65,18 +69,28 @@ func (r *recorder) run(ctx context.Context) {
 				break
 			}
 			if len(buf) > 0 {
-				r.flush(context.Background(), buf)
+				r.flush(dctx, buf)
 			}
 			return
 		}
 	}
 }
 
+// drainTimeout bounds the final flush at shutdown.
+const drainTimeout = 5 * time.Second
+
 func (r *recorder) flush(ctx context.Context, buf []domain.RequestLog) []domain.RequestLog {
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
 		if attempt > 0 {
-			time.Sleep(time.Duration(attempt) * 200 * time.Millisecond)
+			select {
+			case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
+			case <-ctx.Done():
+			}
+		}
+		if ctx.Err() != nil {
+			err = ctx.Err()
+			break
 		}
 		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err = r.store.InsertRequestLogs(wctx, buf)

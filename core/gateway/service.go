@@ -574,8 +574,14 @@ func truncate(s string, n int) string {
 
 func (s *Service) finish(e *domain.RequestLog) {
 	e.Latency = s.o.Clock.Now().Sub(e.Time)
+	// Metric labels come from the configuration only: an unknown model
+	// name a client sent must not create a new time series.
+	metricModel := e.Model
+	if _, ok := s.router.Model(metricModel); !ok {
+		metricModel = "unknown"
+	}
 	s.o.Metrics.RequestDone(ports.RequestMetric{
-		Model: e.Model, Provider: e.Provider, Status: e.Status, Stream: e.Stream, Latency: e.Latency, TTFT: e.TTFT,
+		Model: metricModel, Provider: e.Provider, Status: e.Status, Stream: e.Stream, Latency: e.Latency, TTFT: e.TTFT,
 		PromptTokens: e.PromptTokens, CompletionTokens: e.CompletionTokens, Cost: e.Cost,
 	})
 	s.rec.add(*e)
@@ -711,12 +717,9 @@ func (st *Stream) end(err error) {
 		s.finish(&e)
 		return
 	}
-	var ue *domain.UpstreamError
-	if errors.As(err, &ue) && ue.Class != domain.ClassCanceled {
-		out.Err = err
-	} else if !errors.As(err, &ue) {
-		out.Err = err
-	}
+	// A client that went away is an attempt only (ClassCanceled): the
+	// router neither credits nor blames the route for it.
+	out.Err = err
 	st.ticket.End(out)
 	// The status line went out as 200; the log records what the client saw
 	// at the end: the stream broke.

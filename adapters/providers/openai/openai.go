@@ -22,8 +22,9 @@
 //     retryable without cooling the key down; RateLimitExceeded.* (429) is
 //     rate limiting; *RiskDetection and SensitiveContent* codes are content
 //     policy refusals (the client's). Streams must end with [DONE].
-//   - openai_compatible: the key is optional; an Authorization header in
-//     the provider's headers serves keyless calls. A stream that ends
+//   - openai_compatible: the key is optional (servers without
+//     authentication are called without one; a server behind a static token
+//     gets that token as the provider's key). A stream that ends
 //     without [DONE] after a finish reason ends cleanly (some servers omit
 //     it). Like the others it is sent stream_options.include_usage, which
 //     vLLM, Ollama, LM Studio and llama.cpp accept; a server that rejects
@@ -76,8 +77,8 @@ func WithMaxEventSize(n int) Option { return func(cl *Client) { cl.maxLine = n }
 // New returns a client for a provider of kind openai, volcengine or
 // openai_compatible. The base URL defaults to the kind's public endpoint;
 // openai_compatible needs one. p.Headers are sent on every request (e.g.
-// OpenAI-Organization, OpenAI-Project); an Authorization header there is
-// used only when the call has no key (keyless servers behind a static token).
+// OpenAI-Organization, OpenAI-Project). Authentication headers are not
+// accepted there (the admin API refuses them): keys are provider keys.
 func New(p domain.Provider, opts ...Option) (*Client, error) {
 	switch p.Kind {
 	case domain.KindOpenAI, domain.KindVolcengine, domain.KindOpenAICompatible:
