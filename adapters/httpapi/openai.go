@@ -121,6 +121,10 @@ func (h *openaiHandlers) chatCompletions(w http.ResponseWriter, r *http.Request)
 	hd.Set("Content-Length", strconv.Itoa(len(out)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(out)
+	// Hand the bytes to the kernel now, then record: the client does not
+	// wait for statistics and logging.
+	_ = http.NewResponseController(w).Flush()
+	res.Finish()
 }
 
 func setResult(w http.ResponseWriter, res *gateway.Result) {

@@ -497,3 +497,45 @@ func TestAdminValidation(t *testing.T) {
 		t.Errorf("short secret: %v", err)
 	}
 }
+
+func TestCompleteRecordsOnFinish(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t, 1)
+	fx.provider(t, "a", "sk-a-00000001")
+	fx.model(t, "m", "", "a")
+	_, res, err := fx.svc.Complete(context.Background(), fx.call("m", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx.metrics.mu.Lock()
+	before := len(fx.metrics.requests)
+	fx.metrics.mu.Unlock()
+	if before != 0 {
+		t.Fatal("recorded before Finish")
+	}
+	res.Finish()
+	res.Finish() // once only
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		logs, _ := fx.store.ListRequestLogs(context.Background(), domain.RequestLogFilter{Model: "m"})
+		if len(logs) == 1 && logs[0].Status == 200 && logs[0].PromptTokens == 10 && logs[0].Provider == "a" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("logs: %+v", logs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	fx.metrics.mu.Lock()
+	if len(fx.metrics.requests) != 1 || fx.metrics.requests[0].Model != "m" {
+		t.Fatalf("metrics: %+v", fx.metrics.requests)
+	}
+	fx.metrics.mu.Unlock()
+	// Unknown models are labelled "unknown" in metrics.
+	_, _, _ = fx.svc.Complete(context.Background(), fx.call("random-name", ""))
+	fx.metrics.mu.Lock()
+	defer fx.metrics.mu.Unlock()
+	if got := fx.metrics.requests[len(fx.metrics.requests)-1].Model; got != "unknown" {
+		t.Fatalf("metric label %q", got)
+	}
+}

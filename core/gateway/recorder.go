@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/airouter/airouter/core/domain"
@@ -10,67 +11,80 @@ import (
 )
 
 // recorder writes the request log asynchronously, in batches. The request
-// path only does a non-blocking channel send: when the queue is full or the
-// database cannot be written after retries, entries are dropped and counted,
-// never waited for.
+// path only appends to a slice under a short mutex — no channel send, so no
+// goroutine is woken per request; the writer wakes every interval, or early
+// when a batch is full. When the buffer is full or the database cannot be
+// written after retries, entries are dropped and counted, never waited for.
 type recorder struct {
 	store    ports.RequestLogStore
 	metrics  ports.Metrics
 	log      *slog.Logger
-	queue    chan domain.RequestLog
+	size     int
 	batch    int
 	interval time.Duration
+
+	mu      sync.Mutex
+	pending []domain.RequestLog
+	full    chan struct{} // a batch is ready
 }
 
 func newRecorder(store ports.RequestLogStore, m ports.Metrics, log *slog.Logger, size, batch int, interval time.Duration) *recorder {
-	return &recorder{store: store, metrics: m, log: log, queue: make(chan domain.RequestLog, size), batch: batch, interval: interval}
+	return &recorder{store: store, metrics: m, log: log, size: size, batch: batch, interval: interval,
+		pending: make([]domain.RequestLog, 0, batch), full: make(chan struct{}, 1)}
 }
 
 func (r *recorder) add(e domain.RequestLog) {
-	select {
-	case r.queue <- e:
-	default:
+	r.mu.Lock()
+	if len(r.pending) >= r.size {
+		r.mu.Unlock()
 		r.metrics.RequestLogDropped(1)
+		return
+	}
+	r.pending = append(r.pending, e)
+	n := len(r.pending)
+	r.mu.Unlock()
+	if n == r.batch {
+		select {
+		case r.full <- struct{}{}:
+		default:
+		}
 	}
 }
 
-// run flushes until ctx ends, then drains what is queued with a short
-// deadline.
+// take swaps out what is pending.
+func (r *recorder) take(spare []domain.RequestLog) []domain.RequestLog {
+	r.mu.Lock()
+	out := r.pending
+	r.pending = spare[:0]
+	r.mu.Unlock()
+	return out
+}
+
+// run flushes until ctx ends, then drains what is left with a deadline.
 func (r *recorder) run(ctx context.Context) {
-	buf := make([]domain.RequestLog, 0, r.batch)
+	spare := make([]domain.RequestLog, 0, r.batch)
 	tick := time.NewTicker(r.interval)
 	defer tick.Stop()
+	write := func(ctx context.Context) {
+		got := r.take(spare)
+		for i := 0; i < len(got); i += r.batch {
+			r.flush(ctx, got[i:min(i+r.batch, len(got))])
+		}
+		clear(got)
+		spare = got[:0]
+	}
 	for {
 		select {
-		case e := <-r.queue:
-			buf = append(buf, e)
-			if len(buf) >= r.batch {
-				buf = r.flush(context.Background(), buf)
-			}
+		case <-r.full:
+			write(context.Background())
 		case <-tick.C:
-			if len(buf) > 0 {
-				buf = r.flush(context.Background(), buf)
-			}
+			write(context.Background())
 		case <-ctx.Done():
 			// Drain within one deadline, so that an absent database cannot
 			// hold up the shutdown; what is left is counted as dropped.
 			dctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
-			defer cancel()
-			for {
-				select {
-				case e := <-r.queue:
-					buf = append(buf, e)
-					if len(buf) >= r.batch {
-						buf = r.flush(dctx, buf)
-					}
-					continue
-				default:
-				}
-				break
-			}
-			if len(buf) > 0 {
-				r.flush(dctx, buf)
-			}
+			write(dctx)
+			cancel()
 			return
 		}
 	}

@@ -326,6 +326,20 @@ type Result struct {
 	Model     string
 	Provider  string
 	Attempts  int
+
+	finish func()
+}
+
+// Finish records a successful non-streaming request (statistics, metrics,
+// request log, the access-log line). Complete leaves it to the caller, to be
+// called once the response is sent, so that none of it delays the client.
+// Safe to call more than once and on failed requests (a no-op).
+func (r *Result) Finish() {
+	if r != nil && r.finish != nil {
+		f := r.finish
+		r.finish = nil
+		f()
+	}
 }
 
 // ModelNotFound is the error for an unknown or disabled model.
@@ -440,7 +454,8 @@ func canceledError(ctx context.Context, last error) error {
 	return &domain.UpstreamError{Class: domain.ClassCanceled, Message: "the client closed the request", Err: ctx.Err()}
 }
 
-// Complete serves a non-streaming request.
+// Complete serves a non-streaming request. On success the caller must call
+// Result.Finish once the response is sent.
 func (s *Service) Complete(ctx context.Context, c *Call) (*domain.ChatResponse, *Result, error) {
 	s.o.Metrics.InFlight(1)
 	defer s.o.Metrics.InFlight(-1)
@@ -479,7 +494,7 @@ func (s *Service) Complete(ctx context.Context, c *Call) (*domain.ChatResponse, 
 		entry.PromptTokens, entry.CompletionTokens = resp.Usage.PromptTokens, resp.Usage.CompletionTokens
 	}
 	entry.Cost = cost
-	s.finish(&entry)
+	res.finish = func() { s.finish(&entry) }
 	return resp, res, nil
 }
 
