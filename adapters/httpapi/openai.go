@@ -196,6 +196,9 @@ func (h *openaiHandlers) stream(w http.ResponseWriter, r *http.Request, call *ga
 		if _, err := w.Write(scratch); err != nil {
 			return // the client is gone: Close cancels the upstream
 		}
+		if st.Ready() {
+			continue // the next chunk is already here: send both at once
+		}
 		if err := rc.Flush(); err != nil {
 			return
 		}

@@ -701,6 +701,19 @@ func (st *Stream) Next() (*domain.ChatChunk, error) {
 	}
 }
 
+// Ready reports whether Next will return without waiting for the upstream,
+// when the provider adapter can tell. A writer flushes only when it is not,
+// so chunks that arrived together leave together.
+func (st *Stream) Ready() bool {
+	if st.first != nil || st.ended {
+		return true
+	}
+	if r, ok := st.up.(interface{ Ready() bool }); ok {
+		return r.Ready()
+	}
+	return false
+}
+
 // Close ends the stream; a stream closed before its end counts as canceled
 // by the client.
 func (st *Stream) Close() {

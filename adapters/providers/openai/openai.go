@@ -310,6 +310,11 @@ type stream struct {
 
 var done = []byte("[DONE]")
 
+// Ready reports whether Next can return without waiting for the upstream
+// (the next event is already buffered, or the stream has ended), so that a
+// writer may send the chunk it holds together with the next one.
+func (s *stream) Ready() bool { return s.err != nil || s.sse.HasEvent() }
+
 // Next returns the next chunk; io.EOF after data: [DONE]. OpenAI-compatible
 // servers that end the body without [DONE] after a finish reason also end
 // cleanly; any other early end is an error.

@@ -135,6 +135,25 @@ func (r *Reader) Next() (Event, error) {
 	}
 }
 
+// HasEvent reports whether the buffer already holds a whole event with data
+// (a "data" field before a blank line), so that the next call to Next will
+// not wait for the network. Writers use it to coalesce flushes. It may say
+// false when an event is in fact ready (a safe answer).
+func (r *Reader) HasEvent() bool {
+	if r.err != nil {
+		return true
+	}
+	unread := r.buf[r.start:r.end]
+	i := bytes.Index(unread, []byte("\n\n"))
+	if j := bytes.Index(unread, []byte("\r\n\r\n")); j >= 0 && (i < 0 || j < i) {
+		i = j
+	}
+	if i < 0 {
+		return false
+	}
+	return r.hasData || bytes.Contains(unread[:i], []byte("data"))
+}
+
 // intern returns value as a string, reusing earlier strings: event names
 // repeat on every event.
 func (r *Reader) intern(value []byte) string {

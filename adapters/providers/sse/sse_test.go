@@ -214,3 +214,25 @@ func BenchmarkReader(b *testing.B) {
 		}
 	}
 }
+
+func TestHasEvent(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		in   string
+		want []bool // HasEvent before each Next
+	}{
+		{"data: a\n\ndata: b\n\n", []bool{false, true, false}},
+		{"data: a\r\n\r\n: comment\n\n", []bool{false, false}},
+		{"data: a\n\ndata: partial", []bool{false, false}},
+	} {
+		r := NewReader(strings.NewReader(c.in))
+		for i, want := range c.want {
+			if got := r.HasEvent(); got != want {
+				t.Errorf("%q before Next %d: HasEvent = %v, want %v", c.in, i, got, want)
+			}
+			if _, err := r.Next(); err != nil {
+				break
+			}
+		}
+	}
+}
