@@ -81,6 +81,7 @@ func (h *openaiHandlers) chatCompletions(w http.ResponseWriter, r *http.Request)
 	client, err := h.gw.Authenticate(bearer(r))
 	if err != nil {
 		writeOpenAIError(w, err)
+		h.gw.Reject(reqID, start, nil, "", false, err)
 		return
 	}
 	body, err := readBody(r, h.maxBody)
@@ -88,14 +89,17 @@ func (h *openaiHandlers) chatCompletions(w http.ResponseWriter, r *http.Request)
 		if err == errBodyTooLarge {
 			writeOpenAIErrorStatus(w, http.StatusRequestEntityTooLarge, "invalid_request_error", "request_too_large", "",
 				"The request body exceeds the limit of "+strconv.FormatInt(h.maxBody, 10)+" bytes.")
+			h.gw.Reject(reqID, start, client, "", false, &domain.Error{Code: domain.CodeInvalid, Msg: "request body too large"})
 			return
 		}
 		writeOpenAIError(w, err)
+		h.gw.Reject(reqID, start, client, "", false, err)
 		return
 	}
 	req, err := domain.ParseChatRequest(body)
 	if err != nil {
 		writeOpenAIError(w, err)
+		h.gw.Reject(reqID, start, client, "", false, err)
 		return
 	}
 	call := &gateway.Call{Req: req, Client: client, Provider: r.Header.Get("X-Provider"), RequestID: reqID, Start: start}

@@ -754,6 +754,24 @@ func (st *Stream) end(err error) {
 	s.finishError(&e, err)
 }
 
+// Reject records a request refused before it reached the pipeline (bad
+// credentials, an unreadable or invalid body), so that metrics, the access
+// log and the request log count it like any other. model may be "".
+func (s *Service) Reject(requestID string, start time.Time, client *domain.ClientKey, model string, stream bool, err error) {
+	e := domain.RequestLog{Time: start, RequestID: requestID, Model: model, Stream: stream}
+	if client == nil {
+		// Unauthenticated: counted in metrics and the access log only, so
+		// that anonymous traffic cannot fill the request log.
+		e.Status = StatusOf(err)
+		e.Latency = s.o.Clock.Now().Sub(start)
+		s.o.Metrics.RequestDone(ports.RequestMetric{Model: "unknown", Status: e.Status, Latency: e.Latency})
+		s.log.Info("request", "request_id", requestID, "status", e.Status, "err", truncate(domain.ErrorMessage(err), 200))
+		return
+	}
+	e.ClientKeyID = client.ID
+	s.finishError(&e, err)
+}
+
 // ListModels returns the models a client may use: enabled ones with at least
 // one healthy route.
 func (s *Service) ListModels() []routing.ModelInfo { return s.router.ListModels() }
