@@ -41,7 +41,8 @@ type ProviderClient interface {
 type ChatStream interface {
 	// Next returns the next chunk, io.EOF after a clean end, or an error (an
 	// *domain.UpstreamError for upstream failures, idle timeouts and streams
-	// cut short).
+	// cut short). A chunk (its Raw included) is valid only until the next
+	// call: implementations may reuse it.
 	Next() (*domain.ChatChunk, error)
 	// Close ends the stream and releases its connection; safe to call twice.
 	Close() error

@@ -12,8 +12,16 @@ import (
 // chunkParser reads the fields the router needs from stream chunks. It
 // remembers the previous chunk's id, model and fingerprint, which repeat on
 // every chunk, so that they are allocated once per stream.
+//
+// With reuse set (streams), every chunk is parsed into the same object and
+// buffer: a chunk is valid only until the next one is parsed, as
+// ports.ChatStream promises. That keeps an open stream from producing
+// garbage per chunk, which under GOGC would double its heap.
 type chunkParser struct {
 	id, model, fp string
+	reuse         bool
+	box           *chunkBox
+	raw           []byte
 }
 
 // chunkBox holds a chunk and its first choice's strings in one allocation.
@@ -53,8 +61,20 @@ func str(v []byte) (string, bool) {
 
 // parse reads one chunk. data is copied into the chunk's Raw.
 func (p *chunkParser) parse(data []byte) (*domain.ChatChunk, error) {
-	raw := bytes.Clone(data)
-	box := &chunkBox{}
+	var raw []byte
+	var box *chunkBox
+	if p.reuse {
+		if p.box == nil {
+			p.box = &chunkBox{}
+		}
+		box = p.box
+		*box = chunkBox{}
+		p.raw = append(p.raw[:0], data...)
+		raw = p.raw
+	} else {
+		raw = bytes.Clone(data)
+		box = &chunkBox{}
+	}
 	c := &box.chunk
 	c.Object = "chat.completion.chunk"
 	c.Raw = raw

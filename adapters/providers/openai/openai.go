@@ -290,6 +290,7 @@ func (c *Client) ChatStream(ctx context.Context, t ports.Target, req *domain.Cha
 		sse:    sse.NewReaderSize(b, sse.DefaultInitialSize, c.maxLine),
 		strict: c.kind != domain.KindOpenAICompatible,
 		key:    t.Key,
+		p:      chunkParser{reuse: true},
 	}, nil
 }
 

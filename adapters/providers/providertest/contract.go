@@ -1,6 +1,7 @@
 package providertest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -223,6 +224,33 @@ type streamed struct {
 	err       error
 }
 
+// cloneChunk deep-copies what a chunk may share with the stream's buffers.
+func cloneChunk(ch *domain.ChatChunk) *domain.ChatChunk {
+	c := *ch
+	c.Raw = bytes.Clone(ch.Raw)
+	c.Choices = append([]domain.ChunkChoice(nil), ch.Choices...)
+	str := func(p *string) *string {
+		if p == nil {
+			return nil
+		}
+		s := *p
+		return &s
+	}
+	for i := range c.Choices {
+		cc := &c.Choices[i]
+		cc.FinishReason = str(cc.FinishReason)
+		cc.Logprobs = bytes.Clone(cc.Logprobs)
+		d := &cc.Delta
+		d.Content, d.ReasoningContent, d.Refusal = str(d.Content), str(d.ReasoningContent), str(d.Refusal)
+		d.ToolCalls = append([]domain.ToolCall(nil), d.ToolCalls...)
+	}
+	if ch.Usage != nil {
+		u := *ch.Usage
+		c.Usage = &u
+	}
+	return &c
+}
+
 func collect(t *testing.T, st ports.ChatStream) streamed {
 	t.Helper()
 	out := streamed{calls: map[int]*domain.ToolCall{}}
@@ -233,6 +261,8 @@ func collect(t *testing.T, st ports.ChatStream) streamed {
 			return out
 		}
 		checkChunkRaw(t, ch)
+		// A chunk is valid until the next call to Next: keep a copy.
+		ch = cloneChunk(ch)
 		out.chunks = append(out.chunks, ch)
 		if ch.Usage != nil {
 			out.usage = ch.Usage
