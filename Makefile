@@ -95,7 +95,7 @@ stop: ## stop what make run / make test started
 ## ---- checks and tests ----
 .PHONY: lint
 lint: ## gofmt and go vet
-	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v -e '^adapters/postgres/sqlcgen/' -e '\.gen\.go$$')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$(find . -name '*.go' -not -path './.dev/*' -not -path './adapters/postgres/sqlcgen/*' -not -name '*.gen.go' | xargs gofmt -l); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
 .PHONY: test

@@ -38,8 +38,6 @@ func modelDTO(m domain.Model, providerName func(int64) string) ModelDTO {
 	return out
 }
 
-const strategyEnum = ",auto,specified_provider,fallback,weighted_round_robin,least_connections,response_time,cost_optimized,hybrid"
-
 // ModelCreate creates a model.
 type ModelCreate struct {
 	Name             string         `json:"name" example:"gpt-4o-mini" doc:"The name clients use"`
@@ -317,5 +315,3 @@ func (h *adminHandlers) registerRoutes(api huma.API) {
 		return nil, nil
 	})
 }
-
-var _ = strategyEnum

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -48,19 +47,17 @@ func bearer(r *http.Request) string {
 	return ""
 }
 
-var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// readBody reads at most limit bytes of the body.
+// readBody reads at most limit bytes of the body into one buffer that the
+// request keeps (sized from Content-Length when the client sent it).
 func readBody(r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, errBodyTooLarge
 	}
-	buf := bodyPool.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer bodyPool.Put(buf)
+	size := 512
 	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength))
+		size = int(r.ContentLength) + 1 // +1: EOF is seen without growing
 	}
+	buf := bytes.NewBuffer(make([]byte, 0, size))
 	n, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
 	if err != nil {
 		return nil, &domain.Error{Code: domain.CodeInvalid, Msg: "could not read the request body"}
@@ -68,8 +65,7 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	if n > limit {
 		return nil, errBodyTooLarge
 	}
-	// The request outlives the pooled buffer: copy.
-	return bytes.Clone(buf.Bytes()), nil
+	return buf.Bytes(), nil
 }
 
 var errBodyTooLarge = errors.New("request body too large")
@@ -81,7 +77,7 @@ func (h *openaiHandlers) chatCompletions(w http.ResponseWriter, r *http.Request)
 	client, err := h.gw.Authenticate(bearer(r))
 	if err != nil {
 		writeOpenAIError(w, err)
-		h.gw.Reject(reqID, start, nil, "", false, err)
+		h.gw.Reject(reqID, start, nil, http.StatusUnauthorized, err)
 		return
 	}
 	body, err := readBody(r, h.maxBody)
@@ -89,17 +85,17 @@ func (h *openaiHandlers) chatCompletions(w http.ResponseWriter, r *http.Request)
 		if err == errBodyTooLarge {
 			writeOpenAIErrorStatus(w, http.StatusRequestEntityTooLarge, "invalid_request_error", "request_too_large", "",
 				"The request body exceeds the limit of "+strconv.FormatInt(h.maxBody, 10)+" bytes.")
-			h.gw.Reject(reqID, start, client, "", false, &domain.Error{Code: domain.CodeInvalid, Msg: "request body too large"})
+			h.gw.Reject(reqID, start, client, http.StatusRequestEntityTooLarge, &domain.Error{Code: domain.CodeInvalid, Msg: "request body too large"})
 			return
 		}
 		writeOpenAIError(w, err)
-		h.gw.Reject(reqID, start, client, "", false, err)
+		h.gw.Reject(reqID, start, client, gateway.StatusOf(err), err)
 		return
 	}
 	req, err := domain.ParseChatRequest(body)
 	if err != nil {
 		writeOpenAIError(w, err)
-		h.gw.Reject(reqID, start, client, "", false, err)
+		h.gw.Reject(reqID, start, client, gateway.StatusOf(err), err)
 		return
 	}
 	call := &gateway.Call{Req: req, Client: client, Provider: r.Header.Get("X-Provider"), RequestID: reqID, Start: start}
@@ -127,7 +123,9 @@ func (h *openaiHandlers) chatCompletions(w http.ResponseWriter, r *http.Request)
 	_, _ = w.Write(out)
 	// Hand the bytes to the kernel now, then record: the client does not
 	// wait for statistics and logging.
-	_ = http.NewResponseController(w).Flush()
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
 	res.Finish()
 }
 

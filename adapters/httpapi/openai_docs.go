@@ -1,13 +1,11 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"net/http"
+	"strconv"
 
 	"github.com/danielgtaylor/huma/v2"
 )
-
-func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 
 // The schemas below document the OpenAI-compatible API. They follow OpenAI's
 // Chat Completions reference; unknown request fields are accepted and passed
@@ -154,16 +152,11 @@ func intPtr(i int) *int { return &i }
 func openAIErrorResponses(codes ...int) map[string]*huma.Response {
 	out := map[string]*huma.Response{}
 	for _, c := range codes {
-		out[itoa(c)] = &huma.Response{Description: http.StatusText(c), Content: map[string]*huma.MediaType{
+		out[strconv.Itoa(c)] = &huma.Response{Description: http.StatusText(c), Content: map[string]*huma.MediaType{
 			"application/json": {Schema: ref("OpenAIError")},
 		}}
 	}
 	return out
-}
-
-func itoa(i int) string {
-	b, _ := json.Marshal(i)
-	return string(b)
 }
 
 // documentOpenAI adds the /v1 operations to the OpenAPI document.

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -202,7 +203,7 @@ func readyz(o Options) http.HandlerFunc {
 func writeProblem(w http.ResponseWriter, status int, detail string) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(status)
-	b, _ := jsonMarshal(map[string]any{"title": http.StatusText(status), "status": status, "detail": detail})
+	b, _ := json.Marshal(map[string]any{"title": http.StatusText(status), "status": status, "detail": detail})
 	_, _ = w.Write(b)
 }
 

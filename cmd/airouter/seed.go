@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -114,10 +113,9 @@ func runSeedDemo(ctx context.Context, args []string, getenv func(string) string,
 		if token, err = gateway.NewClientToken(); err != nil {
 			return err
 		}
-		h := sha256.Sum256([]byte(token))
 		name := "demo"
 		for i := 2; ; i++ {
-			_, err = s.CreateClientKey(ctx, domain.ClientKey{Name: name, Hash: h[:], Prefix: token[:10], Enabled: true})
+			_, err = s.CreateClientKey(ctx, gateway.ClientKeyFor(name, token))
 			if err == nil || domain.ErrorCode(err) != domain.CodeConflict {
 				break
 			}
@@ -133,5 +131,3 @@ func runSeedDemo(ctx context.Context, args []string, getenv func(string) string,
 	fmt.Fprintf(stdout, "demo client key: %s\n", token)
 	return nil
 }
-
-var _ = errors.New

@@ -173,19 +173,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 
-	temporalRequired := *withWorker
 	handler, _, err := httpapi.New(httpapi.Options{
 		Gateway: svc, Admin: admin, AdminToken: cfg.AdminToken, Logger: log, Version: version,
 		MaxBodyBytes: cfg.MaxBodyBytes, Metrics: prom.Handler(),
 		Ready: func(ctx context.Context) map[string]error {
 			return map[string]error{"postgres": d.pool.Ping(ctx), "temporal": orch.Ready(ctx)}
 		},
-		Required: func() []string {
-			// Without Temporal the router still serves (passive health
-			// works); /readyz reports it but stays ready.
-			_ = temporalRequired
-			return []string{"postgres"}
-		}(),
+		// Without Temporal the router still serves (passive health works):
+		// /readyz reports it but stays ready.
+		Required: []string{"postgres"},
 	})
 	if err != nil {
 		return err
@@ -409,8 +405,6 @@ func runOpenAPI(args []string, stdout, stderr io.Writer) error {
 	_, err = stdout.Write(append(b, '\n'))
 	return err
 }
-
-var _ = errors.New
 
 // servePprof serves Go's profiles on their own listener, never on the API's.
 func servePprof(ctx context.Context, addr string, log *slog.Logger) {

@@ -3,6 +3,7 @@ package domain
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 )
 
 // ChatRequest is a client's chat completion request. The router reads only the
@@ -37,11 +38,7 @@ type routingFields struct {
 func ParseChatRequest(body []byte) (*ChatRequest, error) {
 	var f routingFields
 	if err := json.Unmarshal(body, &f); err != nil {
-		var te *json.UnmarshalTypeError
-		if ok := asTypeError(err, &te); ok && te.Field != "" {
-			return nil, FieldError(te.Field, "must be of type %s", jsonTypeName(te.Type.Kind().String()))
-		}
-		return nil, &Error{Code: CodeInvalid, Msg: "request body is not a valid JSON object: " + err.Error()}
+		return nil, decodeError(err, "request body is not a valid JSON object: ")
 	}
 	if f.Model == nil || *f.Model == "" {
 		return nil, FieldError("model", "is required")
@@ -89,17 +86,23 @@ func (r *ChatRequest) EstimatedPromptTokens() int {
 func (r *ChatRequest) Params() (*ChatParams, error) {
 	var p ChatParams
 	if err := json.Unmarshal(r.Raw, &p); err != nil {
-		var te *json.UnmarshalTypeError
-		if ok := asTypeError(err, &te); ok && te.Field != "" {
-			return nil, FieldError(te.Field, "must be of type %s", jsonTypeName(te.Type.Kind().String()))
-		}
-		var de *Error
-		if ok := asDomainError(err, &de); ok {
-			return nil, de
-		}
-		return nil, &Error{Code: CodeInvalid, Msg: "invalid request body: " + err.Error()}
+		return nil, decodeError(err, "invalid request body: ")
 	}
 	return &p, nil
+}
+
+// decodeError turns a JSON decoding error into an invalid-input error that
+// names the field when it can.
+func decodeError(err error, prefix string) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		return FieldError(te.Field, "must be of type %s", jsonTypeName(te.Type.Kind().String()))
+	}
+	var de *Error
+	if errors.As(err, &de) {
+		return de
+	}
+	return &Error{Code: CodeInvalid, Msg: prefix + err.Error()}
 }
 
 func jsonTypeName(kind string) string {

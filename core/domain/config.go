@@ -2,6 +2,7 @@ package domain
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -312,3 +313,16 @@ type Rotation struct {
 // under the current master key; such a key is marked invalid, never used with
 // an empty secret.
 const KeyErrorUndecryptable = "secret cannot be decrypted with the current AIROUTER_MASTER_KEY"
+
+// forbiddenHeaders may not be a provider's extra headers: keys are provider
+// keys (never headers), and framing headers belong to the HTTP client.
+var forbiddenHeaders = map[string]bool{
+	"authorization": true, "x-api-key": true, "api-key": true, "proxy-authorization": true, "cookie": true,
+	"host": true, "content-length": true, "content-type": true, "transfer-encoding": true, "connection": true,
+	"te": true, "upgrade": true, "keep-alive": true, "trailer": true, "accept-encoding": true,
+}
+
+// ForbiddenHeader reports whether a provider may not set header name (any
+// case) among its extra headers. Both the admin API and the provider
+// adapters enforce it.
+func ForbiddenHeader(name string) bool { return forbiddenHeaders[strings.ToLower(name)] }

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/url"
 	"regexp"
@@ -88,14 +87,6 @@ func (a *Admin) syncSchedule(p domain.Provider, deleted bool) {
 
 var nameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
-// forbiddenHeaders may not be set as a provider's extra headers: keys go
-// through provider keys, and framing headers belong to the HTTP client.
-var forbiddenHeaders = map[string]bool{
-	"authorization": true, "x-api-key": true, "api-key": true, "proxy-authorization": true, "cookie": true,
-	"host": true, "content-length": true, "content-type": true, "transfer-encoding": true, "connection": true,
-	"te": true, "upgrade": true, "keep-alive": true, "trailer": true, "accept-encoding": true,
-}
-
 var headerNameRe = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 // ValidateProvider checks a provider and fills its defaults.
@@ -136,7 +127,7 @@ func ValidateProvider(p *domain.Provider) error {
 		if !headerNameRe.MatchString(k) {
 			return domain.FieldError("headers."+k, "is not a valid header name")
 		}
-		if forbiddenHeaders[strings.ToLower(k)] {
+		if domain.ForbiddenHeader(k) {
 			return domain.FieldError("headers."+k, "cannot be set as an extra header; API keys are added as provider keys")
 		}
 		if strings.ContainsAny(v, "\r\n\x00") {
@@ -146,10 +137,13 @@ func ValidateProvider(p *domain.Provider) error {
 	return nil
 }
 
-// ProviderRef resolves a provider by numeric id or by name.
+// ProviderRef resolves a provider by numeric id, else by name (names may be
+// numeric too).
 func (a *Admin) ProviderRef(ctx context.Context, ref string) (domain.Provider, error) {
 	if id, err := strconv.ParseInt(ref, 10, 64); err == nil {
-		return a.providers.GetProvider(ctx, id)
+		if p, err := a.providers.GetProvider(ctx, id); err == nil || domain.ErrorCode(err) != domain.CodeNotFound {
+			return p, err
+		}
 	}
 	return a.providers.GetProviderByName(ctx, ref)
 }
@@ -636,19 +630,19 @@ func (a *Admin) CreateClientKey(ctx context.Context, name string) (domain.Client
 	if err != nil {
 		return domain.ClientKey{}, "", err
 	}
-	out, err := a.ImportClientKey(ctx, name, token)
-	return out, token, err
-}
-
-// ImportClientKey stores the digest of a given token (used by the demo seed).
-func (a *Admin) ImportClientKey(ctx context.Context, name, token string) (domain.ClientKey, error) {
-	h := sha256.Sum256([]byte(token))
-	out, err := a.clientKeys.CreateClientKey(ctx, domain.ClientKey{Name: name, Hash: h[:], Prefix: token[:min(len(token), len(ClientKeyPrefix)+4)], Enabled: true})
+	out, err := a.clientKeys.CreateClientKey(ctx, ClientKeyFor(name, token))
 	if err != nil {
-		return out, err
+		return out, "", err
 	}
 	a.applied(ctx)
-	return out, nil
+	return out, token, nil
+}
+
+// ClientKeyFor is the stored form of a token: its SHA-256 and a short
+// prefix to recognise it by.
+func ClientKeyFor(name, token string) domain.ClientKey {
+	h := sha256.Sum256([]byte(token))
+	return domain.ClientKey{Name: name, Hash: h[:], Prefix: token[:min(len(token), len(ClientKeyPrefix)+4)], Enabled: true}
 }
 
 // ListClientKeys lists client keys (digests are not returned by the API).
@@ -773,8 +767,3 @@ func (a *Admin) RequestLogs(ctx context.Context, f domain.RequestLogFilter) ([]d
 	}
 	return a.logs.ListRequestLogs(ctx, f)
 }
-
-// Errf formats an error for a field; exported for the HTTP layer's parsing.
-func Errf(field, format string, args ...any) error { return domain.FieldError(field, format, args...) }
-
-var _ = fmt.Sprintf

@@ -199,7 +199,7 @@ func (s *Service) Reload(ctx context.Context) error {
 		models:     make(map[string]*domain.Model, len(cfg.Models)),
 	}
 	for _, p := range cfg.Providers {
-		if prev, ok := old.providers[p.ID]; ok && prev.p.UpdatedAt.Equal(p.UpdatedAt) && sameProvider(prev.p, p) {
+		if prev, ok := old.providers[p.ID]; ok && sameProvider(prev.p, p) {
 			next.providers[p.ID] = &providerEntry{p: p, client: prev.client}
 			continue
 		}
@@ -327,7 +327,8 @@ type Result struct {
 	Provider  string
 	Attempts  int
 
-	finish func()
+	strategy domain.Strategy // of the resolved model; "" when it was not found
+	finish   func()
 }
 
 // Finish records a successful non-streaming request (statistics, metrics,
@@ -360,6 +361,7 @@ func (s *Service) run(ctx context.Context, c *Call, res *Result, fn attemptFunc)
 		return routing.Attempt{}, ModelNotFound(c.Req.Model)
 	}
 	dm := model.Domain()
+	res.strategy = model.Strategy()
 	provider := c.Provider
 	if provider == "" {
 		provider = c.Req.Provider
@@ -375,6 +377,7 @@ func (s *Service) run(ctx context.Context, c *Call, res *Result, fn attemptFunc)
 	}
 	s.budget.OnRequest()
 	var lastErr error
+	var last routing.Attempt // the last attempt made; returned for the log
 	for i, a := range plan {
 		if i > 0 {
 			// Skip attempts whose route or key went bad earlier in this
@@ -395,20 +398,21 @@ func (s *Service) run(ctx context.Context, c *Call, res *Result, fn attemptFunc)
 				select {
 				case <-ctx.Done():
 					t.Stop()
-					return a, canceledError(ctx, lastErr)
+					return last, canceledError(ctx, lastErr)
 				case <-t.C:
 				}
 			}
 			s.o.Metrics.Retried(c.Req.Model)
 		}
 		if ctx.Err() != nil {
-			return a, canceledError(ctx, lastErr)
+			return last, canceledError(ctx, lastErr)
 		}
 		pe := snap.providers[a.Route.Provider().ID]
 		if pe == nil {
 			continue
 		}
 		res.Attempts++
+		last = a
 		res.Provider = pe.p.Name
 		t := ports.Target{Model: a.Route.Domain().UpstreamModel, Key: a.Key.Secret(), DefaultMaxTokens: dm.DefaultMaxTokens}
 		start := s.o.Clock.Now()
@@ -441,7 +445,7 @@ func (s *Service) run(ctx context.Context, c *Call, res *Result, fn attemptFunc)
 	if lastErr == nil {
 		lastErr = &domain.Error{Code: domain.CodeUnavailable, Msg: "no upstream could be tried for model " + c.Req.Model}
 	}
-	return routing.Attempt{}, lastErr
+	return last, lastErr
 }
 
 func canceledError(ctx context.Context, last error) error {
@@ -463,7 +467,6 @@ func (s *Service) Complete(ctx context.Context, c *Call) (*domain.ChatResponse, 
 	defer cancel()
 	res := &Result{RequestID: c.RequestID, Model: c.Req.Model}
 	var resp *domain.ChatResponse
-	var usedKey, usedRoute int64
 	var cost float64
 	a, err := s.run(ctx, c, res, func(ctx context.Context, pe *providerEntry, t ports.Target, a routing.Attempt, ticket routing.Ticket, start time.Time) (bool, error) {
 		r, err := pe.client.Chat(ctx, t, c.Req)
@@ -479,12 +482,7 @@ func (s *Service) Complete(ctx context.Context, c *Call) (*domain.ChatResponse, 
 		resp = r
 		return true, nil
 	})
-	if a.Route != nil {
-		usedRoute = a.Route.ID()
-		usedKey = a.Key.ID()
-	}
 	entry := s.logEntry(c, res, a, false)
-	entry.KeyID, entry.RouteID = usedKey, usedRoute
 	if err != nil {
 		s.finishError(&entry, err)
 		return nil, res, err
@@ -510,9 +508,7 @@ func (s *Service) logEntry(c *Call, res *Result, a routing.Attempt, stream bool)
 	if c.Client != nil {
 		e.ClientKeyID = c.Client.ID
 	}
-	if m, ok := s.router.Model(c.Req.Model); ok {
-		e.Strategy = m.Strategy()
-	}
+	e.Strategy = res.strategy
 	if a.Route != nil {
 		e.ProviderID = a.Route.Provider().ID
 		e.Provider = a.Route.Provider().Name
@@ -590,9 +586,10 @@ func truncate(s string, n int) string {
 func (s *Service) finish(e *domain.RequestLog) {
 	e.Latency = s.o.Clock.Now().Sub(e.Time)
 	// Metric labels come from the configuration only: an unknown model
-	// name a client sent must not create a new time series.
+	// name a client sent must not create a new time series. (Only requests
+	// whose model resolved carry a strategy.)
 	metricModel := e.Model
-	if _, ok := s.router.Model(metricModel); !ok {
+	if e.Strategy == "" {
 		metricModel = "unknown"
 	}
 	s.o.Metrics.RequestDone(ports.RequestMetric{
@@ -600,10 +597,19 @@ func (s *Service) finish(e *domain.RequestLog) {
 		PromptTokens: e.PromptTokens, CompletionTokens: e.CompletionTokens, Cost: e.Cost,
 	})
 	s.rec.add(*e)
+	// One access-log line per request; LogAttrs avoids boxing every value.
+	attrs := [...]slog.Attr{
+		slog.String("request_id", e.RequestID), slog.String("model", e.Model), slog.String("provider", e.Provider),
+		slog.Int("status", e.Status), slog.Int("attempts", e.Attempts), slog.Bool("stream", e.Stream),
+		slog.Int64("latency_ms", e.Latency.Milliseconds()), slog.Int("prompt_tokens", e.PromptTokens),
+		slog.Int("completion_tokens", e.CompletionTokens), slog.String("class", e.ErrorClass), slog.String("err", e.ErrorMessage),
+	}
 	if e.Status >= 500 || e.Status == 429 {
-		s.log.Warn("request failed", "request_id", e.RequestID, "model", e.Model, "provider", e.Provider, "status", e.Status, "attempts", e.Attempts, "class", e.ErrorClass, "err", e.ErrorMessage, "latency_ms", e.Latency.Milliseconds())
+		s.log.LogAttrs(context.Background(), slog.LevelWarn, "request failed", attrs[:]...)
+	} else if e.ErrorClass != "" {
+		s.log.LogAttrs(context.Background(), slog.LevelInfo, "request", attrs[:]...)
 	} else {
-		s.log.Info("request", "request_id", e.RequestID, "model", e.Model, "provider", e.Provider, "status", e.Status, "attempts", e.Attempts, "stream", e.Stream, "latency_ms", e.Latency.Milliseconds(), "prompt_tokens", e.PromptTokens, "completion_tokens", e.CompletionTokens)
+		s.log.LogAttrs(context.Background(), slog.LevelInfo, "request", attrs[:9]...)
 	}
 }
 
@@ -755,21 +761,24 @@ func (st *Stream) end(err error) {
 }
 
 // Reject records a request refused before it reached the pipeline (bad
-// credentials, an unreadable or invalid body), so that metrics, the access
-// log and the request log count it like any other. model may be "".
-func (s *Service) Reject(requestID string, start time.Time, client *domain.ClientKey, model string, stream bool, err error) {
-	e := domain.RequestLog{Time: start, RequestID: requestID, Model: model, Stream: stream}
+// credentials, an unreadable or invalid body) with the status it got, so
+// that metrics, the access log and the request log count it like any other.
+func (s *Service) Reject(requestID string, start time.Time, client *domain.ClientKey, status int, err error) {
+	e := domain.RequestLog{Time: start, RequestID: requestID}
 	if client == nil {
 		// Unauthenticated: counted in metrics and the access log only, so
 		// that anonymous traffic cannot fill the request log.
-		e.Status = StatusOf(err)
+		e.Status = status
 		e.Latency = s.o.Clock.Now().Sub(start)
 		s.o.Metrics.RequestDone(ports.RequestMetric{Model: "unknown", Status: e.Status, Latency: e.Latency})
 		s.log.Info("request", "request_id", requestID, "status", e.Status, "err", truncate(domain.ErrorMessage(err), 200))
 		return
 	}
 	e.ClientKeyID = client.ID
-	s.finishError(&e, err)
+	e.ErrorClass = string(domain.ErrorCode(err))
+	e.ErrorMessage = truncate(domain.ErrorMessage(err), 500)
+	e.Status = status
+	s.finish(&e)
 }
 
 // ListModels returns the models a client may use: enabled ones with at least

@@ -59,13 +59,6 @@ func (e Endpoint) Request(ctx context.Context, method string, header http.Header
 	return req.WithContext(ctx)
 }
 
-// Headers a provider configuration may not set: the transport manages them,
-// or they would let a configuration break the request's framing.
-var reservedHeaders = map[string]bool{
-	"Host": true, "Content-Length": true, "Content-Type": true, "Transfer-Encoding": true,
-	"Connection": true, "Accept-Encoding": true, "Te": true, "Upgrade": true, "Keep-Alive": true,
-}
-
 // ExtraHeaders validates and canonicalises a provider's extra headers.
 func ExtraHeaders(h map[string]string) (http.Header, error) {
 	out := make(http.Header, len(h))
@@ -74,7 +67,7 @@ func ExtraHeaders(h map[string]string) (http.Header, error) {
 		if ck == "" || strings.ContainsAny(ck, " \t\r\n:") || strings.ContainsAny(v, "\r\n") {
 			return nil, &domain.Error{Code: domain.CodeInvalid, Field: "headers", Msg: "invalid header " + strconv.Quote(k)}
 		}
-		if reservedHeaders[ck] {
+		if domain.ForbiddenHeader(ck) {
 			return nil, &domain.Error{Code: domain.CodeInvalid, Field: "headers", Msg: ck + " cannot be set"}
 		}
 		out[ck] = []string{v}
