@@ -60,7 +60,7 @@
 //
 // Start a rotation through the admin API:
 //
-//	curl -X POST -H "Authorization: Bearer $ADMIN_TOKEN" \
+//	curl -X POST -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
 //	  -d '{"secret":"sk-new...","old_key_id":12}' \
 //	  http://localhost:8080/api/v1/providers/openai/rotations
 //
