@@ -66,7 +66,16 @@ type Service struct {
 	undecrypted  map[int64]bool          // guarded by reloadMu
 	recoveryMu   sync.Mutex
 	recoveryLast map[int64]time.Time
-	bg           sync.WaitGroup
+	bg           sync.WaitGroup // the request-log writer and the toucher
+
+	// Background tasks the request path starts (key invalidation, recovery
+	// probes); Shutdown waits for them and cancels taskCtx at its deadline.
+	taskMu      sync.Mutex
+	tasksClosed bool // guarded by taskMu: Shutdown started, no new tasks
+	tasks       sync.WaitGroup
+	taskCtx     context.Context
+	taskCancel  context.CancelFunc
+	closeOnce   sync.Once
 }
 
 type healthKey struct{ provider, key int64 }
@@ -149,7 +158,8 @@ func New(o Options) (*Service, error) {
 	s.router = routing.New(ro)
 	s.budget = routing.NewBudget(o.RetryBudget, o.RetryMinPerSec, o.Clock.Now)
 	s.rec = newRecorder(o.Logs, o.Metrics, o.Logger, o.LogQueueSize, o.LogBatchSize, o.LogFlushInterval)
-	s.touch = &toucher{store: o.ClientKeys, log: o.Logger, svc: s}
+	s.touch = &toucher{store: o.ClientKeys, log: o.Logger, svc: s, stop: s.rec.stop}
+	s.taskCtx, s.taskCancel = context.WithCancel(context.Background())
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	s.idPrefix = "req_" + hex.EncodeToString(b[:])
@@ -161,8 +171,8 @@ func New(o Options) (*Service, error) {
 func (s *Service) Router() *routing.Router { return s.router }
 
 // Start loads the configuration and starts the background writers. It fails
-// when the first load fails. The writers stop when ctx ends; call Close to
-// flush them.
+// when the first load fails. The writers run until ctx ends or Shutdown is
+// called; either way they flush what they hold before they stop.
 func (s *Service) Start(ctx context.Context) error {
 	if err := s.Reload(ctx); err != nil {
 		return err
@@ -173,13 +183,88 @@ func (s *Service) Start(ctx context.Context) error {
 	return nil
 }
 
-// Close waits for the background writers, which flush what they hold once
-// the context given to Start ends.
-func (s *Service) Close() {
-	s.bg.Wait()
+// Shutdown stops the background writers and waits, bounded by ctx, for them
+// and for the background tasks requests started (key invalidation, recovery
+// probes). The request log is flushed first: every queued entry is written,
+// transient database errors are retried until ctx ends, and what could not be
+// written by then is dropped, counted (Metrics.RequestLogDropped) and
+// reported in one log line. Entries recorded after the flush are dropped and
+// counted the same way. Then the provider clients are closed. Give ctx a
+// deadline; only the first call does anything.
+func (s *Service) Shutdown(ctx context.Context) error {
+	var err error
+	s.closeOnce.Do(func() { err = s.shutdown(ctx) })
+	return err
+}
+
+func (s *Service) shutdown(ctx context.Context) error {
+	s.rec.shutdown(ctx)
+	s.taskMu.Lock()
+	s.tasksClosed = true
+	s.taskMu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		s.tasks.Wait()
+		s.bg.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		// The writers bound themselves by ctx; the tasks stop when their
+		// context is canceled.
+		s.taskCancel()
+		select {
+		case <-done:
+		case <-time.After(time.Second):
+			err = errors.New("gateway: background work still running after the shutdown deadline")
+		}
+	}
+	s.taskCancel()
+	select {
+	case <-s.rec.done:
+		attrs := []any{"flushed", s.rec.drained, "dropped_at_shutdown", s.rec.drainDropped, "dropped_since_start", s.rec.dropped.Load()}
+		if s.rec.drainDropped > 0 {
+			s.log.Warn("request log closed: entries were dropped at shutdown", attrs...)
+		} else {
+			s.log.Info("request log closed", attrs...)
+		}
+	default:
+		s.log.Warn("request log closed without its final flush", "dropped_since_start", s.rec.dropped.Load())
+	}
 	for _, p := range s.snap.Load().providers {
 		p.client.Close()
 	}
+	return err
+}
+
+// Close is Shutdown with a deadline of a few seconds.
+func (s *Service) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		s.log.Warn("shutdown", "err", err)
+	}
+}
+
+// goTask runs f in the background with a bounded context, unless Shutdown
+// has started; Shutdown waits for it.
+func (s *Service) goTask(f func(ctx context.Context)) bool {
+	s.taskMu.Lock()
+	if s.tasksClosed {
+		s.taskMu.Unlock()
+		return false
+	}
+	s.tasks.Add(1)
+	s.taskMu.Unlock()
+	go func() {
+		defer s.tasks.Done()
+		ctx, cancel := context.WithTimeout(s.taskCtx, 10*time.Second)
+		defer cancel()
+		f(ctx)
+	}()
+	return true
 }
 
 // Reload reads the whole configuration and swaps it in atomically. Provider
@@ -576,12 +661,9 @@ func (s *Service) finishError(e *domain.RequestLog, err error) {
 	s.finish(e)
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
-}
+// truncate cuts s to at most n bytes on a rune boundary: a message cut in
+// the middle of a character is not valid UTF-8.
+func truncate(s string, n int) string { return domain.TruncateText(s, n) }
 
 func (s *Service) finish(e *domain.RequestLog) {
 	e.Latency = s.o.Clock.Now().Sub(e.Time)
@@ -789,7 +871,10 @@ func (s *Service) onRoutingEvent(ev routing.Event) {
 	switch ev.Kind {
 	case routing.EventKeyInvalidated:
 		s.log.Warn("provider key refused by the upstream; marking it invalid", "provider_id", ev.ProviderID, "key_id", ev.KeyID, "reason", ev.Reason)
-		go s.invalidateKey(ev.KeyID, ev.Reason)
+		id, reason := ev.KeyID, ev.Reason
+		if !s.goTask(func(ctx context.Context) { s.invalidateKey(ctx, id, reason) }) {
+			s.log.Warn("shutting down: the key is not marked invalid; the next refusal will mark it", "key_id", id)
+		}
 	case routing.EventRouteEjected:
 		s.log.Warn("route ejected by outlier detection", "provider_id", ev.ProviderID, "route_id", ev.RouteID, "until", ev.Until, "reason", ev.Reason)
 		s.startRecovery(ev.ProviderID)
@@ -800,9 +885,7 @@ func (s *Service) onRoutingEvent(ev routing.Event) {
 	}
 }
 
-func (s *Service) invalidateKey(id int64, reason string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+func (s *Service) invalidateKey(ctx context.Context, id int64, reason string) {
 	for i := 0; i < 3; i++ {
 		k, err := s.o.Keys.GetKey(ctx, id)
 		if err != nil {
@@ -834,11 +917,9 @@ func (s *Service) startRecovery(providerID int64) {
 	}
 	s.recoveryLast[providerID] = now
 	s.recoveryMu.Unlock()
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
+	s.goTask(func(ctx context.Context) {
 		if err := s.o.Orchestrator.StartRecovery(ctx, providerID); err != nil {
 			s.log.Warn("cannot start the recovery probe", "provider_id", providerID, "err", err)
 		}
-	}()
+	})
 }

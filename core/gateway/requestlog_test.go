@@ -1,0 +1,308 @@
+package gateway_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/airouter/airouter/adapters/memory"
+	"github.com/airouter/airouter/adapters/secretbox"
+	"github.com/airouter/airouter/core/domain"
+	"github.com/airouter/airouter/core/gateway"
+	"github.com/airouter/airouter/ports"
+)
+
+// flakyLogs is a request-log store that refuses rows whose request id starts
+// with "poison" (as PostgreSQL refuses a whole COPY for one bad row), fails
+// the first failFirst inserts as a broken connection would, and can run a
+// hook before an insert.
+type flakyLogs struct {
+	*memory.Store
+	calls     atomic.Int64
+	failFirst int64
+	mu        sync.Mutex
+	before    func() // run once, before the next insert
+}
+
+func (l *flakyLogs) InsertRequestLogs(ctx context.Context, entries []domain.RequestLog) error {
+	n := l.calls.Add(1)
+	l.mu.Lock()
+	f := l.before
+	l.before = nil
+	l.mu.Unlock()
+	if f != nil {
+		f()
+	}
+	if n <= l.failFirst {
+		return errors.New("postgres: insert request logs: connection reset by peer")
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.RequestID, "poison") {
+			return &domain.Error{Code: domain.CodeInvalid, Msg: "a request-log row was refused"}
+		}
+	}
+	return l.Store.InsertRequestLogs(ctx, entries)
+}
+
+// slowKeys makes GetKey slow, as a database under load is.
+type slowKeys struct {
+	ports.KeyStore
+	delay time.Duration
+}
+
+func (k slowKeys) GetKey(ctx context.Context, id int64) (domain.ProviderKey, error) {
+	select {
+	case <-time.After(k.delay):
+	case <-ctx.Done():
+		return domain.ProviderKey{}, ctx.Err()
+	}
+	return k.KeyStore.GetKey(ctx, id)
+}
+
+// refusingClient is an upstream that refuses every key (401).
+type refusingClient struct{}
+
+func (refusingClient) Chat(context.Context, ports.Target, *domain.ChatRequest) (*domain.ChatResponse, error) {
+	return nil, &domain.UpstreamError{Class: domain.ClassAuth, Status: 401, Message: "Incorrect API key provided"}
+}
+func (refusingClient) ChatStream(context.Context, ports.Target, *domain.ChatRequest) (ports.ChatStream, error) {
+	return nil, &domain.UpstreamError{Class: domain.ClassAuth, Status: 401, Message: "Incorrect API key provided"}
+}
+func (refusingClient) Probe(context.Context, ports.Target) error { return nil }
+func (refusingClient) Close()                                   {}
+
+type logFixture struct {
+	store   *memory.Store
+	logs    *flakyLogs
+	svc     *gateway.Service
+	admin   *gateway.Admin
+	metrics *recordingMetrics
+	cancel  context.CancelFunc
+}
+
+func newLogFixture(t *testing.T, o gateway.Options, keys func(ports.KeyStore) ports.KeyStore) *logFixture {
+	t.Helper()
+	k := make([]byte, 32)
+	_, _ = rand.Read(k)
+	box, _ := secretbox.New(k)
+	store, err := memory.New(box)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx := &logFixture{store: store, logs: &flakyLogs{Store: store}, metrics: &recordingMetrics{}}
+	var ks ports.KeyStore = store
+	if keys != nil {
+		ks = keys(store)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	o.Loader, o.Keys, o.Logs, o.ClientKeys = store, ks, fx.logs, store
+	o.Providers = ports.ProviderFactoryFunc(func(domain.Provider) (ports.ProviderClient, error) { return refusingClient{}, nil })
+	o.Metrics, o.Logger, o.Clock = fx.metrics, log, ports.SystemClock{}
+	if o.LogFlushInterval == 0 {
+		o.LogFlushInterval = time.Hour // flushed at shutdown only, unless a batch fills
+	}
+	fx.svc, err = gateway.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	fx.cancel = cancel
+	if err := fx.svc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); fx.svc.Close() })
+	fx.admin, err = gateway.NewAdmin(gateway.AdminDeps{Providers: store, Keys: store, Models: store, ClientKeys: store, Health: store, Logs: store,
+		Rotations: store, Service: fx.svc, Clock: ports.SystemClock{}, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fx
+}
+
+// reject records one request-log entry the way the HTTP edge does for a
+// refused request of an authenticated client.
+func (fx *logFixture) reject(id string) {
+	fx.svc.Reject(id, time.Now(), &domain.ClientKey{ID: 1, Name: "app"}, 400, domain.FieldError("model", "is required"))
+}
+
+func (fx *logFixture) stored(t *testing.T) map[string]domain.RequestLog {
+	t.Helper()
+	got, err := fx.store.ListRequestLogs(context.Background(), domain.RequestLogFilter{From: time.Now().Add(-time.Hour), Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]domain.RequestLog{}
+	for _, e := range got {
+		out[e.RequestID] = e
+	}
+	return out
+}
+
+// stop ends the service the way its callers did before Shutdown existed:
+// cancel the context given to Start, then Close.
+func (fx *logFixture) stop() {
+	fx.cancel()
+	fx.svc.Close()
+}
+
+// TestRegressionRecorderKeepsRowsBesideARefusedOne: a row the store refuses
+// used to cost its whole batch (up to 512 entries) after three tries.
+func TestRegressionRecorderKeepsRowsBesideARefusedOne(t *testing.T) {
+	t.Parallel()
+	fx := newLogFixture(t, gateway.Options{LogBatchSize: 64}, nil)
+	want := 0
+	for i := range 300 {
+		id := "good-" + strconv.Itoa(i)
+		if i == 5 || i == 150 || i == 151 || i == 299 {
+			id = "poison-" + strconv.Itoa(i)
+		} else {
+			want++
+		}
+		fx.reject(id)
+	}
+	fx.stop()
+	got := fx.stored(t)
+	if len(got) != want {
+		t.Fatalf("stored %d entries, want the %d good ones", len(got), want)
+	}
+	for id := range got {
+		if !strings.HasPrefix(id, "good-") {
+			t.Errorf("stored %s", id)
+		}
+	}
+	if d := fx.metrics.dropped.Load(); d != 4 {
+		t.Errorf("dropped counted %d, want 4", d)
+	}
+	// A refused row costs a bisection of its batch, not a row-by-row retry.
+	if c := fx.logs.calls.Load(); c > 70 {
+		t.Errorf("%d inserts for 300 entries", c)
+	}
+}
+
+// TestRecorderOneInsertPerBatch: the common path stays one insert per batch.
+func TestRecorderOneInsertPerBatch(t *testing.T) {
+	t.Parallel()
+	fx := newLogFixture(t, gateway.Options{LogBatchSize: 300}, nil)
+	for i := range 250 {
+		fx.reject("good-" + strconv.Itoa(i))
+	}
+	fx.stop()
+	if got := fx.stored(t); len(got) != 250 {
+		t.Fatalf("stored %d of 250", len(got))
+	}
+	if c := fx.logs.calls.Load(); c != 1 {
+		t.Errorf("%d inserts for 250 entries in batches of 300, want 1", c)
+	}
+}
+
+// TestRegressionErrorMessageCutOnRuneBoundary: the log's error message was
+// cut at 500 bytes, in the middle of a character; PostgreSQL refuses such
+// text, and with it the whole batch.
+func TestRegressionErrorMessageCutOnRuneBoundary(t *testing.T) {
+	t.Parallel()
+	fx := newLogFixture(t, gateway.Options{}, nil)
+	msg := strings.Repeat("ж", 400) // 800 bytes of two-byte runes
+	err := &domain.Error{Code: domain.CodeInvalid, Msg: msg}
+	if full := domain.ErrorMessage(err); utf8.RuneStart(full[500]) {
+		err.Msg = "x" + msg // make byte 500 fall inside a rune
+	}
+	fx.svc.Reject("cut", time.Now(), &domain.ClientKey{ID: 1}, 400, err)
+	fx.stop()
+	e, ok := fx.stored(t)["cut"]
+	if !ok {
+		t.Fatal("entry not stored")
+	}
+	if !utf8.ValidString(e.ErrorMessage) || len(e.ErrorMessage) > 500 || len(e.ErrorMessage) < 498 {
+		t.Fatalf("error message of %d bytes, valid UTF-8 %t", len(e.ErrorMessage), utf8.ValidString(e.ErrorMessage))
+	}
+}
+
+// TestRegressionShutdownRetriesUntilItsDeadline: at shutdown the log was
+// given three tries over 600 ms; a database that needed a second longer lost
+// every queued entry.
+func TestRegressionShutdownRetriesUntilItsDeadline(t *testing.T) {
+	t.Parallel()
+	fx := newLogFixture(t, gateway.Options{}, nil)
+	fx.logs.failFirst = 4
+	for i := range 100 {
+		fx.reject("e-" + strconv.Itoa(i))
+	}
+	fx.stop()
+	if got := fx.stored(t); len(got) != 100 {
+		t.Fatalf("stored %d of 100 entries", len(got))
+	}
+	if d := fx.metrics.dropped.Load(); d != 0 {
+		t.Fatalf("dropped %d", d)
+	}
+}
+
+// TestRegressionShutdownFlushesWhatArrivesDuringTheFlush: entries recorded
+// while the final flush was writing (requests finishing late) were left in
+// memory, neither written nor counted.
+func TestRegressionShutdownFlushesWhatArrivesDuringTheFlush(t *testing.T) {
+	t.Parallel()
+	fx := newLogFixture(t, gateway.Options{}, nil)
+	for i := range 10 {
+		fx.reject("early-" + strconv.Itoa(i))
+	}
+	fx.logs.before = func() {
+		for i := range 10 {
+			fx.reject("late-" + strconv.Itoa(i))
+		}
+	}
+	fx.stop()
+	if got := fx.stored(t); len(got) != 20 {
+		t.Fatalf("stored %d of 20 entries", len(got))
+	}
+	// After the shutdown nothing is written any more, but it is counted.
+	fx.reject("after")
+	if d := fx.metrics.dropped.Load(); d != 1 {
+		t.Fatalf("dropped %d, want 1 (the entry recorded after shutdown)", d)
+	}
+}
+
+// TestRegressionShutdownWaitsForKeyInvalidation: the goroutine marking a
+// refused key invalid was not waited for, so a shutdown right after a 401
+// lost the invalidation (and it ran on against closed stores).
+func TestRegressionShutdownWaitsForKeyInvalidation(t *testing.T) {
+	t.Parallel()
+	fx := newLogFixture(t, gateway.Options{}, func(k ports.KeyStore) ports.KeyStore { return slowKeys{KeyStore: k, delay: 300 * time.Millisecond} })
+	ctx := context.Background()
+	if _, err := fx.admin.CreateProvider(ctx, domain.Provider{Name: "a", Kind: domain.KindOpenAI, Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	key, err := fx.admin.AddKey(ctx, "a", gateway.NewKey{Secret: "sk-a-00000001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fx.admin.CreateModel(ctx, domain.Model{Name: "m", Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fx.admin.CreateRoute(ctx, "m", "a", domain.Route{UpstreamModel: "up", Weight: 1, Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	req, err := domain.ParseChatRequest([]byte(`{"model":"m","messages":[{"role":"user","content":"hi"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := fx.svc.Complete(ctx, &gateway.Call{Req: req, RequestID: "r1", Start: time.Now()}); gateway.StatusOf(err) != 502 {
+		t.Fatalf("Complete: %v", err)
+	}
+	fx.stop()
+	k, err := fx.store.GetKey(ctx, key.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.Status != domain.KeyInvalid {
+		t.Fatalf("key status after shutdown: %s, want invalid", k.Status)
+	}
+}
