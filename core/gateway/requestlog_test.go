@@ -78,7 +78,7 @@ func (refusingClient) ChatStream(context.Context, ports.Target, *domain.ChatRequ
 	return nil, &domain.UpstreamError{Class: domain.ClassAuth, Status: 401, Message: "Incorrect API key provided"}
 }
 func (refusingClient) Probe(context.Context, ports.Target) error { return nil }
-func (refusingClient) Close()                                   {}
+func (refusingClient) Close()                                    {}
 
 type logFixture struct {
 	store   *memory.Store
