@@ -40,8 +40,11 @@ func ParseChatRequest(body []byte) (*ChatRequest, error) {
 	if err := json.Unmarshal(body, &f); err != nil {
 		return nil, decodeError(err, "request body is not a valid JSON object: ")
 	}
-	if f.Model == nil || *f.Model == "" {
+	if f.Model == nil {
 		return nil, FieldError("model", "is required")
+	}
+	if err := ValidateModelName("model", *f.Model); err != nil {
+		return nil, err
 	}
 	msgs := bytes.TrimSpace(f.Messages)
 	if len(msgs) == 0 || bytes.Equal(msgs, []byte("null")) {

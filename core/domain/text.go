@@ -11,8 +11,9 @@ const MaxModelNameBytes = 256
 
 // ValidateModelName is the one rule for model names, wherever one comes in
 // (the admin API's model name, the model of a chat request): 1 to
-// MaxModelNameBytes bytes of valid UTF-8 without white space or control
-// characters. The error names field.
+// MaxModelNameBytes bytes of valid UTF-8 (no U+FFFD, which is what a JSON
+// decoder makes of invalid bytes) without white space or control characters.
+// The error names field.
 func ValidateModelName(field, name string) error {
 	switch {
 	case name == "":
@@ -30,7 +31,9 @@ func ValidateModelName(field, name string) error {
 			continue
 		}
 		r, n := utf8.DecodeRuneInString(name[i:])
-		if r == utf8.RuneError && n == 1 {
+		if r == utf8.RuneError {
+			// U+FFFD too: a JSON decoder puts it where the bytes were not
+			// UTF-8.
 			return FieldError(field, "is not valid UTF-8")
 		}
 		if unicode.IsSpace(r) || unicode.IsControl(r) {

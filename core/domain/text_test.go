@@ -60,7 +60,7 @@ func TestValidateModelName(t *testing.T) {
 			t.Errorf("%q: %v", ok, err)
 		}
 	}
-	for _, bad := range []string{"", "gpt\x00", "gpt 4", "gpt\t4", "gpt\n", "a\u0085b", "a\u00a0b", "a\x7fb", "a\xffb", strings.Repeat("m", MaxModelNameBytes+1)} {
+	for _, bad := range []string{"", "gpt\x00", "gpt 4", "gpt\t4", "gpt\n", "a\u0085b", "a\u00a0b", "a\x7fb", "a\xffb", "a\uFFFDb", strings.Repeat("m", MaxModelNameBytes+1)} {
 		err := ValidateModelName("model", bad)
 		var e *Error
 		if err == nil || !errors.As(err, &e) || e.Code != CodeInvalid || e.Field != "model" {

@@ -421,8 +421,8 @@ func (a *Admin) CancelRotation(ctx context.Context, id string) error {
 // ValidateModel checks a model and normalises its strategy config.
 func ValidateModel(m *domain.Model) error {
 	m.Name = strings.TrimSpace(m.Name)
-	if m.Name == "" || len(m.Name) > 256 || strings.ContainsAny(m.Name, " \t\r\n") {
-		return domain.FieldError("name", "must be 1-256 characters without white space")
+	if err := domain.ValidateModelName("name", m.Name); err != nil {
+		return err
 	}
 	if m.Strategy != "" && !m.Strategy.Valid() {
 		names := make([]string, len(domain.Strategies))
