@@ -60,7 +60,7 @@ var envSpecs = []envSpec{
 	{"AIROUTER_MASTER_KEY", "", "32 random bytes, base64, that encrypt provider keys at rest (AES-256-GCM). Required by serve and worker."},
 	{"DB_AUTO_MIGRATE", "true", "Apply pending migrations when serve or worker starts."},
 	{"MAX_BODY_BYTES", "33554432", "Largest accepted request body in bytes (default 32 MiB)."},
-	{"SHUTDOWN_TIMEOUT", "30", "Seconds SIGTERM waits for in-flight requests and streams to finish."},
+	{"SHUTDOWN_TIMEOUT", "30", "Seconds SIGTERM waits, in all, for in-flight requests and streams to finish and the request log to be flushed (the last fifth, at most 5 s, is kept for the flush)."},
 	{"HEALTH_DEGRADED_THRESHOLD_MS", "3000", "A probe slower than this marks the provider or key degraded."},
 	{"KEY_ROTATION_GRACE_PERIOD", "600", "Seconds an old key stays draining after a rotation before it is retired."},
 	{"REQUEST_LOG_RETENTION_DAYS", "30", "Request-log entries older than this are deleted daily (0 keeps them)."},

@@ -241,20 +241,36 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	case <-ctx.Done():
 	}
 	log.Info("shutting down: draining in-flight requests and streams", "timeout", cfg.ShutdownTimeout)
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	// One deadline for the whole shutdown; the HTTP drain leaves a reserve
+	// of it for the request log's final flush.
+	deadline := time.Now().Add(cfg.ShutdownTimeout)
+	sctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	hctx, hcancel := context.WithDeadline(sctx, deadline.Add(-flushReserve(cfg.ShutdownTimeout)))
+	defer hcancel()
+	if err := srv.Shutdown(hctx); err != nil {
 		log.Warn("shutdown timed out; closing remaining connections", "err", err)
 		_ = srv.Close()
 	}
+	// Flush the request log (retrying until the deadline) and wait for the
+	// key-invalidation and recovery tasks, before the pool and the Temporal
+	// client close.
+	if err := svc.Shutdown(sctx); err != nil {
+		log.Warn("shutdown", "err", err)
+	}
 	stopBG()
 	wg.Wait()
-	svc.Close() // flushes the request log
 	if err := <-workerDone; err != nil {
 		log.Warn("worker stopped with an error", "err", err)
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// flushReserve is the part of SHUTDOWN_TIMEOUT kept for the request log's
+// final flush when in-flight requests take the rest: a fifth, at most 5 s.
+func flushReserve(timeout time.Duration) time.Duration {
+	return min(timeout/5, 5*time.Second)
 }
 
 func displayAddr(a net.Addr) string {
