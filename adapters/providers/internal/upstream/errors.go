@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/airouter/airouter/core/domain"
 )
@@ -117,6 +116,9 @@ func ParseErrorBody(body []byte) ErrorBody {
 	if eb.Message == "" && eb.Type == "" && eb.Code == "" {
 		eb.Message = strings.TrimSpace(truncate(string(body), 512))
 	}
+	// JSON strings may carry NUL (\u0000); the fields go on into logs and
+	// the database.
+	eb.Type, eb.Code, eb.Message = domain.CleanText(eb.Type, 256), domain.CleanText(eb.Code, 256), domain.CleanText(eb.Message, math.MaxInt)
 	return eb
 }
 
@@ -160,14 +162,15 @@ func text(b json.RawMessage) string {
 	return truncate(string(b), 512)
 }
 
+// truncate makes an upstream's text safe to show and to store: valid UTF-8
+// without NUL (an error body can hold any bytes; invalid ones and NUL become
+// U+FFFD), at most n bytes cut on a rune boundary, plus an ellipsis when cut.
 func truncate(s string, n int) string {
+	s = domain.CleanText(s, math.MaxInt)
 	if len(s) <= n {
 		return s
 	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
+	return domain.TruncateText(s, n) + "…"
 }
 
 // Scrub removes a key, and anything that looks like an API key, from a
