@@ -6,8 +6,8 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"unicode/utf8"
 	"time"
+	"unicode/utf8"
 )
 
 // report holds everything a run measured.
