@@ -160,11 +160,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	wg.Add(2)
 	go func() { defer wg.Done(); listenForChanges(bg, d.store, svc, log) }()
 	go func() { defer wg.Done(); housekeeping(bg, d.store, cfg, log) }()
-	if err := svc.Start(bg); err != nil {
+	// The request-log writer runs until svc.Shutdown, which bounds its final
+	// flush by the shutdown deadline; it does not stop with bg.
+	if err := svc.Start(context.WithoutCancel(bg)); err != nil {
 		stopBG()
 		wg.Wait()
 		return err
 	}
+	defer svc.Close() // on early returns; a no-op after svc.Shutdown
 	admin, err := gateway.NewAdmin(gateway.AdminDeps{
 		Providers: d.store, Keys: d.store, Models: d.store, ClientKeys: d.store, Health: d.store, Logs: d.store,
 		Rotations: d.store, Orchestrator: orch, Service: svc, Clock: ports.SystemClock{}, Logger: log,
@@ -252,14 +255,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		log.Warn("shutdown timed out; closing remaining connections", "err", err)
 		_ = srv.Close()
 	}
+	stopBG()
+	wg.Wait()
 	// Flush the request log (retrying until the deadline) and wait for the
 	// key-invalidation and recovery tasks, before the pool and the Temporal
 	// client close.
 	if err := svc.Shutdown(sctx); err != nil {
 		log.Warn("shutdown", "err", err)
 	}
-	stopBG()
-	wg.Wait()
 	if err := <-workerDone; err != nil {
 		log.Warn("worker stopped with an error", "err", err)
 	}

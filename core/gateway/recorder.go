@@ -74,13 +74,13 @@ func (r *recorder) drop(n int) {
 	r.metrics.RequestLogDropped(n)
 }
 
-// take swaps out what is pending; close marks the recorder closed in the
+// take swaps out what is pending; closing marks the recorder closed in the
 // same critical section, so that nothing can be added after the last take.
-func (r *recorder) take(spare []domain.RequestLog, close bool) []domain.RequestLog {
+func (r *recorder) take(spare []domain.RequestLog, closing bool) []domain.RequestLog {
 	r.mu.Lock()
 	out := r.pending
 	r.pending = spare[:0]
-	if close {
+	if closing {
 		r.closed = true
 	}
 	r.mu.Unlock()
@@ -160,13 +160,17 @@ func (r *recorder) drain(ctx context.Context, spare []domain.RequestLog) {
 }
 
 // flush writes a batch and returns how many of its entries were dropped,
-// which it counts and logs (one line per batch). Transient errors are retried
-// 3 times, or until ctx ends when persist is set.
+// which it counts and logs (one line per batch; at shutdown, once the
+// deadline has passed, the shutdown's summary line says it). Transient
+// errors are retried 3 times, or until ctx ends when persist is set.
 func (r *recorder) flush(ctx context.Context, buf []domain.RequestLog, persist bool) int {
 	var ids []string
 	dropped, err := r.write(ctx, buf, persist, &ids)
 	if dropped > 0 {
 		r.drop(dropped)
+		if persist && ctx.Err() != nil {
+			return dropped
+		}
 		r.log.Error("request log entries dropped: the database did not accept them",
 			"entries", dropped, "batch", len(buf), "request_ids", ids, "err", err)
 	}
