@@ -106,6 +106,9 @@ func newLogFixture(t *testing.T, o gateway.Options, keys func(ports.KeyStore) po
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	o.Loader, o.Keys, o.Logs, o.ClientKeys = store, ks, fx.logs, store
 	o.Providers = ports.ProviderFactoryFunc(func(domain.Provider) (ports.ProviderClient, error) { return refusingClient{}, nil })
+	if o.Logger != nil {
+		log = o.Logger
+	}
 	o.Metrics, o.Logger, o.Clock = fx.metrics, log, ports.SystemClock{}
 	if o.LogFlushInterval == 0 {
 		o.LogFlushInterval = time.Hour // flushed at shutdown only, unless a batch fills
@@ -305,4 +308,63 @@ func TestRegressionShutdownWaitsForKeyInvalidation(t *testing.T) {
 	if k.Status != domain.KeyInvalid {
 		t.Fatalf("key status after shutdown: %s, want invalid", k.Status)
 	}
+}
+
+// TestShutdownIsBoundedByItsDeadline: with the database down and a key
+// invalidation stuck, Shutdown returns at its deadline, having counted what
+// it could not write and said so in one line.
+func TestShutdownIsBoundedByItsDeadline(t *testing.T) {
+	t.Parallel()
+	out := &lockedBuffer{}
+	fx := newLogFixture(t, gateway.Options{Logger: slog.New(slog.NewTextHandler(out, nil))},
+		func(k ports.KeyStore) ports.KeyStore { return slowKeys{KeyStore: k, delay: time.Hour} })
+	fx.logs.failFirst = 1 << 40
+	ctx := context.Background()
+	if _, err := fx.admin.CreateProvider(ctx, domain.Provider{Name: "a", Kind: domain.KindOpenAI, Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fx.admin.AddKey(ctx, "a", gateway.NewKey{Secret: "sk-a-00000001"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fx.admin.CreateModel(ctx, domain.Model{Name: "m", Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fx.admin.CreateRoute(ctx, "m", "a", domain.Route{UpstreamModel: "up", Weight: 1, Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := domain.ParseChatRequest([]byte(`{"model":"m","messages":[{"role":"user","content":"hi"}]}`))
+	_, _, _ = fx.svc.Complete(ctx, &gateway.Call{Req: req, RequestID: "r1", Start: time.Now()}) // starts the invalidation
+	for i := range 49 {
+		fx.reject("e-" + strconv.Itoa(i))
+	}
+	sctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_ = fx.svc.Shutdown(sctx)
+	if took := time.Since(start); took > 1500*time.Millisecond {
+		t.Fatalf("Shutdown took %v with a deadline of 300ms", took)
+	}
+	if d := fx.metrics.dropped.Load(); d != 50 {
+		t.Fatalf("dropped %d, want 50", d)
+	}
+	if s := out.String(); !strings.Contains(s, "dropped_at_shutdown=50") || strings.Count(s, "request log closed") != 1 {
+		t.Fatalf("shutdown log:\n%s", s)
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
