@@ -187,6 +187,7 @@ func (s *Store) InsertRequestLogs(_ context.Context, entries []domain.RequestLog
 			e.Time = t
 		}
 		e.Time = trunc(e.Time)
+		e.CleanText() // as PostgreSQL must
 		e.ID = s.nextID()
 		e.Latency = e.Latency.Truncate(time.Microsecond)
 		e.TTFT = e.TTFT.Truncate(time.Microsecond)

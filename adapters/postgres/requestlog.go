@@ -12,21 +12,12 @@ import (
 	"github.com/airouter/airouter/core/domain"
 )
 
-// Bounds of the request log's text columns, in bytes. The model and provider
-// columns are indexed, and a btree entry must stay under about 2.7 KB.
-const (
-	maxLogRequestID = 128
-	maxLogModel     = 512
-	maxLogProvider  = 256
-	maxLogShort     = 64 // strategy, error class
-	maxLogMessage   = 2048
-)
-
 // InsertRequestLogs writes a batch with COPY, in one round trip. A zero Time
-// means now. Text columns are made storable here (valid UTF-8, no NUL,
-// bounded, cut on rune boundaries), so that no row is refused for its text:
-// one refused row fails the whole COPY. If a row is still refused, the error
-// has CodeInvalid and nothing of the batch was written.
+// means now. Text columns are made storable here (RequestLog.CleanText:
+// valid UTF-8, no NUL, bounded, cut on rune boundaries), so that no row is
+// refused for its text: one refused row fails the whole COPY. If a row is
+// still refused, the error has CodeInvalid and nothing of the batch was
+// written.
 func (s *Store) InsertRequestLogs(ctx context.Context, entries []domain.RequestLog) error {
 	if len(entries) == 0 {
 		return nil
@@ -34,16 +25,16 @@ func (s *Store) InsertRequestLogs(ctx context.Context, entries []domain.RequestL
 	now := time.Now()
 	rows := make([]sqlcgen.InsertRequestLogsParams, 0, len(entries))
 	for _, e := range entries {
+		e.CleanText()
 		ts := e.Time
 		if ts.IsZero() {
 			ts = now
 		}
 		rows = append(rows, sqlcgen.InsertRequestLogsParams{
-			Ts: ts, RequestID: domain.CleanText(e.RequestID, maxLogRequestID), ClientKeyID: optID(e.ClientKeyID),
-			Model:      domain.CleanText(e.Model, maxLogModel),
-			ProviderID: optID(e.ProviderID), Provider: domain.CleanText(e.Provider, maxLogProvider), KeyID: optID(e.KeyID), RouteID: optID(e.RouteID),
-			Strategy: domain.CleanText(string(e.Strategy), maxLogShort), Attempts: clamp32(e.Attempts), Stream: e.Stream, Status: clamp32(e.Status),
-			ErrorClass: domain.CleanText(e.ErrorClass, maxLogShort), ErrorMessage: domain.CleanText(e.ErrorMessage, maxLogMessage),
+			Ts: ts, RequestID: e.RequestID, ClientKeyID: optID(e.ClientKeyID), Model: e.Model,
+			ProviderID: optID(e.ProviderID), Provider: e.Provider, KeyID: optID(e.KeyID), RouteID: optID(e.RouteID),
+			Strategy: string(e.Strategy), Attempts: clamp32(e.Attempts), Stream: e.Stream, Status: clamp32(e.Status),
+			ErrorClass: e.ErrorClass, ErrorMessage: e.ErrorMessage,
 			LatencyUs: e.Latency.Microseconds(), TtftUs: e.TTFT.Microseconds(),
 			PromptTokens: clamp32(e.PromptTokens), CompletionTokens: clamp32(e.CompletionTokens), Cost: e.Cost,
 		})

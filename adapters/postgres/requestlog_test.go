@@ -56,7 +56,7 @@ func TestRegressionRequestLogPoisonRows(t *testing.T) {
 	if e, ok := byID["nul-model"]; !ok || strings.ContainsRune(e.Model, 0) || !strings.HasPrefix(e.Model, "gpt") {
 		t.Errorf("NUL model row: %+v", e)
 	}
-	if e, ok := byID["long-model"]; !ok || len(e.Model) > maxLogModel || !strings.HasPrefix(e.Model, "mmm") {
+	if e, ok := byID["long-model"]; !ok || len(e.Model) > domain.MaxLogName || !strings.HasPrefix(e.Model, "mmm") {
 		t.Errorf("long model row: stored %v, model of %d bytes", ok, len(e.Model))
 	}
 	if e, ok := byID["cut-message"]; !ok || !strings.HasPrefix(e.ErrorMessage, "ош") {
@@ -68,7 +68,7 @@ func TestRegressionRequestLogPoisonRows(t *testing.T) {
 			odd = &got[i]
 		}
 	}
-	if odd == nil || len(odd.ErrorMessage) > maxLogMessage || !strings.HasPrefix(odd.ErrorMessage, "éé") {
+	if odd == nil || len(odd.ErrorMessage) > domain.MaxLogMessage || !strings.HasPrefix(odd.ErrorMessage, "éé") {
 		t.Errorf("row with every text column bad: %+v", odd)
 	}
 }

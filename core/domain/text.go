@@ -76,3 +76,24 @@ func CleanText(s string, max int) string {
 	}
 	return TruncateText(s, max)
 }
+
+// Bounds of a request-log entry's text, in bytes: what stores keep (the
+// model and provider are indexed, and an index entry must stay small).
+const (
+	MaxLogRequestID = 128
+	MaxLogName      = 512 // model, provider
+	MaxLogShort     = 64  // strategy, error class
+	MaxLogMessage   = 2048
+)
+
+// CleanText makes every text field of e storable with CleanText and the
+// MaxLog bounds, so that no store refuses the entry for its text. Clean
+// fields are left as they are, without allocating.
+func (e *RequestLog) CleanText() {
+	e.RequestID = CleanText(e.RequestID, MaxLogRequestID)
+	e.Model = CleanText(e.Model, MaxLogName)
+	e.Provider = CleanText(e.Provider, MaxLogName)
+	e.Strategy = Strategy(CleanText(string(e.Strategy), MaxLogShort))
+	e.ErrorClass = CleanText(e.ErrorClass, MaxLogShort)
+	e.ErrorMessage = CleanText(e.ErrorMessage, MaxLogMessage)
+}

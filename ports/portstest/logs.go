@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/airouter/airouter/core/domain"
 	"github.com/airouter/airouter/ports"
@@ -125,6 +127,44 @@ var requestLogTests = []test{
 		}
 		if n := len(must[[]domain.RequestLog](t)(s.RequestLogs.ListRequestLogs(ctx(t), domain.RequestLogFilter{Limit: 5000}))); n != 1000 {
 			t.Fatalf("limit 5000: %d entries, want at most 1000", n)
+		}
+	}},
+	{"AnyText", func(t *testing.T, s Stores) {
+		// A row with text a database refuses (NUL, invalid UTF-8, over an
+		// index's limit) is stored cleaned, and does not cost its batch.
+		base := ms(time.Now().Add(-time.Hour))
+		batch := []domain.RequestLog{
+			{Time: base, RequestID: "good-1", Model: "m", Status: 200, ErrorMessage: "всё хорошо"},
+			{Time: base, RequestID: "nul", Model: "m\x00", Status: 404},
+			{Time: base, RequestID: "long", Model: strings.Repeat("m", 3000), Status: 404},
+			{Time: base, RequestID: "cut", Model: "m", Status: 502, ErrorMessage: "ошибка"[:5]},
+			{Time: base, RequestID: "bad\xff", Model: "m", Provider: "p\x00", Strategy: "x\xfe", ErrorClass: "c\x00", Status: 502,
+				ErrorMessage: strings.Repeat("é", 5000)},
+			{Time: base, RequestID: "good-2", Model: "m", Status: 200},
+		}
+		ok(t, s.RequestLogs.InsertRequestLogs(ctx(t), batch))
+		got := must[[]domain.RequestLog](t)(s.RequestLogs.ListRequestLogs(ctx(t), domain.RequestLogFilter{}))
+		if len(got) != len(batch) {
+			t.Fatalf("stored %d of %d entries", len(got), len(batch))
+		}
+		bounds := []int{domain.MaxLogRequestID, domain.MaxLogName, domain.MaxLogName, domain.MaxLogShort, domain.MaxLogShort, domain.MaxLogMessage}
+		byReq := map[string]domain.RequestLog{}
+		for _, e := range got {
+			for i, f := range []string{e.RequestID, e.Model, e.Provider, string(e.Strategy), e.ErrorClass, e.ErrorMessage} {
+				if !utf8.ValidString(f) || strings.IndexByte(f, 0) >= 0 || len(f) > bounds[i] {
+					t.Errorf("stored text %q is not clean", f)
+				}
+			}
+			byReq[e.RequestID] = e
+		}
+		if e := byReq["good-1"]; e.Model != "m" || e.ErrorMessage != "всё хорошо" {
+			t.Errorf("clean entry changed: %+v", e)
+		}
+		if e := byReq["cut"]; !strings.HasPrefix(e.ErrorMessage, "ош") {
+			t.Errorf("cut message: %q", e.ErrorMessage)
+		}
+		if e := byReq["long"]; !strings.HasPrefix(e.Model, "mmmm") {
+			t.Errorf("long model: %q", e.Model)
 		}
 	}},
 	{"Stats", func(t *testing.T, s Stores) {
