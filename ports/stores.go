@@ -101,7 +101,10 @@ type HealthStore interface {
 
 // RequestLogStore keeps the request log and answers statistics queries.
 type RequestLogStore interface {
-	// InsertRequestLogs writes a batch in one round trip.
+	// InsertRequestLogs writes a batch in one round trip, all or nothing.
+	// Text is stored cleaned (domain.RequestLog.CleanText). An error with
+	// CodeInvalid means a row was refused for its content (the caller may
+	// split the batch to find it); any other error may be transient.
 	InsertRequestLogs(ctx context.Context, entries []domain.RequestLog) error
 	ListRequestLogs(ctx context.Context, f domain.RequestLogFilter) ([]domain.RequestLog, error)
 	// Stats aggregates the log between from and to, per model (byRoute
