@@ -185,8 +185,8 @@ func (s *Service) Start(ctx context.Context) error {
 
 // Shutdown stops the background writers and waits, bounded by ctx, for them
 // and for the background tasks requests started (key invalidation, recovery
-// probes). The request log is flushed first: every queued entry is written,
-// transient database errors are retried until ctx ends, and what could not be
+// probes). The request log's final flush writes every queued entry,
+// retrying transient database errors until ctx ends; what could not be
 // written by then is dropped, counted (Metrics.RequestLogDropped) and
 // reported in one log line. Entries recorded after the flush are dropped and
 // counted the same way. Then the provider clients are closed. Give ctx a
@@ -239,7 +239,7 @@ func (s *Service) shutdown(ctx context.Context) error {
 	return err
 }
 
-// Close is Shutdown with a deadline of a few seconds.
+// Close is Shutdown with a deadline of 5 seconds.
 func (s *Service) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer cancel()
