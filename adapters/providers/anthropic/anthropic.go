@@ -45,7 +45,8 @@ type Option func(*Client)
 // dates.
 func WithClock(c ports.Clock) Option { return func(cl *Client) { cl.now = c.Now } }
 
-// WithMaxEventSize sets the largest stream event accepted (default 32 MiB).
+// WithMaxEventSize sets the largest stream event accepted (default
+// sse.DefaultMaxLine, 4 MiB).
 func WithMaxEventSize(n int) Option { return func(cl *Client) { cl.maxLine = n } }
 
 // New returns a client for an anthropic provider. The base URL defaults to
@@ -157,23 +158,27 @@ func (c *Client) ChatStream(ctx context.Context, t ports.Target, req *domain.Cha
 		a.End()
 		return nil, e
 	}
-	b := a.Body(resp.Body)
+	// Raw body: only data events other than pings count as progress for
+	// the idle timeout (Progress in Next), not bytes of comments.
+	b := resp.Body
 	return &stream{
-		a:    a,
-		body: b,
-		sse:  sse.NewReaderSize(b, sse.DefaultInitialSize, c.maxLine),
-		tr:   translator{created: c.now().Unix(), key: t.Key},
+		a:       a,
+		body:    b,
+		sse:     sse.NewReaderSize(b, sse.DefaultInitialSize, c.maxLine),
+		maxLine: c.maxLine,
+		tr:      translator{created: c.now().Unix(), key: t.Key},
 	}, nil
 }
 
 type stream struct {
-	a      *upstream.Attempt
-	body   io.ReadCloser
-	sse    *sse.Reader
-	tr     translator
-	err    error
-	once   sync.Once
-	closed atomic.Bool
+	a       *upstream.Attempt
+	body    io.ReadCloser
+	sse     *sse.Reader
+	maxLine int
+	tr      translator
+	err     error
+	once    sync.Once
+	closed  atomic.Bool
 }
 
 // Next returns the next OpenAI chunk: a role chunk first, content,
@@ -193,10 +198,16 @@ func (s *stream) Next() (*domain.ChatChunk, error) {
 	for {
 		ev, err := s.sse.Next()
 		if err != nil {
+			if err == sse.ErrTooLong {
+				return nil, s.end(s.a.EventTooLarge(s.maxLine))
+			}
 			if err == io.EOF || err == sse.ErrTruncated {
 				err = upstream.ErrTruncated
 			}
 			return nil, s.end(s.a.Fail(err))
+		}
+		if ev.Type != "ping" {
+			s.a.Progress() // a keep-alive ping is not progress
 		}
 		ch, err := s.tr.event(ev.Data)
 		if err != nil {

@@ -178,7 +178,7 @@ func TestAttemptFirstByteAndIdle(t *testing.T) {
 	_, err := a.Do(rt, ep.Request(a.Context(), "POST", http.Header{}, []byte("{}")))
 	a.End()
 	var ue *domain.UpstreamError
-	if !errors.As(err, &ue) || ue.Class != domain.ClassRetryable || !ue.Timeout {
+	if !errors.As(err, &ue) || ue.Class != domain.ClassAmbiguous || !ue.Timeout {
 		t.Fatalf("first byte: got %#v", err)
 	}
 
