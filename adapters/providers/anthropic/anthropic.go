@@ -102,12 +102,28 @@ func (c *Client) headers(key string, accept []string) http.Header {
 // Close releases idle connections.
 func (c *Client) Close() { c.rt.CloseIdleConnections() }
 
-// classify refines error classes: a credit balance too low is the account's
-// problem, like a refused key (another key may work), although Anthropic
-// sends it as a 400.
+// classify classes an error by Anthropic's error type
+// (https://docs.claude.com/en/api/errors), which says more than the status:
+// a content-policy refusal is the request's whatever its type; a refused or
+// unauthorised key (authentication_error, permission_error) and an account
+// that cannot pay (billing_error) are the key's, and another key may work
+// (the gateway probes the key before it is held invalid); rate_limit_error
+// cools the key; overloaded_error, api_error and timeout_error are
+// transient; invalid_request_error, not_found_error and request_too_large
+// are the client's. Unknown types keep the status's class.
 func classify(status int, eb upstream.ErrorBody, class domain.ErrorClass) domain.ErrorClass {
-	if eb.Type == "billing_error" || strings.Contains(strings.ToLower(eb.Message), "credit balance") {
+	if upstream.IsContentPolicy(eb) {
+		return domain.ClassRequest
+	}
+	switch eb.Type {
+	case "authentication_error", "permission_error", "billing_error":
 		return domain.ClassAuth
+	case "rate_limit_error":
+		return domain.ClassRateLimited
+	case "overloaded_error", "api_error", "timeout_error":
+		return domain.ClassRetryable
+	case "invalid_request_error", "not_found_error", "request_too_large":
+		return domain.ClassRequest
 	}
 	return class
 }
