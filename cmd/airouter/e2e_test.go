@@ -469,7 +469,9 @@ func TestE2EFailover(t *testing.T) {
 	}{
 		{name: "500", prepare: func(u *upstream) { u.failStatus.Store(500) }},
 		{name: "429", prepare: func(u *upstream) { u.failStatus.Store(429) }},
-		{name: "stall", headers: map[string]string{"X-Mock-Stall": "before-first-byte:5s"}, timeout: map[string]any{"first_byte_ms": 300}},
+		// A stall before the first byte is not failed over (it may be
+		// processing): TestRegressionE2EFirstByteTimeoutNotResent.
+		{name: "refused", prepare: func(u *upstream) { u.Close() }},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -498,13 +500,39 @@ func TestE2EFailover(t *testing.T) {
 			if status != 200 || hdr.Get("X-Airouter-Provider") != "second" || hdr.Get("X-Airouter-Attempts") != "2" {
 				t.Fatalf("%d %v %s", status, hdr, out)
 			}
-			if c.name == "stall" && time.Since(start) > 3*time.Second {
-				t.Fatalf("stall failover took %v", time.Since(start))
+			if time.Since(start) > 3*time.Second {
+				t.Fatalf("failover took %v", time.Since(start))
 			}
-			if first.requests.Load() == 0 {
+			if first.requests.Load() == 0 && c.name != "refused" {
 				t.Fatal("first route not tried")
 			}
 		})
+	}
+}
+
+// TestRegressionE2EFirstByteTimeoutNotResent: an upstream that does not
+// answer within first_byte_ms after the request was written used to be
+// failed over to the next route (and retried), so one client request
+// started several billed generations. It is answered 504 after one
+// upstream request, saying the upstream may still be processing it.
+func TestRegressionE2EFirstByteTimeoutNotResent(t *testing.T) {
+	t.Parallel()
+	first := newUpstream(t, mock.Config{})
+	second := newUpstream(t, mock.Config{})
+	s := startServer(t, serverOpts{})
+	s.mustAdmin(t, 201, "POST", "/providers", map[string]any{"name": "first", "kind": "openai_compatible", "base_url": first.URL + "/v1",
+		"headers": map[string]string{"X-Mock-Stall": "before-first-byte:3s"}, "timeouts": map[string]any{"first_byte_ms": 500}}, nil)
+	s.setupProvider(t, "second", "openai_compatible", second.URL+"/v1", nil)
+	s.setupModel(t, "m", "fallback", nil)
+	s.addRoute(t, "m", "first", "mock-gpt", map[string]any{"priority": 0})
+	s.addRoute(t, "m", "second", "mock-gpt", map[string]any{"priority": 1})
+	tok := s.clientKey(t, "app")
+	status, _, out := s.chat(t, tok, userMsg("m", "hi"), nil)
+	if status != 504 || !strings.Contains(string(out), "may still be processing") || !strings.Contains(string(out), "after the request was sent") {
+		t.Fatalf("%d %s", status, out)
+	}
+	if n, m := first.requests.Load(), second.requests.Load(); n != 1 || m != 0 {
+		t.Fatalf("upstream requests: first %d, second %d", n, m)
 	}
 }
 

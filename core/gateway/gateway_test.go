@@ -113,7 +113,7 @@ func (c *fakeClient) Probe(ctx context.Context, t ports.Target) error {
 	defer c.fx.mu.Unlock()
 	return c.fx.probes[t.Key]
 }
-func (c *fakeClient) Close()                                          {}
+func (c *fakeClient) Close() {}
 
 type recordingMetrics struct {
 	ports.NopMetrics
