@@ -692,3 +692,36 @@ func TestE2EGracefulShutdown(t *testing.T) {
 		t.Fatal("still serving after shutdown")
 	}
 }
+
+// TestRegressionE2ECoolingKeyNotCalledAgain: with one key, a 429 with
+// Retry-After: 30 used to be followed by a second call to the same cooling
+// key. Now the 429 is passed on after one upstream call, and while the key
+// cools down the router answers 429 with Retry-After itself.
+func TestRegressionE2ECoolingKeyNotCalledAgain(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int64
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body)
+		calls.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Retry-After", "30")
+		w.WriteHeader(429)
+		_, _ = io.WriteString(w, `{"error":{"message":"Rate limit reached for requests","type":"requests","param":null,"code":"rate_limit_exceeded"}}`)
+	}))
+	t.Cleanup(up.Close)
+	s := startServer(t, serverOpts{})
+	s.setupProvider(t, "p", "openai", up.URL+"/v1", nil)
+	s.setupModel(t, "m", "auto", nil)
+	s.addRoute(t, "m", "p", "gpt-4o", nil)
+	tok := s.clientKey(t, "app")
+	for i := range 2 {
+		status, hdr, out := s.chat(t, tok, userMsg("m", "hi"), nil)
+		ra, _ := strconv.Atoi(hdr.Get("Retry-After"))
+		if status != 429 || ra < 28 || ra > 30 || !strings.Contains(string(out), `"rate_limit_error"`) {
+			t.Fatalf("request %d: %d Retry-After %q %s", i, status, hdr.Get("Retry-After"), out)
+		}
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("%d upstream calls, want 1", n)
+	}
+}
