@@ -469,7 +469,9 @@ func TestE2EFailover(t *testing.T) {
 	}{
 		{name: "500", prepare: func(u *upstream) { u.failStatus.Store(500) }},
 		{name: "429", prepare: func(u *upstream) { u.failStatus.Store(429) }},
-		{name: "stall", headers: map[string]string{"X-Mock-Stall": "before-first-byte:5s"}, timeout: map[string]any{"first_byte_ms": 300}},
+		// A stall before the first byte is not failed over (it may be
+		// processing): TestRegressionE2EFirstByteTimeoutNotResent.
+		{name: "refused", prepare: func(u *upstream) { u.Close() }},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -498,13 +500,39 @@ func TestE2EFailover(t *testing.T) {
 			if status != 200 || hdr.Get("X-Airouter-Provider") != "second" || hdr.Get("X-Airouter-Attempts") != "2" {
 				t.Fatalf("%d %v %s", status, hdr, out)
 			}
-			if c.name == "stall" && time.Since(start) > 3*time.Second {
-				t.Fatalf("stall failover took %v", time.Since(start))
+			if time.Since(start) > 3*time.Second {
+				t.Fatalf("failover took %v", time.Since(start))
 			}
-			if first.requests.Load() == 0 {
+			if first.requests.Load() == 0 && c.name != "refused" {
 				t.Fatal("first route not tried")
 			}
 		})
+	}
+}
+
+// TestRegressionE2EFirstByteTimeoutNotResent: an upstream that does not
+// answer within first_byte_ms after the request was written used to be
+// failed over to the next route (and retried), so one client request
+// started several billed generations. It is answered 504 after one
+// upstream request, saying the upstream may still be processing it.
+func TestRegressionE2EFirstByteTimeoutNotResent(t *testing.T) {
+	t.Parallel()
+	first := newUpstream(t, mock.Config{})
+	second := newUpstream(t, mock.Config{})
+	s := startServer(t, serverOpts{})
+	s.mustAdmin(t, 201, "POST", "/providers", map[string]any{"name": "first", "kind": "openai_compatible", "base_url": first.URL + "/v1",
+		"headers": map[string]string{"X-Mock-Stall": "before-first-byte:3s"}, "timeouts": map[string]any{"first_byte_ms": 500}}, nil)
+	s.setupProvider(t, "second", "openai_compatible", second.URL+"/v1", nil)
+	s.setupModel(t, "m", "fallback", nil)
+	s.addRoute(t, "m", "first", "mock-gpt", map[string]any{"priority": 0})
+	s.addRoute(t, "m", "second", "mock-gpt", map[string]any{"priority": 1})
+	tok := s.clientKey(t, "app")
+	status, _, out := s.chat(t, tok, userMsg("m", "hi"), nil)
+	if status != 504 || !strings.Contains(string(out), "may still be processing") || !strings.Contains(string(out), "after the request was sent") {
+		t.Fatalf("%d %s", status, out)
+	}
+	if n, m := first.requests.Load(), second.requests.Load(); n != 1 || m != 0 {
+		t.Fatalf("upstream requests: first %d, second %d", n, m)
 	}
 }
 
@@ -662,5 +690,38 @@ func TestE2EGracefulShutdown(t *testing.T) {
 	<-stopped
 	if _, err := http.Get(s.URL + "/healthz"); err == nil {
 		t.Fatal("still serving after shutdown")
+	}
+}
+
+// TestRegressionE2ECoolingKeyNotCalledAgain: with one key, a 429 with
+// Retry-After: 30 used to be followed by a second call to the same cooling
+// key. Now the 429 is passed on after one upstream call, and while the key
+// cools down the router answers 429 with Retry-After itself.
+func TestRegressionE2ECoolingKeyNotCalledAgain(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int64
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body)
+		calls.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Retry-After", "30")
+		w.WriteHeader(429)
+		_, _ = io.WriteString(w, `{"error":{"message":"Rate limit reached for requests","type":"requests","param":null,"code":"rate_limit_exceeded"}}`)
+	}))
+	t.Cleanup(up.Close)
+	s := startServer(t, serverOpts{})
+	s.setupProvider(t, "p", "openai", up.URL+"/v1", nil)
+	s.setupModel(t, "m", "auto", nil)
+	s.addRoute(t, "m", "p", "gpt-4o", nil)
+	tok := s.clientKey(t, "app")
+	for i := range 2 {
+		status, hdr, out := s.chat(t, tok, userMsg("m", "hi"), nil)
+		ra, _ := strconv.Atoi(hdr.Get("Retry-After"))
+		if status != 429 || ra < 28 || ra > 30 || !strings.Contains(string(out), `"rate_limit_error"`) {
+			t.Fatalf("request %d: %d Retry-After %q %s", i, status, hdr.Get("Retry-After"), out)
+		}
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("%d upstream calls, want 1", n)
 	}
 }

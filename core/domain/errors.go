@@ -173,6 +173,10 @@ func ClassifyStatus(status int) ErrorClass {
 		return ClassRetryable
 	case status >= 500:
 		return ClassRetryable
+	case status < 400:
+		// A redirect or another non-2xx that is not an error status: the
+		// upstream (or its configured URL) is at fault, not the client.
+		return ClassRetryable
 	default:
 		return ClassRequest
 	}

@@ -105,8 +105,15 @@ func (c *fakeClient) ChatStream(ctx context.Context, t ports.Target, req *domain
 	return st, nil
 }
 
-func (c *fakeClient) Probe(ctx context.Context, t ports.Target) error { return nil }
-func (c *fakeClient) Close()                                          {}
+// Probe answers with the fixture's probe result for the key (nil: the key
+// works) and counts the probes.
+func (c *fakeClient) Probe(ctx context.Context, t ports.Target) error {
+	c.fx.probed.Add(1)
+	c.fx.mu.Lock()
+	defer c.fx.mu.Unlock()
+	return c.fx.probes[t.Key]
+}
+func (c *fakeClient) Close() {}
 
 type recordingMetrics struct {
 	ports.NopMetrics
@@ -129,6 +136,8 @@ type fixture struct {
 	metrics *recordingMetrics
 	mu      sync.Mutex
 	scripts map[string][]behaviour
+	probes  map[string]error // Probe's result by key secret
+	probed  atomic.Int64
 	order   []string
 	clients map[string]*fakeClient
 	streams []*fakeStream
@@ -145,7 +154,7 @@ func newFixture(t *testing.T, maxRetries int) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fx := &fixture{store: store, scripts: map[string][]behaviour{}, clients: map[string]*fakeClient{}, metrics: &recordingMetrics{}}
+	fx := &fixture{store: store, scripts: map[string][]behaviour{}, probes: map[string]error{}, clients: map[string]*fakeClient{}, metrics: &recordingMetrics{}}
 	factory := ports.ProviderFactoryFunc(func(p domain.Provider) (ports.ProviderClient, error) {
 		fx.built.Add(1)
 		fx.mu.Lock()
@@ -437,6 +446,10 @@ func TestKeyInvalidationIsPersisted(t *testing.T) {
 	fx.provider(t, "a", "sk-a-00000001", "sk-a-00000002")
 	fx.model(t, "m", "", "a")
 	fx.script("a", behaviour{err: upstreamErr(domain.ClassAuth, 401)}, behaviour{})
+	// The probe of the refused key is refused too: the refusal is
+	// confirmed and the key stored invalid.
+	fx.probes["sk-a-00000001"] = upstreamErr(domain.ClassAuth, 401)
+	fx.probes["sk-a-00000002"] = upstreamErr(domain.ClassAuth, 401)
 	_, res, err := fx.svc.Complete(context.Background(), fx.call("m", ""))
 	if err != nil || res.Attempts != 2 {
 		t.Fatalf("err %v attempts %d", err, res.Attempts)

@@ -463,18 +463,27 @@ func (s *Service) run(ctx context.Context, c *Call, res *Result, fn attemptFunc)
 	s.budget.OnRequest()
 	var lastErr error
 	var last routing.Attempt // the last attempt made; returned for the log
+	authFailures := 0
+	cooling := false // an attempt was skipped because its key cools down
 	for i, a := range plan {
-		if i > 0 {
-			// Skip attempts whose route or key went bad earlier in this
-			// plan (a 429 cooled the key, a 401 invalidated it) while an
-			// alternative remains.
+		// Never spend an upstream call on a key that is cooling down (a
+		// 429, an unconfirmed 401/403) or invalid, not even as the last
+		// attempt: with nothing else left the client gets a 429 with
+		// Retry-After below.
+		if ok, until := s.router.KeyReady(a); !ok {
+			cooling = cooling || !until.IsZero()
+			continue
+		}
+		if res.Attempts > 0 {
+			// Skip attempts whose route went bad earlier in this plan
+			// while an alternative remains.
 			if i < len(plan)-1 && !s.router.Usable(a) {
 				continue
 			}
 			if !s.budget.TryRetry() {
 				break
 			}
-			wait := routing.Backoff(i, s.o.BackoffBase, s.o.BackoffMax, nil)
+			wait := routing.Backoff(res.Attempts, s.o.BackoffBase, s.o.BackoffMax, nil)
 			if dl, ok := ctx.Deadline(); ok && s.o.Clock.Now().Add(wait).After(dl) {
 				break
 			}
@@ -521,11 +530,28 @@ func (s *Service) run(ctx context.Context, c *Call, res *Result, fn attemptFunc)
 			if !ue.Class.Retryable() {
 				return a, err
 			}
+			if ue.Class == domain.ClassAuth {
+				// A refusal does not cascade over a provider's keys: one
+				// more key is tried, a second refusal is returned.
+				if authFailures++; authFailures >= 2 {
+					return a, err
+				}
+			}
 			continue
 		}
 		// Not an upstream error: a translation error (the request cannot be
 		// expressed for this provider) or an internal one; do not retry.
 		return a, err
+	}
+	if lastErr == nil && cooling {
+		// Every planned key cools down: answer 429 with the earliest time
+		// one frees up instead of calling a cooling key.
+		var wait time.Duration
+		if at := model.KeysFree(); !at.IsZero() {
+			wait = max(at.Sub(s.o.Clock.Now()), time.Second)
+		}
+		lastErr = &domain.UpstreamError{Class: domain.ClassRateLimited, Status: 429, RetryAfter: wait,
+			Message: "every key of model " + c.Req.Model + " is cooling down after upstream rate limits or refusals; retry after " + wait.Round(time.Second).String()}
 	}
 	if lastErr == nil {
 		lastErr = &domain.Error{Code: domain.CodeUnavailable, Msg: "no upstream could be tried for model " + c.Req.Model}
@@ -610,6 +636,11 @@ func StatusOf(err error) int {
 		switch {
 		case ue.Class == domain.ClassCanceled:
 			return 499
+		case ue.Class == domain.ClassRequest && (ue.Status == 401 || ue.Status == 403 || ue.Status == 407):
+			// The request's content was refused (a moderation flag sent
+			// as 403): the client's credentials with the router are fine,
+			// so it must not look like an auth failure.
+			return 400
 		case ue.Class == domain.ClassRequest && ue.Status >= 400 && ue.Status < 500:
 			return ue.Status
 		case ue.Class == domain.ClassRequest:
@@ -869,8 +900,12 @@ func (s *Service) ListModels() []routing.ModelInfo { return s.router.ListModels(
 
 func (s *Service) onRoutingEvent(ev routing.Event) {
 	switch ev.Kind {
+	case routing.EventKeyAuthFailed:
+		s.log.Warn("provider key refused by the upstream; probing it before marking it invalid", "provider_id", ev.ProviderID, "key_id", ev.KeyID, "until", ev.Until, "reason", ev.Reason)
+		pid, kid, reason := ev.ProviderID, ev.KeyID, ev.Reason
+		s.goTask(func(ctx context.Context) { s.confirmKey(ctx, pid, kid, reason) })
 	case routing.EventKeyInvalidated:
-		s.log.Warn("provider key refused by the upstream; marking it invalid", "provider_id", ev.ProviderID, "key_id", ev.KeyID, "reason", ev.Reason)
+		s.log.Warn("provider key refusal confirmed by a probe; marking it invalid", "provider_id", ev.ProviderID, "key_id", ev.KeyID, "reason", ev.Reason)
 		id, reason := ev.KeyID, ev.Reason
 		if !s.goTask(func(ctx context.Context) { s.invalidateKey(ctx, id, reason) }) {
 			s.log.Warn("shutting down: the key is not marked invalid; the next refusal will mark it", "key_id", id)
@@ -882,6 +917,30 @@ func (s *Service) onRoutingEvent(ev routing.Event) {
 		s.log.Info("route returned to service", "provider_id", ev.ProviderID, "route_id", ev.RouteID)
 	case routing.EventKeyRateLimited:
 		s.log.Debug("provider key cooling down after 429", "provider_id", ev.ProviderID, "key_id", ev.KeyID, "until", ev.Until)
+	}
+}
+
+// confirmKey probes a key an attempt saw refused (401/403), off the request
+// path: a refusal of the probe too (401/403) confirms it and the key is
+// invalidated and stored invalid; a successful probe returns the key at
+// once; any other outcome (network error, 5xx, billing) leaves it to its
+// short cooldown, never invalid.
+func (s *Service) confirmKey(ctx context.Context, providerID, keyID int64, reason string) {
+	pe := s.snap.Load().providers[providerID]
+	k, ok := s.router.Key(keyID)
+	if pe == nil || !ok {
+		return
+	}
+	err := pe.client.Probe(ctx, ports.Target{Key: k.Secret()})
+	var ue *domain.UpstreamError
+	switch {
+	case err == nil:
+		s.log.Info("provider key passed its probe after a refusal; back in rotation", "provider_id", providerID, "key_id", keyID)
+		s.router.ClearKeySuspicion(keyID)
+	case errors.As(err, &ue) && ue.Class == domain.ClassAuth && (ue.Status == 401 || ue.Status == 403):
+		s.router.InvalidateKey(keyID, reason+"; probe: "+truncate(ue.Error(), 200))
+	default:
+		s.log.Warn("provider key probe after a refusal was inconclusive; the key stays out until its cooldown ends", "provider_id", providerID, "key_id", keyID, "err", err)
 	}
 }
 

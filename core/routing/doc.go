@@ -29,9 +29,11 @@
 //     good but one is merely cooling down or unhealthy.
 //   - 3, unusable: every key is invalid or expired; never planned.
 //
-// A key is good when it is not invalidated (a 401/403 seen at run time),
-// not marked unhealthy by an active check, not cooling down after a 429 and
-// not past its ExpiresAt.
+// A key is good when it is not invalidated (a 401/403 confirmed by a probe),
+// not marked unhealthy by an active check, not cooling down after a 429 or
+// an unconfirmed 401/403 and not past its ExpiresAt. [Router.KeyReady] tells
+// the gateway whether a planned key may still be called: a cooling or
+// invalid key never is, even as a last resort.
 //
 // A plan uses the routes of tiers 0 and 1 (tier 0 first, each ordered by the
 // strategy). Only when no route of tier 0 or 1 is left does it use the
@@ -144,9 +146,14 @@
 //     and errors that are not *domain.UpstreamError. Counts against the
 //     route and key, and may raise the latency EWMA but never lower it (a
 //     fast 500 does not make a route look fast).
-//   - ClassAuth (401/403): the key is invalidated until a healthy active
-//     check of that key or a configuration change of the key; the route and
-//     provider are not affected. Event key_invalidated.
+//   - ClassAuth (401/403): the key is suspected, not invalidated: it is out
+//     of rotation for AuthCooldown (default 30 s) and event key_auth_failed
+//     asks the receiver to probe it (once per suspicion). A confirmed
+//     refusal (Router.InvalidateKey, event key_invalidated) invalidates the
+//     key until a healthy active check of that key or a configuration
+//     change of the key; a successful probe (Router.ClearKeySuspicion) or a
+//     healthy check returns it at once. The route and provider are not
+//     affected.
 //   - ClassRateLimited (429): the key cools down for the RetryAfter of the
 //     error, or RateLimitCooldown (default 5 s) without one, at most
 //     MaxRateLimitCooldown (default 60 s); the other keys keep serving. The

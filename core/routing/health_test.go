@@ -314,10 +314,22 @@ func TestAuthInvalidatesKeyNotRoute(t *testing.T) {
 	f.r.Begin(a).End(Outcome{Err: err401})
 	f.r.Begin(a).End(Outcome{Err: err401}) // one event only
 	evs := f.takeEvents()
-	if len(evs) != 1 || evs[0].Kind != EventKeyInvalidated || evs[0].KeyID != 101 || evs[0].RouteID != 11 || evs[0].ProviderID != 1 {
+	if len(evs) != 1 || evs[0].Kind != EventKeyAuthFailed || evs[0].KeyID != 101 || evs[0].RouteID != 11 || evs[0].ProviderID != 1 || evs[0].Until.IsZero() {
 		t.Fatalf("events %+v", evs)
 	}
-	if f.r.Usable(a) {
+	// Suspected, not invalid: out of rotation until a probe decides.
+	if s := f.keyStats(101); s.Invalid || s.CooldownUntil.IsZero() {
+		t.Fatalf("suspected key stats %+v", s)
+	}
+	if ok, until := f.r.KeyReady(a); ok || until.IsZero() || f.r.Usable(a) {
+		t.Fatal("suspected key still usable")
+	}
+	f.r.InvalidateKey(101, "probe refused")
+	f.r.InvalidateKey(101, "probe refused") // one event only
+	if evs := f.takeEvents(); len(evs) != 1 || evs[0].Kind != EventKeyInvalidated || evs[0].KeyID != 101 {
+		t.Fatalf("events %+v", evs)
+	}
+	if ok, until := f.r.KeyReady(a); ok || !until.IsZero() || f.r.Usable(a) {
 		t.Fatal("invalid key still usable")
 	}
 	for range 10 {
@@ -334,6 +346,7 @@ func TestAuthInvalidatesKeyNotRoute(t *testing.T) {
 	}
 	// With every key of the provider invalid its route is out for good.
 	f.r.Begin(Attempt{Route: f.route(11), Key: f.r.snap.Load().keys[201]}).End(Outcome{Err: err401})
+	f.r.InvalidateKey(201, "probe refused")
 	if got := routeIDs(f.plan(PlanRequest{}, 2)); !slices.Equal(got, []int64{12, 12}) {
 		t.Fatalf("plan %v", got)
 	}
@@ -360,8 +373,52 @@ func TestAuthInvalidatesKeyNotRoute(t *testing.T) {
 	f.cfg = standard(1, domain.StrategyAuto, "")
 	f.update()
 	f.attempt(11, time.Millisecond, err401)
+	f.r.InvalidateKey(101, "probe refused")
 	if _, err := f.model("m").Plan(PlanRequest{}, make([]Attempt, 0, 1)); codeOf(err) != domain.CodeUnavailable {
 		t.Fatalf("err %v", err)
+	}
+}
+
+// TestRegressionAuthFailureOnlySuspectsKey: a 401/403 of one attempt used
+// to invalidate the key at once (and the gateway stored it invalid); now it
+// only takes the key out for AuthCooldown, and a probe that succeeds
+// (ClearKeySuspicion) returns it at once.
+func TestRegressionAuthFailureOnlySuspectsKey(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Options{AuthCooldown: 10 * time.Second})
+	f.cfg = standard(1, domain.StrategyAuto, "")
+	f.update()
+	a := Attempt{Route: f.route(11), Key: f.r.snap.Load().keys[101]}
+	f.r.Begin(a).End(Outcome{Err: err401})
+	if s := f.keyStats(101); s.Invalid {
+		t.Fatalf("one refusal invalidated the key: %+v", s)
+	}
+	// The only key is suspected: the model is not refused (the route is in
+	// tier 2), but the gateway will not call the key.
+	if _, err := f.model("m").Plan(PlanRequest{}, make([]Attempt, 0, 1)); err != nil {
+		t.Fatalf("plan: %v", err)
+	}
+	if ok, until := f.r.KeyReady(a); ok || !until.Equal(f.clock.Now().Add(10*time.Second)) {
+		t.Fatalf("KeyReady = %v, %v", ok, until)
+	}
+	if at := f.model("m").KeysFree(); !at.Equal(f.clock.Now().Add(10 * time.Second)) {
+		t.Fatalf("KeysFree = %v", at)
+	}
+	f.r.ClearKeySuspicion(101)
+	if ok, _ := f.r.KeyReady(a); !ok || !f.r.Usable(a) {
+		t.Fatal("a cleared key is still out")
+	}
+	// An unconfirmed suspicion also ends with its cooldown.
+	f.r.Begin(a).End(Outcome{Err: err401})
+	f.clock.Advance(11 * time.Second)
+	if ok, _ := f.r.KeyReady(a); !ok {
+		t.Fatal("the suspicion outlived its cooldown")
+	}
+	// and a new refusal after it asks for a new probe.
+	f.takeEvents()
+	f.r.Begin(a).End(Outcome{Err: err401})
+	if evs := f.takeEvents(); len(evs) != 1 || evs[0].Kind != EventKeyAuthFailed {
+		t.Fatalf("events %+v", evs)
 	}
 }
 

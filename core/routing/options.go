@@ -40,6 +40,11 @@ type Options struct {
 	// RateLimitCooldown is the cooldown after a 429 without Retry-After
 	// (default 5 s).
 	RateLimitCooldown time.Duration
+	// AuthCooldown is how long a key refused with 401/403 stays out of
+	// rotation while the refusal is unconfirmed (default 30 s): the key is
+	// only invalidated when a probe of it confirms (InvalidateKey), and
+	// returns at once when the probe succeeds (ClearKeySuspicion).
+	AuthCooldown time.Duration
 	// OnEvent, if set, is called synchronously and never under a lock when
 	// a route is ejected or returns and when a key is invalidated or rate
 	// limited.
@@ -57,6 +62,7 @@ const (
 	DefaultEjectMax                 = 5 * time.Minute
 	DefaultMaxRateLimitCooldown     = 60 * time.Second
 	DefaultRateLimitCooldown        = 5 * time.Second
+	DefaultAuthCooldown             = 30 * time.Second
 )
 
 func (o Options) withDefaults() Options {
@@ -99,6 +105,9 @@ func (o Options) withDefaults() Options {
 	if o.RateLimitCooldown <= 0 {
 		o.RateLimitCooldown = DefaultRateLimitCooldown
 	}
+	if o.AuthCooldown <= 0 {
+		o.AuthCooldown = DefaultAuthCooldown
+	}
 	return o
 }
 
@@ -112,7 +121,12 @@ const (
 	// EventRouteReturned: an ejected route is back (time up or a healthy
 	// active check).
 	EventRouteReturned EventKind = "route_returned"
-	// EventKeyInvalidated: the upstream refused a key (401/403).
+	// EventKeyAuthFailed: the upstream refused a key (401/403) in an
+	// attempt; the key is out of rotation until Event.Until, suspected but
+	// not invalid. The receiver should probe the key and call InvalidateKey
+	// or ClearKeySuspicion.
+	EventKeyAuthFailed EventKind = "key_auth_failed"
+	// EventKeyInvalidated: a refusal was confirmed (InvalidateKey).
 	EventKeyInvalidated EventKind = "key_invalidated"
 	// EventKeyRateLimited: a key cools down until Event.Until after a 429.
 	EventKeyRateLimited EventKind = "key_rate_limited"

@@ -352,6 +352,7 @@ func (r *Router) applyHealth(s *snapshot, h domain.Health, live bool, evs []Even
 		case healthHealthy:
 			k.st.unhealthy.Store(false)
 			k.st.invalid.Store(false)
+			k.st.suspectTil.Store(0)
 		}
 		return evs
 	}
@@ -378,6 +379,81 @@ func (r *Router) Usable(a Attempt) bool {
 	now := r.now()
 	t, _ := a.Route.tier(now)
 	return t <= tierDegraded && a.Key.good(now)
+}
+
+// KeyReady reports whether the attempt's key may be called now: it is not
+// invalid and not cooling down (after a 429, or an unconfirmed 401/403).
+// Otherwise it returns when the key frees up (0: never, it is invalid). A
+// key that an active check found unhealthy is ready: a plan uses it as a
+// last resort.
+func (r *Router) KeyReady(a Attempt) (bool, time.Time) {
+	if a.Key == nil {
+		return false, time.Time{}
+	}
+	k := a.Key
+	now := r.now()
+	if !k.candidate(now) {
+		return false, time.Time{}
+	}
+	if at := k.coolingUntil(); at > now {
+		return false, time.Unix(0, at)
+	}
+	return true, time.Time{}
+}
+
+// KeysFree returns the earliest time a key of one of the model's routes
+// that is cooling down frees up, or the zero time when none is cooling.
+func (m *Model) KeysFree() time.Time {
+	now := m.r.now()
+	best := int64(math.MaxInt64)
+	for _, rt := range m.routes {
+		p := rt.p
+		if p.keyless != nil {
+			if at := p.keyless.coolingUntil(); at > now {
+				best = min(best, at)
+			}
+			continue
+		}
+		for _, k := range p.keys {
+			if k.candidate(now) {
+				if at := k.coolingUntil(); at > now {
+					best = min(best, at)
+				}
+			}
+		}
+	}
+	if best == math.MaxInt64 {
+		return time.Time{}
+	}
+	return time.Unix(0, best)
+}
+
+// Key returns the key with the given ID in the current snapshot.
+func (r *Router) Key(id int64) (*Key, bool) {
+	k, ok := r.snap.Load().keys[id]
+	return k, ok
+}
+
+// InvalidateKey marks a key refused by the upstream, confirmed by a probe
+// after EventKeyAuthFailed: it is not used until a healthy active check of
+// it or a configuration change of the key. It emits EventKeyInvalidated.
+func (r *Router) InvalidateKey(id int64, reason string) {
+	k, ok := r.Key(id)
+	if !ok || k.d.ID == 0 {
+		return
+	}
+	k.st.suspectTil.Store(0)
+	if k.st.invalid.CompareAndSwap(false, true) {
+		r.emit([]Event{{Kind: EventKeyInvalidated, ProviderID: k.d.ProviderID, KeyID: id, Reason: reason}})
+	}
+}
+
+// ClearKeySuspicion returns a key that was taken out by an unconfirmed
+// 401/403 (its probe succeeded). A 429 cooldown is kept.
+func (r *Router) ClearKeySuspicion(id int64) {
+	if k, ok := r.Key(id); ok {
+		k.st.suspectTil.Store(0)
+	}
 }
 
 // Strategy returns the strategy the model is routed by.
@@ -430,8 +506,12 @@ const (
 
 // good reports whether the key may be used now.
 func (k *Key) good(now int64) bool {
-	return !k.st.invalid.Load() && !k.st.unhealthy.Load() && k.st.coolUntil.Load() <= now && (k.expiry == 0 || now < k.expiry)
+	return !k.st.invalid.Load() && !k.st.unhealthy.Load() && k.st.coolUntil.Load() <= now && k.st.suspectTil.Load() <= now && (k.expiry == 0 || now < k.expiry)
 }
+
+// coolingUntil is the end of the key's cooldown after a 429 or an
+// unconfirmed 401/403 (either may be in the past).
+func (k *Key) coolingUntil() int64 { return max(k.st.coolUntil.Load(), k.st.suspectTil.Load()) }
 
 // candidate reports whether the key may be used as a last resort.
 func (k *Key) candidate(now int64) bool {
@@ -444,7 +524,7 @@ func (k *Key) availableAt() int64 {
 	if k.st.unhealthy.Load() {
 		return math.MaxInt64
 	}
-	return k.st.coolUntil.Load()
+	return k.coolingUntil()
 }
 
 // keyAvailability reports whether the provider has a good key and otherwise

@@ -206,6 +206,7 @@ type keyState struct {
 	unhealthy  atomic.Bool
 	health     atomic.Int32 // last active check
 	coolUntil  atomic.Int64 // unix nanos
+	suspectTil atomic.Int64 // unix nanos: an unconfirmed 401/403 took the key out
 	rateLimits atomic.Int64
 }
 

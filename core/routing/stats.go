@@ -275,13 +275,27 @@ func (r *Router) keyEvent(t Ticket, now int64, j judgement, ue *domain.UpstreamE
 	}
 	switch j {
 	case judgedAuth:
-		if k.d.ID != 0 && k.st.invalid.CompareAndSwap(false, true) {
-			ev.Kind = EventKeyInvalidated
-			ev.Reason = "upstream refused the key"
-			if ue != nil && ue.Status != 0 {
-				ev.Reason = fmt.Sprintf("upstream returned %d", ue.Status)
+		// One refusal may be the request's doing or a blip: the key is
+		// only suspected (out of rotation for AuthCooldown) until a probe
+		// of it confirms (InvalidateKey) or clears it.
+		if k.d.ID == 0 {
+			return Event{}, false
+		}
+		until := now + int64(r.o.AuthCooldown)
+		for {
+			old := k.st.suspectTil.Load()
+			if old > now {
+				return Event{}, false // already suspected: one probe is enough
 			}
-			return ev, true
+			if k.st.suspectTil.CompareAndSwap(old, until) {
+				ev.Kind = EventKeyAuthFailed
+				ev.Until = time.Unix(0, until)
+				ev.Reason = "upstream refused the key"
+				if ue != nil && ue.Status != 0 {
+					ev.Reason = fmt.Sprintf("upstream returned %d", ue.Status)
+				}
+				return ev, true
+			}
 		}
 	case judgedLimited:
 		k.st.rateLimits.Add(1)
@@ -351,8 +365,8 @@ type KeyStats struct {
 	Cost                           float64
 	// Health is the last active check, unhealthy when Invalid.
 	Health        domain.HealthStatus
-	Invalid       bool      // refused by the upstream (401/403) at run time
-	CooldownUntil time.Time // zero when not cooling down
+	Invalid       bool      // refused by the upstream (401/403) at run time, confirmed by a probe
+	CooldownUntil time.Time // zero when not cooling down (after a 429 or an unconfirmed 401/403)
 	RateLimits    int64     // 429s seen
 }
 
@@ -424,7 +438,7 @@ func (r *Router) KeyStats() []KeyStats {
 		if ks.Invalid || st.unhealthy.Load() {
 			ks.Health = domain.HealthUnhealthy
 		}
-		if u := st.coolUntil.Load(); u > now {
+		if u := max(st.coolUntil.Load(), st.suspectTil.Load()); u > now {
 			ks.CooldownUntil = time.Unix(0, u)
 		}
 		out = append(out, ks)

@@ -45,7 +45,8 @@ type Option func(*Client)
 // dates.
 func WithClock(c ports.Clock) Option { return func(cl *Client) { cl.now = c.Now } }
 
-// WithMaxEventSize sets the largest stream event accepted (default 32 MiB).
+// WithMaxEventSize sets the largest stream event accepted (default
+// sse.DefaultMaxLine, 4 MiB).
 func WithMaxEventSize(n int) Option { return func(cl *Client) { cl.maxLine = n } }
 
 // New returns a client for an anthropic provider. The base URL defaults to
@@ -101,12 +102,28 @@ func (c *Client) headers(key string, accept []string) http.Header {
 // Close releases idle connections.
 func (c *Client) Close() { c.rt.CloseIdleConnections() }
 
-// classify refines error classes: a credit balance too low is the account's
-// problem, like a refused key (another key may work), although Anthropic
-// sends it as a 400.
+// classify classes an error by Anthropic's error type
+// (https://docs.claude.com/en/api/errors), which says more than the status:
+// a content-policy refusal is the request's whatever its type; a refused or
+// unauthorised key (authentication_error, permission_error) and an account
+// that cannot pay (billing_error) are the key's, and another key may work
+// (the gateway probes the key before it is held invalid); rate_limit_error
+// cools the key; overloaded_error, api_error and timeout_error are
+// transient; invalid_request_error, not_found_error and request_too_large
+// are the client's. Unknown types keep the status's class.
 func classify(status int, eb upstream.ErrorBody, class domain.ErrorClass) domain.ErrorClass {
-	if eb.Type == "billing_error" || strings.Contains(strings.ToLower(eb.Message), "credit balance") {
+	if upstream.IsContentPolicy(eb) {
+		return domain.ClassRequest
+	}
+	switch eb.Type {
+	case "authentication_error", "permission_error", "billing_error":
 		return domain.ClassAuth
+	case "rate_limit_error":
+		return domain.ClassRateLimited
+	case "overloaded_error", "api_error", "timeout_error":
+		return domain.ClassRetryable
+	case "invalid_request_error", "not_found_error", "request_too_large":
+		return domain.ClassRequest
 	}
 	return class
 }
@@ -157,23 +174,27 @@ func (c *Client) ChatStream(ctx context.Context, t ports.Target, req *domain.Cha
 		a.End()
 		return nil, e
 	}
-	b := a.Body(resp.Body)
+	// Raw body: only data events other than pings count as progress for
+	// the idle timeout (Progress in Next), not bytes of comments.
+	b := resp.Body
 	return &stream{
-		a:    a,
-		body: b,
-		sse:  sse.NewReaderSize(b, sse.DefaultInitialSize, c.maxLine),
-		tr:   translator{created: c.now().Unix(), key: t.Key},
+		a:       a,
+		body:    b,
+		sse:     sse.NewReaderSize(b, sse.DefaultInitialSize, c.maxLine),
+		maxLine: c.maxLine,
+		tr:      translator{created: c.now().Unix(), key: t.Key},
 	}, nil
 }
 
 type stream struct {
-	a      *upstream.Attempt
-	body   io.ReadCloser
-	sse    *sse.Reader
-	tr     translator
-	err    error
-	once   sync.Once
-	closed atomic.Bool
+	a       *upstream.Attempt
+	body    io.ReadCloser
+	sse     *sse.Reader
+	maxLine int
+	tr      translator
+	err     error
+	once    sync.Once
+	closed  atomic.Bool
 }
 
 // Next returns the next OpenAI chunk: a role chunk first, content,
@@ -193,10 +214,16 @@ func (s *stream) Next() (*domain.ChatChunk, error) {
 	for {
 		ev, err := s.sse.Next()
 		if err != nil {
+			if err == sse.ErrTooLong {
+				return nil, s.end(s.a.EventTooLarge(s.maxLine))
+			}
 			if err == io.EOF || err == sse.ErrTruncated {
 				err = upstream.ErrTruncated
 			}
 			return nil, s.end(s.a.Fail(err))
+		}
+		if ev.Type != "ping" {
+			s.a.Progress() // a keep-alive ping is not progress
 		}
 		ch, err := s.tr.event(ev.Data)
 		if err != nil {

@@ -71,7 +71,8 @@ type Option func(*Client)
 // WithClock sets the clock used for Retry-After dates.
 func WithClock(c ports.Clock) Option { return func(cl *Client) { cl.now = c.Now } }
 
-// WithMaxEventSize sets the largest stream event accepted (default 32 MiB).
+// WithMaxEventSize sets the largest stream event accepted (default
+// sse.DefaultMaxLine, 4 MiB).
 func WithMaxEventSize(n int) Option { return func(cl *Client) { cl.maxLine = n } }
 
 // New returns a client for a provider of kind openai, volcengine or
@@ -283,14 +284,17 @@ func (c *Client) ChatStream(ctx context.Context, t ports.Target, req *domain.Cha
 		}
 		return nil, &domain.UpstreamError{Class: domain.ClassAmbiguous, Status: resp.StatusCode, Message: "the upstream answered a streaming request without a stream"}
 	}
-	b := a.Body(resp.Body)
+	// Raw body: only data events count as progress for the idle timeout
+	// (Progress below), not the bytes of ": ping" comments.
+	b := resp.Body
 	return &stream{
-		a:      a,
-		body:   b,
-		sse:    sse.NewReaderSize(b, sse.DefaultInitialSize, c.maxLine),
-		strict: c.kind != domain.KindOpenAICompatible,
-		key:    t.Key,
-		p:      chunkParser{reuse: true},
+		a:       a,
+		body:    b,
+		sse:     sse.NewReaderSize(b, sse.DefaultInitialSize, c.maxLine),
+		maxLine: c.maxLine,
+		strict:  c.kind != domain.KindOpenAICompatible,
+		key:     t.Key,
+		p:       chunkParser{reuse: true},
 	}, nil
 }
 
@@ -299,6 +303,7 @@ type stream struct {
 	a        *upstream.Attempt
 	body     io.ReadCloser
 	sse      *sse.Reader
+	maxLine  int
 	p        chunkParser
 	strict   bool // require data: [DONE] (OpenAI, Ark)
 	finished bool // a choice finished
@@ -332,6 +337,9 @@ func (s *stream) Next() (*domain.ChatChunk, error) {
 			if err == io.EOF && !s.strict && s.finished {
 				return nil, s.end(io.EOF)
 			}
+			if err == sse.ErrTooLong {
+				return nil, s.end(s.a.EventTooLarge(s.maxLine))
+			}
 			if err == io.EOF || err == sse.ErrTruncated {
 				err = upstream.ErrTruncated
 			}
@@ -346,8 +354,9 @@ func (s *stream) Next() (*domain.ChatChunk, error) {
 			return nil, s.end(streamError(upstream.ParseErrorBody(ev.Data), s.key))
 		}
 		if len(bytes.TrimSpace(ev.Data)) == 0 {
-			continue
+			continue // a keep-alive: not progress
 		}
+		s.a.Progress()
 		ch, err := s.p.parse(ev.Data)
 		if err != nil {
 			if ec, ok := err.(*errChunk); ok {

@@ -197,10 +197,11 @@ func TestStreamErrors(t *testing.T) {
 	}
 }
 
-// TestHugeEvent streams a 6 MiB chunk, far past bufio.Scanner's limit.
+// TestHugeEvent streams a 3 MiB chunk, far past bufio.Scanner's limit and
+// within the 4 MiB event limit.
 func TestHugeEvent(t *testing.T) {
 	t.Parallel()
-	big := strings.Repeat("x", 6<<20)
+	big := strings.Repeat("x", 3<<20)
 	body := fmt.Sprintf("data: {\"id\":\"a\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"%s\"}}]}\n\ndata: {\"id\":\"a\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n", big)
 	c := newClient(t, domain.KindOpenAI, streamServer(t, "text/event-stream", body), nil)
 	st, err := c.ChatStream(context.Background(), tgt, parse(t, `{"model":"m","stream":true,"messages":[{"role":"user","content":"x"}]}`))

@@ -558,15 +558,17 @@ func (s Subject) testStallBeforeHeaders(t *testing.T) {
 	e.u.Respond(Behavior{StallBeforeHeaders: true})
 	start := time.Now()
 	_, err := e.c.Chat(context.Background(), e.tgt, parse(t, textRequest, false))
+	// The request was written: the upstream may be processing (and
+	// billing) it, so the timeout is ambiguous, never resent.
 	ue := asUpstream(t, err)
-	if !ue.Timeout || ue.Class != domain.ClassRetryable {
+	if !ue.Timeout || ue.Class != domain.ClassAmbiguous {
 		t.Fatalf("chat: %+v", ue)
 	}
 	within(t, "first-byte timeout", 3*time.Second, start)
 	waitGone(t, e.u, "chat first-byte timeout")
 	start = time.Now()
 	_, err = e.c.ChatStream(context.Background(), e.tgt, parse(t, textRequest, true))
-	if ue := asUpstream(t, err); !ue.Timeout || ue.Class != domain.ClassRetryable {
+	if ue := asUpstream(t, err); !ue.Timeout || ue.Class != domain.ClassAmbiguous {
 		t.Fatalf("stream: %+v", ue)
 	}
 	within(t, "first-byte timeout", 3*time.Second, start)
@@ -584,7 +586,7 @@ func (s Subject) testStallBeforeFirstEvent(t *testing.T) {
 	defer st.Close()
 	start := time.Now()
 	_, err = st.Next()
-	if ue := asUpstream(t, err); !ue.Timeout || ue.Class != domain.ClassRetryable {
+	if ue := asUpstream(t, err); !ue.Timeout || ue.Class != domain.ClassAmbiguous {
 		t.Fatalf("first event: %+v", ue)
 	}
 	within(t, "first-event timeout", 3*time.Second, start)

@@ -5,8 +5,9 @@
 // lone CR; lines starting with a colon are comments; "data" lines of one
 // event are joined with LF; "event" names the event; a blank line dispatches
 // it. Unlike bufio.Scanner it has no 64 KiB line limit: its buffer grows up
-// to a configurable maximum (32 MiB by default), so multi-MiB events (large
-// tool arguments, base64 images) are read whole.
+// to a configurable maximum (4 MiB by default, DefaultMaxLine), so multi-MiB
+// events (large tool arguments, base64 images) are read whole, while one
+// oversized event from a faulty upstream costs a bounded amount of memory.
 //
 // A stream that ends in the middle of an event — after a field line but
 // before the blank line that dispatches it, or inside a line — is reported
@@ -30,7 +31,12 @@ var ErrTooLong = errors.New("sse: line or event too long")
 // Default sizes of a Reader's buffer.
 const (
 	DefaultInitialSize = 4 << 10 // grows on demand; small keeps memory per open stream low
-	DefaultMaxLine     = 32 << 20
+	// DefaultMaxLine bounds a line and an event's data. Real provider
+	// events are token deltas of a few hundred bytes; the largest are whole
+	// tool-call arguments or an inline base64 image (a 1024×1024 PNG is
+	// 1.5–3 MiB as base64), so 4 MiB leaves headroom while bounding a
+	// stream's buffers (line buffer + event data) to about 8 MiB.
+	DefaultMaxLine = 4 << 20
 )
 
 // Event is one dispatched event.

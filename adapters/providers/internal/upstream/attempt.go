@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -40,9 +41,14 @@ const drainTimeout = time.Second
 //
 //   - Connect bounds dialing and the TLS handshake (in the transport).
 //   - FirstByte bounds the time until the response headers and, for
-//     streams, the first event; it fires as a retryable timeout.
-//   - Idle bounds every wait for more body bytes once receiving; a stall
-//     ends the attempt with an error marked Timeout, never a clean end.
+//     streams, the first event. It fires as a retryable timeout only while
+//     the request has not been written; once it has, the upstream may be
+//     processing (and billing) it, so the timeout is ambiguous: never
+//     resent.
+//   - Idle bounds every wait for progress once receiving: for a
+//     non-streaming body any bytes, for a stream a data event (Progress);
+//     SSE comments and keep-alive events do not count. A stall ends the
+//     attempt with an error marked Timeout, never a clean end.
 //   - Total bounds the whole attempt, through the context.
 //
 // Cancelling the caller's context cancels the request, which makes the
@@ -120,8 +126,10 @@ func (a *Attempt) Draining() {
 	a.timer.Reset(min(drainTimeout, a.t.Idle))
 }
 
-// Body wraps a response body so that every read of data re-arms the idle
-// timer.
+// Body wraps a non-streaming response body so that every read of data
+// re-arms the idle timer. Streams do not use it: bytes of comments and
+// keep-alive events would keep a stalled stream alive forever; they call
+// Progress for each data event instead.
 func (a *Attempt) Body(rc io.ReadCloser) io.ReadCloser { return &body{rc: rc, a: a} }
 
 type body struct {
@@ -131,10 +139,36 @@ type body struct {
 
 func (b *body) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
-	if n > 0 && b.a.stage.Load() == stageReceiving {
-		b.a.timer.Reset(b.a.t.Idle)
+	if n > 0 {
+		b.a.Progress()
 	}
 	return n, err
+}
+
+// Progress re-arms the idle timer once receiving: a stream calls it for
+// every event that carries data (not for SSE comments or pings).
+func (a *Attempt) Progress() {
+	if a.stage.Load() == stageReceiving {
+		a.timer.Reset(a.t.Idle)
+	}
+}
+
+// EventTooLarge is the error for a stream event over limit bytes: before the
+// first event it is retryable (nothing reached the client; another route
+// may answer), after it the stream ends with this error.
+func (a *Attempt) EventTooLarge(limit int) *domain.UpstreamError {
+	class := domain.ClassAmbiguous
+	if a.stage.Load() < stageReceiving {
+		class = domain.ClassRetryable
+	}
+	return &domain.UpstreamError{Class: class, Message: "the upstream sent a stream event larger than the limit of " + sizeString(limit)}
+}
+
+func sizeString(n int) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return strconv.Itoa(n>>20) + " MiB"
+	}
+	return strconv.Itoa(n) + " bytes"
 }
 
 func (b *body) Close() error { return b.rc.Close() }
@@ -157,9 +191,11 @@ func (a *Attempt) Fail(err error) *domain.UpstreamError {
 		return ue
 	}
 	stage := a.stage.Load()
-	early := stage < stageReceiving // nothing received yet: a timeout is retryable
+	// Only a request that was never written is safe to resend: once it was,
+	// the upstream may be processing (and billing) it.
+	sent := a.wrote.Load() || stage > stageWaiting
 	late := func() domain.ErrorClass {
-		if early {
+		if !sent {
 			return domain.ClassRetryable
 		}
 		return domain.ClassAmbiguous
@@ -173,11 +209,14 @@ func (a *Attempt) Fail(err error) *domain.UpstreamError {
 	}
 	switch cause {
 	case errFirstByte:
-		what := "response headers"
-		if stage == stageHeaders {
-			what = "the first stream event"
+		if !sent {
+			return &domain.UpstreamError{Class: domain.ClassRetryable, Timeout: true, Message: "could not send the request within the first-byte timeout of " + a.t.FirstByte.String(), Err: err}
 		}
-		return &domain.UpstreamError{Class: domain.ClassRetryable, Timeout: true, Message: "no " + what + " within the first-byte timeout of " + a.t.FirstByte.String(), Err: err}
+		what := "no response headers"
+		if stage == stageHeaders {
+			what = "no stream event after the headers"
+		}
+		return &domain.UpstreamError{Class: domain.ClassAmbiguous, Timeout: true, Message: "the upstream did not answer within first_byte_ms (" + a.t.FirstByte.String() + ") after the request was sent (" + what + "); it may still be processing the request, so it was not retried", Err: err}
 	case errIdle:
 		return &domain.UpstreamError{Class: domain.ClassAmbiguous, Timeout: true, Message: "the upstream sent nothing for the idle timeout of " + a.t.Idle.String(), Err: err}
 	case errTotal:

@@ -70,6 +70,9 @@ type ErrorBody struct {
 	Type    string // error type (OpenAI's type, Anthropic's error.type, Ark's type)
 	Code    string // error code, when the provider sends one (OpenAI, Ark)
 	Message string
+	// Flagged: the error's metadata names moderation results
+	// (OpenRouter's error.metadata.reasons / flagged_input on a 403).
+	Flagged bool
 }
 
 // ParseErrorBody reads the error shapes the supported upstreams send:
@@ -92,12 +95,17 @@ func ParseErrorBody(body []byte) ErrorBody {
 	switch e := trimJSON(top.Error); {
 	case len(e) > 0 && e[0] == '{':
 		var inner struct {
-			Message json.RawMessage `json:"message"`
-			Type    string          `json:"type"`
-			Code    json.RawMessage `json:"code"`
+			Message  json.RawMessage `json:"message"`
+			Type     string          `json:"type"`
+			Code     json.RawMessage `json:"code"`
+			Metadata struct {
+				Reasons      json.RawMessage `json:"reasons"`
+				FlaggedInput json.RawMessage `json:"flagged_input"`
+			} `json:"metadata"`
 		}
 		_ = json.Unmarshal(e, &inner)
-		eb = ErrorBody{Type: inner.Type, Code: scalar(inner.Code), Message: text(inner.Message)}
+		eb = ErrorBody{Type: inner.Type, Code: scalar(inner.Code), Message: text(inner.Message),
+			Flagged: len(trimJSON(inner.Metadata.Reasons)) > 0 || len(trimJSON(inner.Metadata.FlaggedInput)) > 0}
 	case len(e) > 0 && e[0] == '"':
 		eb.Message = text(e)
 	}
@@ -209,10 +217,22 @@ func StatusError(resp *http.Response, body []byte, key string, now time.Time, cl
 		class = classify(resp.StatusCode, eb, class)
 	}
 	typ := eb.Code
-	if typ == "" {
+	if typ == "" || (eb.Code[0] >= '0' && eb.Code[0] <= '9' && eb.Type != "") {
 		typ = eb.Type
 	}
+	if class == domain.ClassRequest && eb.Flagged && (typ == "" || (typ[0] >= '0' && typ[0] <= '9')) {
+		typ = "content_policy_violation" // OpenRouter's code is the HTTP status
+	}
 	msg := Scrub(eb.Message, key)
+	if resp.StatusCode < 400 {
+		// A redirect (not followed) or another non-error status: the
+		// upstream, or the provider's base URL, is at fault, not the client.
+		class = domain.ClassRetryable
+		msg = "the upstream answered " + strconv.Itoa(resp.StatusCode) + " " + http.StatusText(resp.StatusCode) + "; redirects are not followed (check the provider's base URL)"
+		if loc := resp.Header.Get("Location"); loc != "" {
+			msg += ": Location " + Scrub(truncate(loc, 200), key)
+		}
+	}
 	if msg == "" {
 		msg = http.StatusText(resp.StatusCode)
 	}
@@ -225,15 +245,21 @@ func StatusError(resp *http.Response, body []byte, key string, now time.Time, cl
 	}
 }
 
-// ClassifyBody is domain.ClassifyStatus refined by what the body says:
-// context-length and content-policy failures are the request's fault
-// whatever status carries them (some servers use 413, 422 or 500).
+// ClassifyBody is domain.ClassifyStatus refined by what the body says,
+// which is read before the status is trusted: a content-policy refusal is
+// the request's fault whatever status carries it (OpenRouter flags input
+// with a 403, OpenAI uses 400, some servers 422 or 500), so it never counts
+// against the key; a context-length failure likewise, except under a 429
+// (a tokens-per-minute limit is the key's).
 func ClassifyBody(status int, eb ErrorBody) domain.ErrorClass {
 	class := domain.ClassifyStatus(status)
+	if class != domain.ClassRateLimited && IsContentPolicy(eb) {
+		return domain.ClassRequest
+	}
 	if class == domain.ClassAuth || class == domain.ClassRateLimited {
 		return class
 	}
-	if IsContextLength(eb) || IsContentPolicy(eb) {
+	if IsContextLength(eb) {
 		return domain.ClassRequest
 	}
 	return class
@@ -255,8 +281,11 @@ func IsContextLength(eb ErrorBody) bool {
 	return false
 }
 
-// IsContentPolicy reports a refusal by a content filter.
+// IsContentPolicy reports a refusal by a content filter or moderation.
 func IsContentPolicy(eb ErrorBody) bool {
+	if eb.Flagged {
+		return true
+	}
 	for _, s := range []string{eb.Code, eb.Type} {
 		switch s {
 		case "content_policy_violation", "content_filter", "moderation_blocked", "invalid_prompt":
@@ -268,7 +297,13 @@ func IsContentPolicy(eb ErrorBody) bool {
 			return true
 		}
 	}
-	return strings.Contains(strings.ToLower(eb.Message), "content policy")
+	m := strings.ToLower(eb.Message)
+	for _, s := range []string{"content policy", "content management policy", "content filter", "moderation", "was flagged", "input was flagged", "safety system"} {
+		if strings.Contains(m, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // Errorf builds an upstream error with a class and message.

@@ -178,7 +178,7 @@ func TestAttemptFirstByteAndIdle(t *testing.T) {
 	_, err := a.Do(rt, ep.Request(a.Context(), "POST", http.Header{}, []byte("{}")))
 	a.End()
 	var ue *domain.UpstreamError
-	if !errors.As(err, &ue) || ue.Class != domain.ClassRetryable || !ue.Timeout {
+	if !errors.As(err, &ue) || ue.Class != domain.ClassAmbiguous || !ue.Timeout {
 		t.Fatalf("first byte: got %#v", err)
 	}
 
@@ -213,6 +213,36 @@ func TestAttemptCanceled(t *testing.T) {
 	_, err := a.Do(NewTransport(time.Second), ep.Request(a.Context(), "POST", http.Header{}, []byte("{}")))
 	var ue *domain.UpstreamError
 	if !errors.As(err, &ue) || ue.Class != domain.ClassCanceled {
+		t.Fatalf("got %#v", err)
+	}
+}
+
+// TestFirstByteBeforeWriteStaysRetryable: a first-byte timeout while the
+// request could not even be sent (here a TLS handshake that never
+// completes) is still retryable: the upstream cannot have processed it.
+func TestFirstByteBeforeWriteStaysRetryable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // hold the connection silent
+		}
+	}()
+	ep, _ := ParseEndpoint("https://" + l.Addr().String() + "/x")
+	to := timeouts()
+	to.Connect = 5 * time.Second // the first-byte timer fires first
+	a := Begin(context.Background(), to, "")
+	defer a.End()
+	_, err = a.Do(NewTransport(to.Connect), ep.Request(a.Context(), "POST", http.Header{}, []byte("{}")))
+	var ue *domain.UpstreamError
+	if !errors.As(err, &ue) || ue.Class != domain.ClassRetryable || !ue.Timeout {
 		t.Fatalf("got %#v", err)
 	}
 }
