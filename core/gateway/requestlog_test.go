@@ -79,8 +79,10 @@ func (refusingClient) Chat(context.Context, ports.Target, *domain.ChatRequest) (
 func (refusingClient) ChatStream(context.Context, ports.Target, *domain.ChatRequest) (ports.ChatStream, error) {
 	return nil, &domain.UpstreamError{Class: domain.ClassAuth, Status: 401, Message: "Incorrect API key provided"}
 }
-func (refusingClient) Probe(context.Context, ports.Target) error { return nil }
-func (refusingClient) Close()                                    {}
+func (refusingClient) Probe(context.Context, ports.Target) error {
+	return &domain.UpstreamError{Class: domain.ClassAuth, Status: 401, Message: "Incorrect API key provided"}
+}
+func (refusingClient) Close() {}
 
 type logFixture struct {
 	store   *memory.Store

@@ -903,13 +903,12 @@ func (s *Service) onRoutingEvent(ev routing.Event) {
 	case routing.EventKeyAuthFailed:
 		s.log.Warn("provider key refused by the upstream; probing it before marking it invalid", "provider_id", ev.ProviderID, "key_id", ev.KeyID, "until", ev.Until, "reason", ev.Reason)
 		pid, kid, reason := ev.ProviderID, ev.KeyID, ev.Reason
-		s.goTask(func(ctx context.Context) { s.confirmKey(ctx, pid, kid, reason) })
-	case routing.EventKeyInvalidated:
-		s.log.Warn("provider key refusal confirmed by a probe; marking it invalid", "provider_id", ev.ProviderID, "key_id", ev.KeyID, "reason", ev.Reason)
-		id, reason := ev.KeyID, ev.Reason
-		if !s.goTask(func(ctx context.Context) { s.invalidateKey(ctx, id, reason) }) {
-			s.log.Warn("shutting down: the key is not marked invalid; the next refusal will mark it", "key_id", id)
+		if !s.goTask(func(ctx context.Context) { s.confirmKey(ctx, pid, kid, reason) }) {
+			s.log.Warn("shutting down: the refused key is not probed; its cooldown keeps it out", "key_id", kid)
 		}
+	case routing.EventKeyInvalidated:
+		// Stored by confirmKey, in the same task (so Shutdown waits for it).
+		s.log.Warn("provider key refusal confirmed by a probe; marking it invalid", "provider_id", ev.ProviderID, "key_id", ev.KeyID, "reason", ev.Reason)
 	case routing.EventRouteEjected:
 		s.log.Warn("route ejected by outlier detection", "provider_id", ev.ProviderID, "route_id", ev.RouteID, "until", ev.Until, "reason", ev.Reason)
 		s.startRecovery(ev.ProviderID)
@@ -938,7 +937,9 @@ func (s *Service) confirmKey(ctx context.Context, providerID, keyID int64, reaso
 		s.log.Info("provider key passed its probe after a refusal; back in rotation", "provider_id", providerID, "key_id", keyID)
 		s.router.ClearKeySuspicion(keyID)
 	case errors.As(err, &ue) && ue.Class == domain.ClassAuth && (ue.Status == 401 || ue.Status == 403):
-		s.router.InvalidateKey(keyID, reason+"; probe: "+truncate(ue.Error(), 200))
+		reason += "; probe: " + truncate(ue.Error(), 200)
+		s.router.InvalidateKey(keyID, reason)
+		s.invalidateKey(ctx, keyID, reason)
 	default:
 		s.log.Warn("provider key probe after a refusal was inconclusive; the key stays out until its cooldown ends", "provider_id", providerID, "key_id", keyID, "err", err)
 	}
