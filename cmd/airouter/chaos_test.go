@@ -383,7 +383,7 @@ func TestChaos(t *testing.T) {
 				mu.Unlock()
 				select {
 				case <-ctx.Done():
-				case <-time.After(10 * time.Millisecond):
+				case <-time.After(20 * time.Millisecond):
 				}
 			}
 		}()
@@ -454,7 +454,7 @@ func TestChaos(t *testing.T) {
 
 	// Every successful request is in the request log, once the async
 	// writer has flushed.
-	missing := chaosMissingLogRows(t, s, successIDs, 10*time.Second)
+	missing := chaosMissingLogRows(t, s, successIDs, 5*time.Second)
 	if len(missing) > 0 {
 		sample := missing[:min(len(missing), 5)]
 		t.Errorf("%d of %d successful requests have no request-log row, e.g. %v", len(missing), len(successIDs), sample)
@@ -538,5 +538,60 @@ func chaosMissingLogRows(t *testing.T, s *server, ids []string, wait time.Durati
 			return missing
 		}
 		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// TestChaosJudge checks the chaos test's verdicts on answers it must reject
+// as well as on the ones it accepts.
+func TestChaosJudge(t *testing.T) {
+	t.Parallel()
+	chunk := `data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"hi"}}]}` + "\n\n"
+	errEv := `data: {"error":{"message":"upstream cut","type":"server_error"}}` + "\n\n"
+	for _, tc := range []struct {
+		name, body, want string
+	}{
+		{"complete", chunk + "data: [DONE]\n\n", "success"},
+		{"error event", chunk + errEv, "error"},
+		{"cut without an error event", chunk, "bad"},
+		{"error event and [DONE]", chunk + errEv + "data: [DONE]\n\n", "bad"},
+		{"data after [DONE]", chunk + "data: [DONE]\n\n" + chunk, "bad"},
+		{"[DONE] without text", "data: [DONE]\n\n", "bad"},
+		{"no events", "", "bad"},
+		{"garbage", "data: {not json\n\n", "bad"},
+	} {
+		if got, why := judgeStream([]byte(tc.body)); got != tc.want {
+			t.Errorf("%s: %s (%s), want %s", tc.name, got, why, tc.want)
+		}
+	}
+	for body, ok := range map[string]bool{
+		`{"error":{"message":"m","type":"invalid_request_error","param":null,"code":null}}`: true,
+		`{"error":{"message":"","type":"x"}}`:                                               false,
+		`{"error":"m"}`:                                                                     false,
+		`{"type":"about:blank","status":502}`:                                               false,
+		`Bad Gateway`:                                                                       false,
+	} {
+		if got := envelopeProblem([]byte(body)) == ""; got != ok {
+			t.Errorf("envelope %s: accepted %v", body, got)
+		}
+	}
+	// The schedule has every kind, and poison of each sort.
+	seen := map[string]int{}
+	for n := range int64(60) {
+		k, _ := chaosKind(n)
+		seen[k]++
+	}
+	for _, k := range []string{faultNone, faultStall, faultCut, faultRateLimit, faultFlagged, poisonNUL, poisonLong, poisonJSON} {
+		if seen[k] == 0 {
+			t.Errorf("kind %s never scheduled", k)
+		}
+	}
+	if b := chaosBody(1, poisonLong, false); len(b) < 3000 {
+		t.Errorf("long model body is %d bytes", len(b))
+	}
+	if b := chaosBody(1, poisonNUL, true); !bytes.Contains(b, []byte(`"mo\u0000del"`)) {
+		t.Errorf("NUL model body %s", b)
+	}
+	if json.Valid(chaosBody(1, poisonJSON, false)) {
+		t.Error("poison JSON is valid")
 	}
 }
