@@ -75,6 +75,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.Float64Var(&errorRate, "error-rate", 0, "probability in [0,1] of answering with -error-status")
 	fs.IntVar(&errorStatus, "error-status", 500, "status of injected errors: 500, 503, 429 (with Retry-After), 529 (Anthropic overloaded), any 4xx/5xx")
 	fs.DurationVar(&retryAfter, "retry-after", time.Second, "Retry-After of a 429, rounded up to seconds")
+	fs.StringVar(&o.cfg.ErrorCode, "error-code", "", "OpenAI error code of injected errors, e.g. content_policy_violation (with -error-status 403: a flagged prompt)")
 	fs.StringVar(&stall, "stall", "", "stall every response: before-first-byte:DUR or mid-stream:DUR")
 	fs.BoolVar(&cut, "cut", false, "cut every stream in the middle of an event and close the connection")
 	fs.StringVar(&reset, "reset", "", "reset the TCP connection: before-first-byte or mid-stream")

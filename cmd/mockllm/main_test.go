@@ -150,7 +150,7 @@ func TestParseFlags(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{"MOCKLLM_SIZE": "large", "MOCKLLM_ERROR_STATUS": "503"}
 	o, err := parseFlags([]string{"mockllm", "-error-status", "529", "-stall", "mid-stream:2s", "-reset", "before-first-byte",
-		"-tool-call", "auto", "-models", "a, b", "-ttft", "150ms", "-tps", "40"},
+		"-tool-call", "auto", "-models", "a, b", "-ttft", "150ms", "-tps", "40", "-error-code", "content_policy_violation"},
 		func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -158,12 +158,12 @@ func TestParseFlags(t *testing.T) {
 	c := o.cfg
 	if c.Size != mock.SizeLarge || c.ErrorStatus != 529 || c.Stall != (mock.Stall{At: mock.MidStream, For: 2 * time.Second}) ||
 		c.Reset != mock.BeforeFirstByte || c.ToolCall != mock.ToolCallAuto || strings.Join(c.Models, "|") != "a|b" ||
-		c.TTFT != 150*time.Millisecond || c.TPS != 40 {
+		c.TTFT != 150*time.Millisecond || c.TPS != 40 || c.ErrorCode != mock.ErrorCodeContentPolicy {
 		t.Errorf("config: %+v", c)
 	}
 	for _, args := range [][]string{
 		{"-size", "huge"}, {"-error-rate", "2"}, {"-error-status", "200"}, {"-stall", "later"},
-		{"-reset", "maybe"}, {"-tool-call", "sometimes"}, {"-tps", "-1"}, {"extra"}, {"-selftest-conns", "0"},
+		{"-reset", "maybe"}, {"-tool-call", "sometimes"}, {"-tps", "-1"}, {"-error-code", "a b"}, {"extra"}, {"-selftest-conns", "0"},
 	} {
 		if _, err := parseFlags(append([]string{"mockllm"}, args...), func(string) string { return "" }, io.Discard); err == nil {
 			t.Errorf("%q accepted", args)

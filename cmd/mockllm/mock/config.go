@@ -16,6 +16,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -47,6 +48,7 @@ const (
 	HeaderSize        = "X-Mock-Size"         // small | large | bytes of assistant text
 	HeaderErrorRate   = "X-Mock-Error-Rate"   // probability in [0, 1] of answering with ErrorStatus
 	HeaderErrorStatus = "X-Mock-Error-Status" // 500, 503, 429, 529, or any 4xx/5xx
+	HeaderErrorCode   = "X-Mock-Error-Code"   // error code of injected errors, e.g. content_policy_violation
 	HeaderRetryAfter  = "X-Mock-Retry-After"  // seconds in the Retry-After header of a 429
 	HeaderStall       = "X-Mock-Stall"        // before-first-byte:DUR | mid-stream:DUR
 	HeaderCut         = "X-Mock-Cut"          // true: write half an event mid-stream, then close
@@ -154,6 +156,21 @@ func ParseDelay(s string) (time.Duration, error) {
 	return d, nil
 }
 
+// checkErrorCode accepts "" or up to MaxErrorCode letters, digits, '_', '-'
+// and '.', so a code never needs escaping.
+func checkErrorCode(s string) error {
+	if len(s) > MaxErrorCode {
+		return fmt.Errorf("%d bytes: want at most %d", len(s), MaxErrorCode)
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return fmt.Errorf("%q: want letters, digits, '_', '-' or '.'", s)
+		}
+	}
+	return nil
+}
+
 // ParseSize reads "small", "large" or a number of bytes of assistant text;
 // "" means unset (0).
 func ParseSize(s string) (int, error) {
@@ -228,6 +245,11 @@ type Config struct {
 	ErrorRate   float64       // probability of answering with ErrorStatus instead
 	ErrorStatus int           // 0 means 500
 	RetryAfter  time.Duration // Retry-After of a 429, rounded up to seconds; 0 means 1s
+	// ErrorCode, when set, is the OpenAI error code of injected errors in
+	// place of the status's usual one. ErrorCodeContentPolicy also brings
+	// the content filter's type and message (OpenAI and Anthropic), so that
+	// a 403 with it reads as a refused prompt rather than a refused key.
+	ErrorCode string
 
 	Stall Stall // pause at a point of every response
 	Cut   bool  // cut every stream in the middle of an event
@@ -246,7 +268,34 @@ type Config struct {
 	Lenient bool
 	// IgnoreHeaders disables the X-Mock-* overrides.
 	IgnoreHeaders bool
+	// Counters, when set, counts the generations the handler starts and
+	// finishes, so a test can tell how often an upstream did (and would
+	// bill) the work behind its client's requests.
+	Counters *Counters
 }
+
+// ErrorCodeContentPolicy is OpenAI's code for a prompt its safety system
+// flagged.
+const ErrorCodeContentPolicy = "content_policy_violation"
+
+// MaxErrorCode bounds the length of Config.ErrorCode and X-Mock-Error-Code.
+const MaxErrorCode = 64
+
+// Counters counts generations; safe for concurrent use. A generation starts
+// when a valid chat request passes the injected errors (so a stall, a cut
+// or a reset happens inside a started generation, as the upstream would
+// have done and billed the work), and finishes when its whole response was
+// written. Rejected requests (bad input, 401, injected error statuses)
+// start none.
+type Counters struct {
+	started, finished atomic.Int64
+}
+
+// Started is the number of generations begun.
+func (c *Counters) Started() int64 { return c.started.Load() }
+
+// Finished is the number of generations whose response was written in full.
+func (c *Counters) Finished() int64 { return c.finished.Load() }
 
 // DefaultModels is what GET /v1/models lists when Config.Models is nil.
 var DefaultModels = []string{"mock-gpt", "mock-claude"}
@@ -271,6 +320,9 @@ func (c Config) Validate() error {
 	}
 	if c.ErrorStatus != 0 && (c.ErrorStatus < 400 || c.ErrorStatus > 599) {
 		errs = append(errs, fmt.Errorf("error status %d: want 400..599", c.ErrorStatus))
+	}
+	if err := checkErrorCode(c.ErrorCode); err != nil {
+		errs = append(errs, fmt.Errorf("error code: %v", err))
 	}
 	if c.Stall.At > MidStream || c.Reset > MidStream {
 		errs = append(errs, errors.New("unknown stall or reset point"))

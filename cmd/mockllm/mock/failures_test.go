@@ -328,3 +328,124 @@ func TestResetBehindMiddleware(t *testing.T) {
 		}
 	}
 }
+
+func TestErrorCode(t *testing.T) {
+	t.Parallel()
+	srv := start(t, mock.Config{})
+	policy := []string{"X-Mock-Error-Rate: 1", "X-Mock-Error-Status: 403", "X-Mock-Error-Code: content_policy_violation"}
+
+	resp, body := post(t, srv, pathOpenAI, userMsg(""), policy...)
+	var oe oaError
+	strictDecode(t, string(body), &oe)
+	if resp.StatusCode != 403 || oe.Error.Code == nil || *oe.Error.Code != mock.ErrorCodeContentPolicy ||
+		oe.Error.Type != "invalid_request_error" || !strings.Contains(oe.Error.Message, "flagged") || oe.Error.Param != nil {
+		t.Errorf("OpenAI content policy: %d %s", resp.StatusCode, body)
+	}
+	resp, body = post(t, srv, pathAnthropic, anthMsg(""), policy...)
+	var ae anError
+	strictDecode(t, string(body), &ae)
+	if resp.StatusCode != 403 || ae.Error.Type != "invalid_request_error" || !strings.Contains(ae.Error.Message, "flagged") {
+		t.Errorf("Anthropic content policy: %d %s", resp.StatusCode, body)
+	}
+
+	// Any other code replaces the status's own; type and message stay.
+	resp, body = post(t, srv, pathOpenAI, userMsg(""), "X-Mock-Error-Rate: 1", "X-Mock-Error-Status: 429", "X-Mock-Error-Code: insufficient_quota")
+	oe = oaError{}
+	strictDecode(t, string(body), &oe)
+	if resp.StatusCode != 429 || oe.Error.Code == nil || *oe.Error.Code != "insufficient_quota" || oe.Error.Type != "requests" || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("custom code: %d %s", resp.StatusCode, body)
+	}
+
+	// From the configuration; a header without an error rate changes nothing.
+	cfgSrv := start(t, mock.Config{ErrorRate: 1, ErrorStatus: 403, ErrorCode: mock.ErrorCodeContentPolicy})
+	if resp, body = post(t, cfgSrv, pathOpenAI, userMsg("")); resp.StatusCode != 403 || !strings.Contains(string(body), `"code":"content_policy_violation"`) {
+		t.Errorf("config: %d %s", resp.StatusCode, body)
+	}
+	_, body = post(t, srv, pathOpenAI, userMsg(""), "X-Mock-Error-Code: content_policy_violation")
+	decodeCompletion(t, body)
+
+	for _, bad := range []string{`a"b`, "a b", strings.Repeat("x", mock.MaxErrorCode+1)} {
+		if resp, body = post(t, srv, pathOpenAI, userMsg(""), "X-Mock-Error-Code: "+bad); resp.StatusCode != 400 {
+			t.Errorf("code %q: %d %s", bad, resp.StatusCode, body)
+		}
+		if err := (mock.Config{ErrorCode: bad}).Validate(); err == nil {
+			t.Errorf("Validate accepted code %q", bad)
+		}
+	}
+}
+
+// TestCounters: a generation starts when a valid request passes the injected
+// errors and finishes when its whole response is written.
+func TestCounters(t *testing.T) {
+	t.Parallel()
+	var c mock.Counters
+	srv := start(t, mock.Config{Counters: &c, Tokens: 4})
+	check := func(what string, started, finished int64) {
+		t.Helper()
+		// The handler counts after its last write, which may be after the
+		// client read the response.
+		deadline := time.Now().Add(2 * time.Second)
+		for (c.Started() != started || c.Finished() != finished) && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if c.Started() != started || c.Finished() != finished {
+			t.Fatalf("after %s: started %d finished %d, want %d and %d", what, c.Started(), c.Finished(), started, finished)
+		}
+	}
+
+	_, body := post(t, srv, pathOpenAI, userMsg(""))
+	decodeCompletion(t, body)
+	check("a JSON response", 1, 1)
+	resp, err := do(t, srv, pathAnthropic, anthMsg(`,"stream":true`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, rest, err := readSSE(resp.Body, time.Now()); err != nil || rest != "" {
+		t.Fatalf("stream: %v %q", err, rest)
+	}
+	resp.Body.Close()
+	check("a stream", 2, 2)
+
+	// Rejected requests start nothing.
+	post(t, srv, pathOpenAI, `{"model":"m"`)
+	post(t, srv, pathOpenAI, userMsg(""), "X-Mock-Error-Rate: 1", "X-Mock-Error-Status: 429")
+	post(t, srv, pathOpenAI, userMsg(""), "X-Mock-Error-Rate: 1", "X-Mock-Error-Status: 403", "X-Mock-Error-Code: content_policy_violation")
+	check("rejected requests", 2, 2)
+
+	// Cuts and resets start a generation that never finishes.
+	resp, err = do(t, srv, pathOpenAI, userMsg(`,"stream":true`), "X-Mock-Cut: true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := readSSE(resp.Body, time.Now()); err == nil {
+		t.Fatal("cut stream ended cleanly")
+	}
+	resp.Body.Close()
+	check("a cut stream", 3, 2)
+	if _, err := do(t, srv, pathOpenAI, userMsg(""), "X-Mock-Reset: true"); err == nil {
+		t.Fatal("reset request succeeded")
+	}
+	check("a reset", 4, 2)
+
+	// A client that gives up during a stall leaves the generation unfinished.
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+pathOpenAI, strings.NewReader(userMsg("")))
+	req.Header.Set("X-Mock-Stall", "before-first-byte:10s")
+	cl := client(t)
+	cl.Timeout = 100 * time.Millisecond
+	if _, err := cl.Do(req); err == nil {
+		t.Fatal("stalled request answered")
+	}
+	check("an abandoned stall", 5, 2)
+
+	// A slow stream finishes only once its tail is written.
+	resp, err = do(t, srv, pathOpenAI, userMsg(`,"stream":true`), "X-Mock-Tokens: 3", "X-Mock-TPS: 20")
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, _, err := readSSE(resp.Body, time.Now())
+	resp.Body.Close()
+	if err != nil || len(evs) == 0 || evs[len(evs)-1].data != "[DONE]" {
+		t.Fatalf("slow stream: %v %d events", err, len(evs))
+	}
+	check("a slow stream", 6, 3)
+}

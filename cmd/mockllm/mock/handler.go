@@ -61,6 +61,9 @@ func NewHandler(cfg Config) http.Handler {
 	if cfg.ErrorStatus < 400 || cfg.ErrorStatus > 599 {
 		cfg.ErrorStatus = 500
 	}
+	if checkErrorCode(cfg.ErrorCode) != nil {
+		cfg.ErrorCode = ""
+	}
 	if cfg.Models == nil {
 		cfg.Models = DefaultModels
 	}
@@ -167,7 +170,7 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 }
 
 func (h *handler) writeError(w http.ResponseWriter, prov provider, status int, msg string) {
-	buf := appendError(make([]byte, 0, 256), prov, status, msg, h.salt, h.seq.Add(1))
+	buf := appendError(make([]byte, 0, 256), prov, status, msg, "", h.salt, h.seq.Add(1))
 	hdr := w.Header()
 	hdr["Content-Type"] = hvJSON
 	if status == http.StatusTooManyRequests {
@@ -184,6 +187,7 @@ type params struct {
 	tokens, size          int
 	errorRate             float64
 	errorStatus           int
+	errorCode             string
 	retryAfter            []string
 	stall                 Stall
 	cut                   bool
@@ -199,7 +203,7 @@ func (h *handler) params(hdr http.Header) (params, error) {
 	p := params{
 		latency: c.Latency, jitter: c.Jitter, ttft: c.TTFT, tps: c.TPS,
 		tokens: c.Tokens, size: c.Size,
-		errorRate: c.ErrorRate, errorStatus: c.ErrorStatus, retryAfter: h.retryAfter,
+		errorRate: c.ErrorRate, errorStatus: c.ErrorStatus, errorCode: c.ErrorCode, retryAfter: h.retryAfter,
 		stall: c.Stall, cut: c.Cut, reset: c.Reset, toolCall: c.ToolCall,
 	}
 	if c.IgnoreHeaders {
@@ -240,6 +244,9 @@ func (h *handler) params(hdr http.Header) (params, error) {
 			if err == nil && (p.errorStatus < 400 || p.errorStatus > 599) {
 				err = errors.New("want 400..599")
 			}
+		case "Error-Code":
+			p.errorCode = strings.TrimSpace(v)
+			err = checkErrorCode(p.errorCode)
 		case "Retry-After":
 			var n int
 			n, err = strconv.Atoi(strings.TrimSpace(v))
@@ -320,10 +327,14 @@ func (h *handler) serveChat(w http.ResponseWriter, r *http.Request, prov provide
 		if p.errorStatus == http.StatusTooManyRequests {
 			hdr["Retry-After"] = p.retryAfter
 		}
-		st.buf = appendError(st.buf[:0], prov, p.errorStatus, "", h.salt, h.seq.Add(1))
+		st.buf = appendError(st.buf[:0], prov, p.errorStatus, "", p.errorCode, h.salt, h.seq.Add(1))
 		w.WriteHeader(p.errorStatus)
 		_, _ = w.Write(st.buf)
 		return
+	}
+	counters := h.cfg.Counters
+	if counters != nil {
+		counters.started.Add(1)
 	}
 	if p.reset == BeforeFirstByte {
 		abort(w, true)
@@ -334,10 +345,14 @@ func (h *handler) serveChat(w http.ResponseWriter, r *http.Request, prov provide
 	}
 
 	pl := h.newPlan(prov, &p, ri, len(st.body))
+	var whole bool
 	if pl.stream {
-		h.writeStream(ctx, w, st, &p, &pl)
+		whole = h.writeStream(ctx, w, st, &p, &pl)
 	} else {
-		h.writeWhole(ctx, w, st, &p, &pl)
+		whole = h.writeWhole(ctx, w, st, &p, &pl)
+	}
+	if whole && counters != nil {
+		counters.finished.Add(1)
 	}
 }
 
@@ -441,9 +456,11 @@ func (p *params) due(i int) time.Duration {
 	return p.ttft + time.Duration(float64(i)*float64(time.Second)/p.tps)
 }
 
-func (h *handler) writeWhole(ctx context.Context, w http.ResponseWriter, st *state, p *params, pl *plan) {
+// writeWhole writes a JSON response and reports whether all of it was
+// written.
+func (h *handler) writeWhole(ctx context.Context, w http.ResponseWriter, st *state, p *params, pl *plan) bool {
 	if !st.sleep(ctx, p.due(pl.bodyEvents()-1)) {
-		return
+		return false
 	}
 	st.buf = pl.appendJSON(st.buf[:0])
 	hdr := w.Header()
@@ -455,8 +472,7 @@ func (h *handler) writeWhole(ctx context.Context, w http.ResponseWriter, st *sta
 		hdr["Content-Length"] = []string{strconv.Itoa(len(st.buf))}
 	}
 	if !mid {
-		_, _ = w.Write(st.buf)
-		return
+		return write(w, st.buf)
 	}
 	half := len(st.buf) / 2
 	_, _ = w.Write(st.buf[:half])
@@ -464,22 +480,24 @@ func (h *handler) writeWhole(ctx context.Context, w http.ResponseWriter, st *sta
 	switch {
 	case p.reset == MidStream:
 		abort(w, true)
-		return
+		return false
 	case p.cut:
 		abort(w, false)
-		return
+		return false
 	}
 	if !st.sleep(ctx, p.stall.For) {
-		return
+		return false
 	}
-	_, _ = w.Write(st.buf[half:])
+	return write(w, st.buf[half:])
 }
 
 // flushAt is the buffered size above which a stream writes without waiting
 // for a pause.
 const flushAt = 32 << 10
 
-func (h *handler) writeStream(ctx context.Context, w http.ResponseWriter, st *state, p *params, pl *plan) {
+// writeStream writes an event stream and reports whether all of it was
+// written.
+func (h *handler) writeStream(ctx context.Context, w http.ResponseWriter, st *state, p *params, pl *plan) bool {
 	hdr := w.Header()
 	hdr["Content-Type"] = hvSSE
 	hdr["Cache-Control"] = hvNoCache
@@ -498,7 +516,7 @@ func (h *handler) writeStream(ctx context.Context, w http.ResponseWriter, st *st
 				write(w, st.buf)
 				flush(w)
 				abort(w, true)
-				return
+				return false
 			case p.cut:
 				// Half of this event, then a closed connection.
 				pending := len(st.buf)
@@ -506,13 +524,13 @@ func (h *handler) writeStream(ctx context.Context, w http.ResponseWriter, st *st
 				write(w, st.buf[:pending+(len(st.buf)-pending)/2])
 				flush(w)
 				abort(w, false)
-				return
+				return false
 			case p.stall.At == MidStream:
 				write(w, st.buf)
 				flush(w)
 				st.buf = st.buf[:0]
 				if !st.sleep(ctx, p.stall.For) {
-					return
+					return false
 				}
 				// The stall shifts the remaining schedule.
 				start = start.Add(p.stall.For)
@@ -525,20 +543,23 @@ func (h *handler) writeStream(ctx context.Context, w http.ResponseWriter, st *st
 			}
 			flush(w)
 			if !st.sleep(ctx, wait) {
-				return
+				return false
 			}
 		}
 		st.buf = pl.appendBody(st.buf, i)
 		if len(st.buf) >= flushAt {
 			if !write(w, st.buf) {
-				return
+				return false
 			}
 			st.buf = st.buf[:0]
 		}
 	}
 	st.buf = pl.appendTail(st.buf)
-	write(w, st.buf)
-	flush(w)
+	if !write(w, st.buf) {
+		return false
+	}
+	// The tail is only delivered once flushed.
+	return flushErr(w) == nil
 }
 
 func write(w http.ResponseWriter, b []byte) bool {
@@ -553,6 +574,15 @@ func flush(w http.ResponseWriter) {
 	}
 	// A wrapping ResponseWriter may still reach a Flusher through Unwrap.
 	_ = http.NewResponseController(w).Flush()
+}
+
+// flushErr is flush that reports a failed write; net/http's own writer has
+// the FlushError method, which spares the ResponseController.
+func flushErr(w http.ResponseWriter) error {
+	if f, ok := w.(interface{ FlushError() error }); ok {
+		return f.FlushError()
+	}
+	return http.NewResponseController(w).Flush()
 }
 
 // abort drops the connection: with reset, by a TCP RST (SO_LINGER 0);

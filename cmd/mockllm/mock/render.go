@@ -351,10 +351,24 @@ func errorKind(status int) errKind {
 	return errKind{"invalid_request_error", "", "Invalid request.", "invalid_request_error", "Invalid request."}
 }
 
+// contentPolicy is the kind of a refusal by the content filter, whatever
+// status carries it.
+var contentPolicy = errKind{"invalid_request_error", ErrorCodeContentPolicy,
+	"Your request was rejected as a result of our safety system: the prompt was flagged as potentially violating our usage policies.",
+	"invalid_request_error", "Your prompt was flagged by our content filtering policy."}
+
 // appendError renders the error body; msg, when set, replaces the default
-// message.
-func appendError(dst []byte, prov provider, status int, msg string, salt uint32, id uint64) []byte {
+// message, and code, when set, the OpenAI error code (ErrorCodeContentPolicy
+// also the type and default message, for both providers).
+func appendError(dst []byte, prov provider, status int, msg, code string, salt uint32, id uint64) []byte {
 	k := errorKind(status)
+	switch code {
+	case "":
+	case ErrorCodeContentPolicy:
+		k = contentPolicy
+	default:
+		k.openAICode = code
+	}
 	if prov == anthropic {
 		if msg == "" {
 			msg = k.anthropicMsg
