@@ -118,6 +118,9 @@ bench-smoke: ## a few seconds of the benchmark harness, to keep it working (need
 bench: build stack ## the full benchmark (~10 min): router vs direct vs reverse proxy, report in bench/results
 	@$(with_env) \
 	$(GO) run ./cmd/bench -out bench/results
+	@$(with_env) \
+	export TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$$DATABASE_URL}"; \
+	$(GO) test -run '^$$' -bench 'BenchmarkLease' -benchmem ./core/limits/ ./adapters/postgres/ | tee bench/results/lease-latest.txt
 
 .PHONY: clean
 clean: stop ## stop the stack and remove .dev and bin

@@ -28,6 +28,9 @@ type RequestMetric struct {
 	PromptTokens     int
 	CompletionTokens int
 	Cost             float64
+	// ClientKey is the client key's name; empty when the request had no
+	// (known) key. Names come from the configuration only.
+	ClientKey string
 }
 
 // NopMetrics discards everything.

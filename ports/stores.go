@@ -69,6 +69,9 @@ type ClientKeyStore interface {
 	CreateClientKey(ctx context.Context, k domain.ClientKey) (domain.ClientKey, error)
 	ListClientKeys(ctx context.Context) ([]domain.ClientKey, error)
 	SetClientKeyEnabled(ctx context.Context, id int64, enabled bool) (domain.ClientKey, error)
+	// UpdateClientKey changes name, limits and metadata (not the token or
+	// enabled) in a transaction.
+	UpdateClientKey(ctx context.Context, id int64, fn func(*domain.ClientKey) error) (domain.ClientKey, error)
 	DeleteClientKey(ctx context.Context, id int64) error
 	// TouchClientKeys records last use, in one statement for many keys.
 	TouchClientKeys(ctx context.Context, used map[int64]time.Time) error
@@ -110,6 +113,8 @@ type RequestLogStore interface {
 	// Stats aggregates the log between from and to, per model (byRoute
 	// false) or per route (byRoute true).
 	Stats(ctx context.Context, from, to time.Time, byRoute bool) ([]domain.StatsRow, error)
+	// StatsByClientKey aggregates the log between from and to per client key.
+	StatsByClientKey(ctx context.Context, from, to time.Time) ([]domain.ClientKeyStats, error)
 }
 
 // Change says what part of the configuration changed.
@@ -150,4 +155,41 @@ type RotationStore interface {
 	SaveRotation(ctx context.Context, r domain.Rotation) (domain.Rotation, error)
 	GetRotation(ctx context.Context, id string) (domain.Rotation, error)
 	ListRotations(ctx context.Context, providerID int64, limit int) ([]domain.Rotation, error)
+}
+
+// LimitKind names what a limit counter counts.
+type LimitKind string
+
+const (
+	LimitBudget LimitKind = "budget" // USD per budget period
+	LimitRPM    LimitKind = "rpm"    // requests per minute
+	LimitTPM    LimitKind = "tpm"    // tokens per minute
+)
+
+// LeaseRequest settles a replica's use of its lease on one counter (a client
+// key's limit in one window) and asks for more or returns some.
+type LeaseRequest struct {
+	ClientKeyID int64
+	Kind        LimitKind
+	Window      time.Time // UTC start of the window
+	Cap         float64   // the limit for the window
+	Replica     string    // the asking replica's id
+	Used        float64   // spent out of the held lease since the last sync
+	Delta       float64   // > 0: grant up to this much more; < 0: return this much
+	TTL         time.Duration
+}
+
+// LeaseGrant is the answer to a LeaseRequest.
+type LeaseGrant struct {
+	Granted float64 // added to the replica's lease (negative: returned)
+	Free    float64 // what nobody holds after the grant
+	Held    float64 // the replica's lease now
+}
+
+// LeaseStore is the shared ledger of client-key limits. Every sync is one
+// atomic statement: concurrent replicas can never be granted more than the
+// cap, and a lease that is not renewed within its TTL returns to the
+// counter.
+type LeaseStore interface {
+	SyncLease(ctx context.Context, r LeaseRequest) (LeaseGrant, error)
 }

@@ -66,24 +66,26 @@ type modelBody struct{ Body ModelDTO }
 
 // RouteDTO is a model route.
 type RouteDTO struct {
-	ID            int64     `json:"id"`
-	ModelID       int64     `json:"model_id"`
-	ProviderID    int64     `json:"provider_id"`
-	Provider      string    `json:"provider"`
-	UpstreamModel string    `json:"upstream_model" example:"gpt-4o-mini-2024-07-18"`
-	Weight        int       `json:"weight"`
-	Priority      int       `json:"priority" doc:"Lower runs first in fallback"`
-	InputPrice    float64   `json:"input_price" doc:"Per million prompt tokens"`
-	OutputPrice   float64   `json:"output_price" doc:"Per million completion tokens"`
-	Enabled       bool      `json:"enabled"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
+	ID            int64   `json:"id"`
+	ModelID       int64   `json:"model_id"`
+	ProviderID    int64   `json:"provider_id"`
+	Provider      string  `json:"provider"`
+	UpstreamModel string  `json:"upstream_model" example:"gpt-4o-mini-2024-07-18"`
+	Weight        int     `json:"weight"`
+	Priority      int     `json:"priority" doc:"Lower runs first in fallback"`
+	InputPrice    float64 `json:"input_price" doc:"Per million prompt tokens"`
+	OutputPrice   float64 `json:"output_price" doc:"Per million completion tokens"`
+	// CachedInputPrice prices prompt-cache reads.
+	CachedInputPrice float64   `json:"cached_input_price" doc:"Per million cached prompt tokens (OpenAI cached_tokens, Anthropic cache reads); 0: the input price"`
+	Enabled          bool      `json:"enabled"`
+	CreatedAt        time.Time `json:"created_at"`
+	UpdatedAt        time.Time `json:"updated_at"`
 }
 
 func routeDTO(r domain.Route, providerName func(int64) string) RouteDTO {
 	return RouteDTO{ID: r.ID, ModelID: r.ModelID, ProviderID: r.ProviderID, Provider: providerName(r.ProviderID), UpstreamModel: r.UpstreamModel,
 		Weight: r.Weight, Priority: r.Priority, InputPrice: r.InputPrice, OutputPrice: r.OutputPrice, Enabled: r.Enabled,
-		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+		CachedInputPrice: r.CachedInputPrice, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 }
 
 // RouteCreate adds a route.
@@ -94,7 +96,9 @@ type RouteCreate struct {
 	Priority      int     `json:"priority,omitempty"`
 	InputPrice    float64 `json:"input_price,omitempty"`
 	OutputPrice   float64 `json:"output_price,omitempty"`
-	Enabled       *bool   `json:"enabled,omitempty" doc:"Default true"`
+	// CachedInputPrice is per million cached prompt tokens; 0: the input price.
+	CachedInputPrice float64 `json:"cached_input_price,omitempty"`
+	Enabled          *bool   `json:"enabled,omitempty" doc:"Default true"`
 }
 
 // RoutePatch changes some fields of a route.
@@ -104,7 +108,9 @@ type RoutePatch struct {
 	Priority      *int     `json:"priority,omitempty"`
 	InputPrice    *float64 `json:"input_price,omitempty"`
 	OutputPrice   *float64 `json:"output_price,omitempty"`
-	Enabled       *bool    `json:"enabled,omitempty"`
+	// CachedInputPrice is per million cached prompt tokens; 0: the input price.
+	CachedInputPrice *float64 `json:"cached_input_price,omitempty"`
+	Enabled          *bool    `json:"enabled,omitempty"`
 }
 
 type RoutePath struct {
@@ -240,7 +246,7 @@ func (h *adminHandlers) registerRoutes(api huma.API) {
 		Body RouteCreate
 	}) (*routeBody, error) {
 		b := in.Body
-		r := domain.Route{UpstreamModel: b.UpstreamModel, Weight: 1, Priority: b.Priority, InputPrice: b.InputPrice, OutputPrice: b.OutputPrice, Enabled: true}
+		r := domain.Route{UpstreamModel: b.UpstreamModel, Weight: 1, Priority: b.Priority, InputPrice: b.InputPrice, OutputPrice: b.OutputPrice, CachedInputPrice: b.CachedInputPrice, Enabled: true}
 		if b.Weight != nil {
 			r.Weight = *b.Weight
 		}
@@ -294,6 +300,9 @@ func (h *adminHandlers) registerRoutes(api huma.API) {
 				}
 				if b.OutputPrice != nil {
 					r.OutputPrice = *b.OutputPrice
+				}
+				if b.CachedInputPrice != nil {
+					r.CachedInputPrice = *b.CachedInputPrice
 				}
 				if b.Enabled != nil {
 					r.Enabled = *b.Enabled

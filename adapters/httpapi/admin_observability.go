@@ -141,6 +141,8 @@ type StatsRowDTO struct {
 	Model            string  `json:"model"`
 	RouteID          int64   `json:"route_id,omitempty"`
 	Provider         string  `json:"provider,omitempty"`
+	ClientKeyID      int64   `json:"client_key_id,omitempty" doc:"With group_by=client_key; 0 for unauthenticated requests"`
+	ClientKey        string  `json:"client_key,omitempty" doc:"With group_by=client_key: the key's name (empty once deleted)"`
 	Requests         int64   `json:"requests"`
 	Errors           int64   `json:"errors"`
 	SuccessRate      float64 `json:"success_rate"`
@@ -259,7 +261,7 @@ func (h *adminHandlers) registerObservability(api huma.API) {
 	huma.Register(api, op("getStats", http.MethodGet, "/stats", "Statistics per model or per route over a time range", "Observability"),
 		func(ctx context.Context, in *struct {
 			timeRange
-			GroupBy string `query:"group_by" enum:"model,route" default:"model"`
+			GroupBy string `query:"group_by" enum:"model,route,client_key" default:"model"`
 		}) (*struct {
 			Body StatsReport
 		}, error) {
@@ -267,14 +269,22 @@ func (h *adminHandlers) registerObservability(api huma.API) {
 			if err != nil {
 				return nil, h.problem(ctx, err)
 			}
-			rows, err := h.a.Stats(ctx, from, to, in.GroupBy == "route")
-			if err != nil {
-				return nil, h.problem(ctx, err)
-			}
 			out := &struct {
 				Body StatsReport
 			}{}
 			out.Body.From, out.Body.To = from, to
+			if in.GroupBy == "client_key" {
+				rows, err := h.a.ClientKeyStats(ctx, from, to)
+				if err != nil {
+					return nil, h.problem(ctx, err)
+				}
+				out.Body.Rows = clientKeyStatsRows(rows)
+				return out, nil
+			}
+			rows, err := h.a.Stats(ctx, from, to, in.GroupBy == "route")
+			if err != nil {
+				return nil, h.problem(ctx, err)
+			}
 			out.Body.Rows = make([]StatsRowDTO, 0, len(rows))
 			for _, r := range rows {
 				out.Body.Rows = append(out.Body.Rows, StatsRowDTO{Model: r.Model, RouteID: r.RouteID, Provider: r.Provider, Requests: r.Requests,

@@ -64,8 +64,3 @@ type RequestLogPage struct {
 	Data       []RequestLogDTO `json:"data"`
 	NextCursor string          `json:"next_cursor,omitempty"`
 }
-
-// ClientKeyName names a new client key.
-type ClientKeyName struct {
-	Name string `json:"name" example:"backend-prod"`
-}

@@ -140,6 +140,7 @@ func setResult(w http.ResponseWriter, res *gateway.Result) {
 	if res.Attempts > 0 {
 		hd.Set(headerAttempts, strconv.Itoa(res.Attempts))
 	}
+	setRateLimitHeaders(hd, &res.Limits)
 }
 
 var (
@@ -221,13 +222,17 @@ type modelList struct {
 
 func (h *openaiHandlers) listModels(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(headerRequestID, h.gw.NewRequestID())
-	if _, err := h.gw.Authenticate(bearer(r)); err != nil {
+	client, err := h.gw.Authenticate(bearer(r))
+	if err != nil {
 		writeOpenAIError(w, err)
 		return
 	}
 	ms := h.gw.ListModels()
 	out := modelList{Object: "list", Data: make([]modelObject, 0, len(ms))}
 	for _, m := range ms {
+		if !client.Allows(m.Name) {
+			continue // absent for a key whose allowlist excludes it
+		}
 		out.Data = append(out.Data, modelObject{ID: m.Name, Object: "model", Created: m.Created.Unix(), OwnedBy: "airouter"})
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -235,13 +240,14 @@ func (h *openaiHandlers) listModels(w http.ResponseWriter, r *http.Request) {
 
 func (h *openaiHandlers) getModel(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(headerRequestID, h.gw.NewRequestID())
-	if _, err := h.gw.Authenticate(bearer(r)); err != nil {
+	client, err := h.gw.Authenticate(bearer(r))
+	if err != nil {
 		writeOpenAIError(w, err)
 		return
 	}
 	name := chi.URLParam(r, "*")
 	for _, m := range h.gw.ListModels() {
-		if m.Name == name {
+		if m.Name == name && client.Allows(name) {
 			writeJSON(w, http.StatusOK, modelObject{ID: m.Name, Object: "model", Created: m.Created.Unix(), OwnedBy: "airouter"})
 			return
 		}

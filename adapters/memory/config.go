@@ -549,7 +549,60 @@ func (s *Store) DeleteRoute(_ context.Context, id int64) error {
 func copyClientKey(k domain.ClientKey) domain.ClientKey {
 	k.Hash = slices.Clone(k.Hash)
 	k.LastUsedAt = optCopy(k.LastUsedAt)
+	k.ExpiresAt = optCopy(k.ExpiresAt)
+	k.Allow = nonNil(slices.Clone(k.Allow))
+	k.Tags = nonNil(slices.Clone(k.Tags))
 	return k
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func checkLimits(k *domain.ClientKey) error {
+	switch {
+	case k.RPM < 0:
+		return invalid("rpm", "must not be negative")
+	case k.TPM < 0:
+		return invalid("tpm", "must not be negative")
+	case k.Budget.USD < 0:
+		return invalid("budget.usd", "must not be negative")
+	case k.Budget.Period != "" && !k.Budget.Period.Valid():
+		return invalid("budget.period", "must be one of daily, monthly, total")
+	}
+	return nil
+}
+
+// UpdateClientKey changes a client key's name, limits and metadata.
+func (s *Store) UpdateClientKey(_ context.Context, id int64, fn func(*domain.ClientKey) error) (domain.ClientKey, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, ok := s.clientKeys[id]
+	if !ok {
+		return domain.ClientKey{}, notFound("client key", id)
+	}
+	k := copyClientKey(old)
+	if err := fn(&k); err != nil {
+		return domain.ClientKey{}, err
+	}
+	if err := checkLimits(&k); err != nil {
+		return domain.ClientKey{}, err
+	}
+	for oid, o := range s.clientKeys {
+		if oid != id && o.Name == k.Name {
+			return domain.ClientKey{}, conflict("name", "is already used by another client key")
+		}
+	}
+	// Only name, limits and metadata change.
+	next := old
+	next.Name, next.Limits, next.Owner, next.Tags = k.Name, k.Limits, k.Owner, k.Tags
+	next = copyClientKey(next)
+	s.clientKeys[id] = next
+	s.notify("client_key")
+	return copyClientKey(next), nil
 }
 
 // CreateClientKey stores a client key.
@@ -558,6 +611,9 @@ func (s *Store) CreateClientKey(_ context.Context, k domain.ClientKey) (domain.C
 	defer s.mu.Unlock()
 	if len(k.Hash) != sha256.Size {
 		return domain.ClientKey{}, invalid("hash", "must be a SHA-256 digest (32 bytes)")
+	}
+	if err := checkLimits(&k); err != nil {
+		return domain.ClientKey{}, err
 	}
 	for _, o := range s.clientKeys {
 		if o.Name == k.Name {

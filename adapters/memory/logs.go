@@ -396,3 +396,36 @@ func (s *Store) ListRotations(_ context.Context, providerID int64, limit int) ([
 	})
 	return out[:min(len(out), clampLimit(limit))], nil
 }
+
+// StatsByClientKey aggregates the log per client key.
+func (s *Store) StatsByClientKey(_ context.Context, from, to time.Time) ([]domain.ClientKeyStats, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	from, to = logRange(from, to)
+	groups := map[int64][]domain.RequestLog{}
+	for _, e := range s.logs {
+		if e.Time.Before(from) || !e.Time.Before(to) {
+			continue
+		}
+		groups[e.ClientKeyID] = append(groups[e.ClientKeyID], e)
+	}
+	out := make([]domain.ClientKeyStats, 0, len(groups))
+	for id, es := range groups {
+		row := domain.ClientKeyStats{ClientKeyID: id, ClientKey: s.clientKeys[id].Name, Requests: int64(len(es))}
+		var lat []float64
+		for _, e := range es {
+			if e.Status >= 400 {
+				row.Errors++
+			}
+			lat = append(lat, float64(e.Latency.Microseconds()))
+			row.PromptTokens += int64(e.PromptTokens)
+			row.CompletionTokens += int64(e.CompletionTokens)
+			row.Cost += e.Cost
+		}
+		slices.Sort(lat)
+		row.LatencyP50, row.LatencyP95, row.LatencyP99 = us(percentileCont(lat, .5)), us(percentileCont(lat, .95)), us(percentileCont(lat, .99))
+		out = append(out, row)
+	}
+	slices.SortFunc(out, func(a, b domain.ClientKeyStats) int { return cmp.Compare(a.ClientKeyID, b.ClientKeyID) })
+	return out, nil
+}

@@ -29,7 +29,7 @@ func TestStores(t *testing.T) {
 			t.Fatal(err)
 		}
 		return portstest.Stores{
-			Providers: s, Keys: s, Models: s, ClientKeys: s, Config: s, Health: s, RequestLogs: s, Rotations: s, Feed: s,
+			Providers: s, Keys: s, Models: s, ClientKeys: s, Config: s, Health: s, RequestLogs: s, Rotations: s, Feed: s, Leases: memory.NewLeases(nil),
 			CopyCiphertext: func(t *testing.T, from, to int64) {
 				if err := s.CopyCiphertext(from, to); err != nil {
 					t.Fatal(err)

@@ -269,7 +269,7 @@ func (s *Store) checkRoute(r *domain.Route, self int64) error {
 	if err := int32Field("priority", r.Priority); err != nil {
 		return err
 	}
-	if r.InputPrice < 0 || r.OutputPrice < 0 {
+	if r.InputPrice < 0 || r.OutputPrice < 0 || r.CachedInputPrice < 0 {
 		return invalid("input_price", "prices must not be negative")
 	}
 	if n := utf8.RuneCountInString(r.UpstreamModel); n < 1 || n > 256 {

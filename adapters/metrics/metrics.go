@@ -39,7 +39,12 @@ type Prometheus struct {
 	// handles caches label lookups: WithLabelValues hashes its labels on
 	// every call, a sync.Map hit does not allocate.
 	handles sync.Map // reqKey → *reqHandles
+
+	keySpend, keyTokens, keyRequests *prometheus.CounterVec
+	keyHandles                       sync.Map // client key name → *keyHandles
 }
+
+type keyHandles struct{ spend, tokens, requests prometheus.Counter }
 
 var _ ports.Metrics = (*Prometheus)(nil)
 
@@ -92,9 +97,18 @@ func New(healthSrc func() []HealthGauge) *Prometheus {
 			Name: "airouter_route_health", Help: "1 for the current health state of each route.",
 		}, []string{"provider", "route", "state"}),
 		healthSrc: healthSrc,
+		keySpend: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "airouter_client_key_spend_total", Help: "Cost (USD with USD prices) by client key name.",
+		}, []string{"key"}),
+		keyTokens: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "airouter_client_key_tokens_total", Help: "Prompt and completion tokens by client key name.",
+		}, []string{"key"}),
+		keyRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "airouter_client_key_requests_total", Help: "Client requests by client key name.",
+		}, []string{"key"}),
 	}
 	reg.MustRegister(p.requests, p.latency, p.ttft, p.tokens, p.cost, p.inflight, p.retries, p.failures, p.logDrops,
-		&healthCollector{p}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		p.keySpend, p.keyTokens, p.keyRequests, &healthCollector{p}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return p
 }
 
@@ -132,6 +146,23 @@ func (p *Prometheus) RequestDone(r ports.RequestMetric) {
 	}
 	if r.Cost > 0 {
 		h.cost.Add(r.Cost)
+	}
+	if r.ClientKey != "" {
+		kv, ok := p.keyHandles.Load(r.ClientKey)
+		if !ok {
+			kv, _ = p.keyHandles.LoadOrStore(r.ClientKey, &keyHandles{
+				spend: p.keySpend.WithLabelValues(r.ClientKey), tokens: p.keyTokens.WithLabelValues(r.ClientKey),
+				requests: p.keyRequests.WithLabelValues(r.ClientKey),
+			})
+		}
+		kh := kv.(*keyHandles)
+		kh.requests.Inc()
+		if n := r.PromptTokens + r.CompletionTokens; n > 0 {
+			kh.tokens.Add(float64(n))
+		}
+		if r.Cost > 0 {
+			kh.spend.Add(r.Cost)
+		}
 	}
 }
 

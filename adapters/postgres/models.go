@@ -58,7 +58,7 @@ func toRoute(r sqlcgen.ModelRoute) domain.Route {
 	return domain.Route{
 		ID: r.ID, ModelID: r.ModelID, ProviderID: r.ProviderID, UpstreamModel: r.UpstreamModel,
 		Weight: int(r.Weight), Priority: int(r.Priority), InputPrice: r.InputPrice, OutputPrice: r.OutputPrice,
-		Enabled: r.Enabled, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		CachedInputPrice: r.CachedInputPrice, Enabled: r.Enabled, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 	}
 }
 
@@ -248,6 +248,7 @@ func createRoute(ctx context.Context, q *sqlcgen.Queries, r domain.Route) (domai
 	row, err := q.CreateRoute(ctx, sqlcgen.CreateRouteParams{
 		ModelID: r.ModelID, ProviderID: r.ProviderID, UpstreamModel: r.UpstreamModel, Weight: c.weight,
 		Priority: c.priority, InputPrice: r.InputPrice, OutputPrice: r.OutputPrice, Enabled: r.Enabled,
+		CachedInputPrice: r.CachedInputPrice,
 	})
 	if err != nil {
 		return domain.Route{}, dbError(err, "create route", "route", 0,
@@ -304,6 +305,7 @@ func (s *Store) UpdateRoute(ctx context.Context, id int64, fn func(*domain.Route
 		row, err = q.UpdateRoute(ctx, sqlcgen.UpdateRouteParams{
 			ID: id, ProviderID: r.ProviderID, UpstreamModel: r.UpstreamModel, Weight: c.weight,
 			Priority: c.priority, InputPrice: r.InputPrice, OutputPrice: r.OutputPrice, Enabled: r.Enabled,
+			CachedInputPrice: r.CachedInputPrice,
 		})
 		if err != nil {
 			return dbError(err, "update route", "route", id, ref{"provider_id", r.ProviderID})

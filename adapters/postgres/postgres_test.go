@@ -224,7 +224,7 @@ func TestStores(t *testing.T) {
 		pool := openPool(t, migratedDB(t))
 		s := newStore(t, pool, newBox(t))
 		return portstest.Stores{
-			Providers: s, Keys: s, Models: s, ClientKeys: s, Config: s, Health: s, RequestLogs: s, Rotations: s, Feed: s,
+			Providers: s, Keys: s, Models: s, ClientKeys: s, Config: s, Health: s, RequestLogs: s, Rotations: s, Feed: s, Leases: s,
 			CopyCiphertext: func(t *testing.T, from, to int64) { copyCiphertext(t, pool, from, to) },
 		}
 	})

@@ -171,3 +171,21 @@ func (s *Store) PruneRequestLogs(ctx context.Context, before time.Time) (int64, 
 	}
 	return n, nil
 }
+
+// StatsByClientKey aggregates the request log per client key.
+func (s *Store) StatsByClientKey(ctx context.Context, from, to time.Time) ([]domain.ClientKeyStats, error) {
+	from, to = logRange(from, to)
+	rows, err := s.q.StatsByClientKey(ctx, sqlcgen.StatsByClientKeyParams{FromTs: from, ToTs: to})
+	if err != nil {
+		return nil, dbError(err, "stats", "request log", nil)
+	}
+	out := make([]domain.ClientKeyStats, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, domain.ClientKeyStats{
+			ClientKeyID: r.ClientKeyID, ClientKey: r.ClientKey, Requests: r.Requests, Errors: r.Errors,
+			LatencyP50: us(r.LatencyP50), LatencyP95: us(r.LatencyP95), LatencyP99: us(r.LatencyP99),
+			PromptTokens: r.PromptTokens, CompletionTokens: r.CompletionTokens, Cost: r.Cost,
+		})
+	}
+	return out, nil
+}

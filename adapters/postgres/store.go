@@ -144,6 +144,11 @@ var constraints = map[string]constraint{
 	"model_routes_upstream_model_check": {"upstream_model", "must be 1 to 256 characters"},
 	"model_routes_weight_check":         {"weight", "must not be negative"},
 	"model_routes_price_check":          {"input_price", "prices must not be negative"},
+	"model_routes_cached_price_check":   {"cached_input_price", "prices must not be negative"},
+	"client_keys_rpm_check":             {"rpm", "must not be negative"},
+	"client_keys_tpm_check":             {"tpm", "must not be negative"},
+	"client_keys_budget_check":          {"budget.usd", "must not be negative"},
+	"client_keys_budget_period_check":   {"budget.period", "must be one of daily, monthly, total"},
 	"model_routes_model_id_fkey":        {"model_id", "model"},
 	"model_routes_provider_id_fkey":     {"provider_id", "provider"},
 
@@ -162,6 +167,10 @@ var constraints = map[string]constraint{
 	"key_rotations_provider_id_fkey": {"provider_id", "provider"},
 	"key_rotations_status_check":     {"status", "must be one of running, completed, failed, canceled"},
 	"master_key_check_single":        {"id", "there is only one master key check"},
+
+	"limit_counters_kind_check":                         {"kind", "must be one of budget, rpm, tpm"},
+	"limit_counters_client_key_id_fkey":                 {"client_key_id", "client key"},
+	"limit_leases_client_key_id_kind_window_start_fkey": {"client_key_id", "limit counter"},
 }
 
 // dbError maps a pgx error to a *domain.Error where the caller can act on

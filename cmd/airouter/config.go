@@ -38,6 +38,7 @@ type config struct {
 	DBMaxConns          int
 	PprofAddr           string
 	RequestTimeout      time.Duration
+	LeaseTTL            time.Duration
 }
 
 // envSpec documents one variable; the README's table is written from these.
@@ -61,6 +62,7 @@ var envSpecs = []envSpec{
 	{"DB_AUTO_MIGRATE", "true", "Apply pending migrations when serve or worker starts."},
 	{"MAX_BODY_BYTES", "33554432", "Largest accepted request body in bytes (default 32 MiB)."},
 	{"SHUTDOWN_TIMEOUT", "30", "Seconds SIGTERM waits, in all, for in-flight requests and streams to finish and the request log to be flushed (the last fifth, at most 5 s, is kept for the flush)."},
+	{"CLIENT_KEY_LEASE_MS", "30000", "Lifetime of a replica's lease on a client key's limits; a crashed replica's share returns after it."},
 	{"HEALTH_DEGRADED_THRESHOLD_MS", "3000", "A probe slower than this marks the provider or key degraded."},
 	{"KEY_ROTATION_GRACE_PERIOD", "600", "Seconds an old key stays draining after a rotation before it is retired."},
 	{"REQUEST_LOG_RETENTION_DAYS", "30", "Request-log entries older than this are deleted daily (0 keeps them)."},
@@ -179,6 +181,10 @@ func loadConfig(getenv func(string) string, need needs) (config, error) {
 		return c, err
 	}
 	c.RequestTimeout = time.Duration(secs) * time.Second
+	if secs, err = intVar(get, "CLIENT_KEY_LEASE_MS", 100, 600000); err != nil {
+		return c, err
+	}
+	c.LeaseTTL = time.Duration(secs) * time.Millisecond
 	if c.PprofAddr = get("PPROF_ADDR"); c.PprofAddr != "" {
 		if _, _, serr := net.SplitHostPort(c.PprofAddr); serr != nil {
 			return c, &envError{"PPROF_ADDR", "must be host:port, e.g. 127.0.0.1:6060"}

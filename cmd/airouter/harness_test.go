@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/airouter/airouter/ports"
 )
 
 // End-to-end tests run the real program (run) on port 0 against a fresh
@@ -102,7 +104,8 @@ type serverOpts struct {
 	dbURL    string
 	env      map[string]string
 	args     []string
-	temporal bool // use the real TEMPORAL_ADDRESS; otherwise an unreachable one
+	temporal bool        // use the real TEMPORAL_ADDRESS; otherwise an unreachable one
+	clock    ports.Clock // the gateway's clock; nil: the system clock
 }
 
 var servingRe = regexp.MustCompile(`serving on (http://\S+)`)
@@ -151,6 +154,9 @@ func startServer(t *testing.T, o serverOpts) *server {
 		args = []string{"serve"}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	if o.clock != nil {
+		ctx = withClock(ctx, o.clock)
+	}
 	s := &server{AdminToken: env["ADMIN_TOKEN"], Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
 	go func() { s.done <- run(ctx, args, func(k string) string { return env[k] }, s.Stdout, s.Stderr) }()
 	deadline := time.Now().Add(30 * time.Second)

@@ -49,7 +49,7 @@ func TestE2EGeneratedClient(t *testing.T) {
 	if err != nil || dup.StatusCode() != 409 || dup.ApplicationproblemJSON409 == nil {
 		t.Fatalf("duplicate provider: %v %d %s", err, dup.StatusCode(), dup.Body)
 	}
-	ck, err := admin.CreateClientKeyWithResponse(ctx, apiclient.ClientKeyName{Name: "gen"})
+	ck, err := admin.CreateClientKeyWithResponse(ctx, apiclient.ClientKeyCreate{Name: "gen"})
 	if err != nil || ck.JSON201 == nil {
 		t.Fatalf("client key: %v", err)
 	}

@@ -147,10 +147,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 	svc, err = gateway.New(gateway.Options{
 		Loader: d.store, Providers: providers.NewFactory(), Keys: d.store, Logs: d.store, ClientKeys: d.store,
-		Orchestrator: orch, Metrics: prom, Logger: log, Clock: ports.SystemClock{},
+		Orchestrator: orch, Metrics: prom, Logger: log, Clock: clockFrom(ctx),
 		Routing:        routing.Options{DefaultStrategy: cfg.Strategy},
 		MaxRetries:     cfg.MaxRetries,
 		RequestTimeout: cfg.RequestTimeout,
+		Leases:         d.store, LeaseTTL: cfg.LeaseTTL,
 	})
 	if err != nil {
 		return err

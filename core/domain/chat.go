@@ -381,6 +381,10 @@ type Usage struct {
 	TotalTokens             int             `json:"total_tokens"`
 	PromptTokensDetails     json.RawMessage `json:"prompt_tokens_details,omitempty"`
 	CompletionTokensDetails json.RawMessage `json:"completion_tokens_details,omitempty"`
+	// CachedTokens is the part of PromptTokens read from the provider's
+	// prompt cache (OpenAI prompt_tokens_details.cached_tokens, Anthropic
+	// cache_read_input_tokens), filled in by the provider adapters.
+	CachedTokens int `json:"-"`
 }
 
 // ChatResponse is a non-streaming chat completion.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseChatRequest(t *testing.T) {
@@ -104,5 +105,54 @@ func BenchmarkParseChatRequest(b *testing.B) {
 		if _, err := ParseChatRequest(body); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestRegressionCachedPromptTokensUseTheCachedPrice(t *testing.T) {
+	r := Route{InputPrice: 2, OutputPrice: 8, CachedInputPrice: 0.5}
+	u := &Usage{PromptTokens: 1_000_000, CompletionTokens: 100_000, CachedTokens: 800_000}
+	// 200k at 2, 800k at 0.5, 100k at 8.
+	if got, want := r.UsageCost(u), 0.4+0.4+0.8; got < want-1e-9 || got > want+1e-9 {
+		t.Fatalf("cost %v, want %v", got, want)
+	}
+	r.CachedInputPrice = 0 // unset: the input price
+	if got, want := r.UsageCost(u), 2.0+0.8; got < want-1e-9 || got > want+1e-9 {
+		t.Fatalf("cost without a cached price %v, want %v", got, want)
+	}
+}
+
+func TestClientKeyLimitsValidateAndAllow(t *testing.T) {
+	for _, tc := range []struct {
+		l     Limits
+		field string
+	}{
+		{Limits{Budget: Budget{USD: -1, Period: PeriodDaily}}, "budget.usd"},
+		{Limits{Budget: Budget{USD: 1, Period: "weekly"}}, "budget.period"},
+		{Limits{Budget: Budget{USD: 1}}, "budget.period"},
+		{Limits{RPM: -1}, "rpm"},
+		{Limits{TPM: -5}, "tpm"},
+		{Limits{Allow: []string{"gpt-*", ""}}, "allow[1]"},
+		{Limits{Allow: []string{"g*pt"}}, "allow[0]"},
+		{Limits{Allow: []string{"gpt**"}}, "allow[0]"},
+	} {
+		err := tc.l.Validate()
+		var de *Error
+		if !errors.As(err, &de) || de.Code != CodeInvalid || de.Field != tc.field {
+			t.Errorf("%+v: %v, want an invalid %s", tc.l, err, tc.field)
+		}
+	}
+	l := Limits{Allow: []string{"gpt-4o", "claude-*"}}
+	for m, want := range map[string]bool{"gpt-4o": true, "gpt-4o-mini": false, "claude-3-haiku": true, "claude": false, "x": false} {
+		if l.Allows(m) != want {
+			t.Errorf("Allows(%q) = %v", m, !want)
+		}
+	}
+	if !(&Limits{}).Allows("anything") {
+		t.Error("an empty allowlist refuses")
+	}
+	d := time.Date(2026, 3, 15, 13, 4, 5, 0, time.UTC)
+	if PeriodDaily.Start(d) != time.Date(2026, 3, 15, 0, 0, 0, 0, time.UTC) || PeriodMonthly.Start(d) != time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC) ||
+		PeriodMonthly.End(d) != time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC) || !PeriodTotal.End(d).IsZero() {
+		t.Error("period boundaries")
 	}
 }

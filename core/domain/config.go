@@ -188,14 +188,31 @@ type Route struct {
 	Priority      int     // lower runs first in fallback
 	InputPrice    float64 // per million prompt tokens
 	OutputPrice   float64 // per million completion tokens
-	Enabled       bool
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// CachedInputPrice is per million cached prompt tokens (OpenAI
+	// cached_tokens, Anthropic cache reads); 0 means InputPrice.
+	CachedInputPrice float64
+	Enabled          bool
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
 }
 
 // Cost returns the cost of a call on this route.
 func (r *Route) Cost(promptTokens, completionTokens int) float64 {
 	return (float64(promptTokens)*r.InputPrice + float64(completionTokens)*r.OutputPrice) / 1e6
+}
+
+// UsageCost returns the cost of a call's usage: cached prompt tokens at the
+// cached-input price, the rest of the prompt at the input price.
+func (r *Route) UsageCost(u *Usage) float64 {
+	if u == nil {
+		return 0
+	}
+	cached := min(max(u.CachedTokens, 0), u.PromptTokens)
+	cp := r.CachedInputPrice
+	if cp == 0 {
+		cp = r.InputPrice
+	}
+	return (float64(u.PromptTokens-cached)*r.InputPrice + float64(cached)*cp + float64(u.CompletionTokens)*r.OutputPrice) / 1e6
 }
 
 // HealthStatus is the health of a provider or key.
@@ -239,6 +256,9 @@ type ClientKey struct {
 	Enabled    bool
 	CreatedAt  time.Time
 	LastUsedAt *time.Time
+	Limits     // allowlist, rates, budget, expiry (clientkey.go)
+	Owner      string
+	Tags       []string
 }
 
 // RequestLog is one client request as recorded in the request log.

@@ -524,6 +524,8 @@ func ValidateRoute(r *domain.Route) error {
 		return domain.FieldError("input_price", "must not be negative")
 	case r.OutputPrice < 0:
 		return domain.FieldError("output_price", "must not be negative")
+	case r.CachedInputPrice < 0:
+		return domain.FieldError("cached_input_price", "must not be negative")
 	}
 	return nil
 }
@@ -622,15 +624,23 @@ func NewClientToken() (string, error) {
 // CreateClientKey creates a client key and returns its token, the only time
 // it is ever shown.
 func (a *Admin) CreateClientKey(ctx context.Context, name string) (domain.ClientKey, string, error) {
-	name = strings.TrimSpace(name)
-	if name == "" || len(name) > 128 {
-		return domain.ClientKey{}, "", domain.FieldError("name", "must be 1-128 characters")
+	return a.CreateLimitedClientKey(ctx, domain.ClientKey{Name: name})
+}
+
+// CreateLimitedClientKey creates a client key with spec's name, limits and
+// metadata and returns its token, the only time it is ever shown.
+func (a *Admin) CreateLimitedClientKey(ctx context.Context, spec domain.ClientKey) (domain.ClientKey, string, error) {
+	spec.Name = strings.TrimSpace(spec.Name)
+	if err := spec.Validate(); err != nil {
+		return domain.ClientKey{}, "", err
 	}
 	token, err := NewClientToken()
 	if err != nil {
 		return domain.ClientKey{}, "", err
 	}
-	out, err := a.clientKeys.CreateClientKey(ctx, ClientKeyFor(name, token))
+	k := ClientKeyFor(spec.Name, token)
+	k.Limits, k.Owner, k.Tags = spec.Limits, spec.Owner, spec.Tags
+	out, err := a.clientKeys.CreateClientKey(ctx, k)
 	if err != nil {
 		return out, "", err
 	}
@@ -658,6 +668,28 @@ func (a *Admin) SetClientKeyEnabled(ctx context.Context, id int64, enabled bool)
 	}
 	a.applied(ctx)
 	return out, nil
+}
+
+// UpdateClientKey changes a client key's name, limits and metadata; fn
+// edits the stored key, which is validated afterwards.
+func (a *Admin) UpdateClientKey(ctx context.Context, id int64, fn func(*domain.ClientKey) error) (domain.ClientKey, error) {
+	out, err := a.clientKeys.UpdateClientKey(ctx, id, func(k *domain.ClientKey) error {
+		if err := fn(k); err != nil {
+			return err
+		}
+		k.Name = strings.TrimSpace(k.Name)
+		return k.Validate()
+	})
+	if err != nil {
+		return out, err
+	}
+	a.applied(ctx)
+	return out, nil
+}
+
+// ClientKeyStats aggregates the request log per client key.
+func (a *Admin) ClientKeyStats(ctx context.Context, from, to time.Time) ([]domain.ClientKeyStats, error) {
+	return a.logs.StatsByClientKey(ctx, from, to)
 }
 
 // DeleteClientKey deletes a client key.

@@ -166,7 +166,7 @@ func newFixture(t *testing.T, maxRetries int) *fixture {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc, err := gateway.New(gateway.Options{Loader: store, Providers: factory, Keys: store, Logs: store, ClientKeys: store,
 		Metrics: fx.metrics, Logger: log, Clock: ports.SystemClock{}, MaxRetries: maxRetries, BackoffBase: time.Millisecond, BackoffMax: 2 * time.Millisecond,
-		LogFlushInterval: 10 * time.Millisecond})
+		LogFlushInterval: 10 * time.Millisecond, Leases: memory.NewLeases(nil)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/airouter/airouter/core/domain"
+	"github.com/airouter/airouter/core/limits"
 	"github.com/airouter/airouter/core/routing"
 	"github.com/airouter/airouter/ports"
 )
@@ -35,6 +36,10 @@ type Options struct {
 	Metrics      ports.Metrics
 	Logger       *slog.Logger
 	Clock        ports.Clock
+	// Leases is the shared ledger of client keys' rate limits and budgets;
+	// nil: those limits are not enforced (allowlists and expiry still are).
+	Leases   ports.LeaseStore
+	LeaseTTL time.Duration // default 30s: a crashed replica's slices return after it
 
 	Routing        routing.Options // OnEvent is set by the Service
 	MaxRetries     int             // further attempts after the first (LOAD_BALANCING_MAX_RETRIES)
@@ -59,6 +64,7 @@ type Service struct {
 	reloadMu sync.Mutex
 	rec      *recorder
 	touch    *toucher
+	limiter  *limits.Limiter // nil without Options.Leases
 	idPrefix string
 	idSeq    atomic.Uint64
 
@@ -85,6 +91,7 @@ type snapshot struct {
 	providers  map[int64]*providerEntry
 	clientKeys map[[sha256.Size]byte]*clientKeyEntry
 	models     map[string]*domain.Model
+	keyNames   map[int64]string // client key id → name, for metric labels
 }
 
 type providerEntry struct {
@@ -163,6 +170,13 @@ func New(o Options) (*Service, error) {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	s.idPrefix = "req_" + hex.EncodeToString(b[:])
+	if o.Leases != nil {
+		l, err := limits.New(limits.Options{Store: o.Leases, Replica: s.idPrefix, Now: o.Clock.Now, Logger: o.Logger, TTL: o.LeaseTTL})
+		if err != nil {
+			return nil, err
+		}
+		s.limiter = l
+	}
 	s.snap.Store(&snapshot{providers: map[int64]*providerEntry{}, clientKeys: map[[32]byte]*clientKeyEntry{}, models: map[string]*domain.Model{}})
 	return s, nil
 }
@@ -180,6 +194,10 @@ func (s *Service) Start(ctx context.Context) error {
 	s.bg.Add(2)
 	go func() { defer s.bg.Done(); s.rec.run(ctx) }()
 	go func() { defer s.bg.Done(); s.touch.run(ctx) }()
+	if s.limiter != nil {
+		s.bg.Add(1)
+		go func() { defer s.bg.Done(); s.limiter.Run(ctx) }()
+	}
 	return nil
 }
 
@@ -282,6 +300,7 @@ func (s *Service) Reload(ctx context.Context) error {
 		providers:  make(map[int64]*providerEntry, len(cfg.Providers)),
 		clientKeys: make(map[[32]byte]*clientKeyEntry, len(cfg.ClientKeys)),
 		models:     make(map[string]*domain.Model, len(cfg.Models)),
+		keyNames:   make(map[int64]string, len(cfg.ClientKeys)),
 	}
 	for _, p := range cfg.Providers {
 		if prev, ok := old.providers[p.ID]; ok && sameProvider(prev.p, p) {
@@ -301,6 +320,7 @@ func (s *Service) Reload(ctx context.Context) error {
 		}
 		var h [32]byte
 		copy(h[:], k.Hash)
+		next.keyNames[k.ID] = k.Name
 		e := &clientKeyEntry{key: k}
 		if prev, ok := old.clientKeys[h]; ok {
 			e.lastUsed.Store(prev.lastUsed.Load())
@@ -367,6 +387,9 @@ func (s *Service) Authenticate(token string) (*domain.ClientKey, error) {
 	if !ok || subtle.ConstantTimeCompare(h[:], e.key.Hash) != 1 || !e.key.Enabled {
 		return nil, &domain.Error{Code: domain.CodeUnauthorized, Msg: "Incorrect API key provided."}
 	}
+	if e.key.Expired(s.o.Clock.Now()) {
+		return nil, &domain.Error{Code: domain.CodeUnauthorized, Msg: "This API key has expired."}
+	}
 	e.lastUsed.Store(s.o.Clock.Now().UnixNano())
 	return &e.key, nil
 }
@@ -411,6 +434,9 @@ type Result struct {
 	Model     string
 	Provider  string
 	Attempts  int
+	// Limits is the client key's rate-limit state for the x-ratelimit
+	// headers (zero for keys without limits).
+	Limits limits.Status
 
 	strategy domain.Strategy // of the resolved model; "" when it was not found
 	finish   func()
@@ -577,6 +603,12 @@ func (s *Service) Complete(ctx context.Context, c *Call) (*domain.ChatResponse, 
 	ctx, cancel := context.WithTimeout(ctx, s.o.RequestTimeout)
 	defer cancel()
 	res := &Result{RequestID: c.RequestID, Model: c.Req.Model}
+	lease, err := s.admit(ctx, c, res)
+	if err != nil {
+		entry := s.logEntry(c, res, routing.Attempt{}, false)
+		s.finishError(&entry, err)
+		return nil, res, err
+	}
 	var resp *domain.ChatResponse
 	var cost float64
 	a, err := s.run(ctx, c, res, func(ctx context.Context, pe *providerEntry, t ports.Target, a routing.Attempt, ticket routing.Ticket, start time.Time) (bool, error) {
@@ -588,16 +620,18 @@ func (s *Service) Complete(ctx context.Context, c *Call) (*domain.ChatResponse, 
 		if r.Usage != nil {
 			pt, ct = r.Usage.PromptTokens, r.Usage.CompletionTokens
 		}
-		cost = a.Route.Domain().Cost(pt, ct)
+		cost = a.Route.Domain().UsageCost(r.Usage)
 		ticket.End(routing.Outcome{Latency: s.o.Clock.Now().Sub(start), PromptTokens: pt, CompletionTokens: ct, Cost: cost})
 		resp = r
 		return true, nil
 	})
 	entry := s.logEntry(c, res, a, false)
 	if err != nil {
+		s.settle(lease, nil, nil)
 		s.finishError(&entry, err)
 		return nil, res, err
 	}
+	s.settle(lease, a.Route, resp.Usage)
 	entry.Status = 200
 	if resp.Usage != nil {
 		entry.PromptTokens, entry.CompletionTokens = resp.Usage.PromptTokens, resp.Usage.CompletionTokens
@@ -708,6 +742,7 @@ func (s *Service) finish(e *domain.RequestLog) {
 	s.o.Metrics.RequestDone(ports.RequestMetric{
 		Model: metricModel, Provider: e.Provider, Status: e.Status, Stream: e.Stream, Latency: e.Latency, TTFT: e.TTFT,
 		PromptTokens: e.PromptTokens, CompletionTokens: e.CompletionTokens, Cost: e.Cost,
+		ClientKey: s.snap.Load().keyNames[e.ClientKeyID],
 	})
 	s.rec.add(*e)
 	// One access-log line per request; LogAttrs avoids boxing every value.
@@ -733,6 +768,14 @@ func (s *Service) Stream(ctx context.Context, c *Call) (*Stream, *Result, error)
 	s.o.Metrics.InFlight(1)
 	ctx, cancel := context.WithTimeout(ctx, s.o.RequestTimeout)
 	res := &Result{RequestID: c.RequestID, Model: c.Req.Model}
+	lease, err := s.admit(ctx, c, res)
+	if err != nil {
+		entry := s.logEntry(c, res, routing.Attempt{}, true)
+		s.finishError(&entry, err)
+		cancel()
+		s.o.Metrics.InFlight(-1)
+		return nil, res, err
+	}
 	var st *Stream
 	a, err := s.run(ctx, c, res, func(ctx context.Context, pe *providerEntry, t ports.Target, a routing.Attempt, ticket routing.Ticket, start time.Time) (bool, error) {
 		up, err := pe.client.ChatStream(ctx, t, c.Req)
@@ -751,6 +794,7 @@ func (s *Service) Stream(ctx context.Context, c *Call) (*Stream, *Result, error)
 		return false, nil
 	})
 	if err != nil {
+		s.settle(lease, nil, nil)
 		entry := s.logEntry(c, res, a, true)
 		s.finishError(&entry, err)
 		cancel()
@@ -758,6 +802,7 @@ func (s *Service) Stream(ctx context.Context, c *Call) (*Stream, *Result, error)
 		return nil, res, err
 	}
 	st.entry = s.logEntry(c, res, a, true)
+	st.lease = lease
 	if st.first.HasContent() {
 		st.markFirstToken()
 	}
@@ -778,6 +823,7 @@ type Stream struct {
 	ttftAttempt  time.Duration
 	usage        *domain.Usage
 	ended        bool
+	lease        *limits.Reservation
 }
 
 func (st *Stream) markFirstToken() {
@@ -854,7 +900,8 @@ func (st *Stream) end(err error) {
 	if st.usage != nil {
 		pt, ct = st.usage.PromptTokens, st.usage.CompletionTokens
 	}
-	cost := st.route.Domain().Cost(pt, ct)
+	cost := st.route.Domain().UsageCost(st.usage)
+	s.settle(st.lease, st.route, st.usage)
 	out := routing.Outcome{Latency: s.o.Clock.Now().Sub(st.attemptStart), TTFT: st.ttftAttempt, PromptTokens: pt, CompletionTokens: ct, Cost: cost}
 	e := st.entry
 	e.PromptTokens, e.CompletionTokens, e.Cost = pt, ct, cost

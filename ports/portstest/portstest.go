@@ -28,6 +28,7 @@ type Stores struct {
 	Health      ports.HealthStore
 	RequestLogs ports.RequestLogStore
 	Rotations   ports.RotationStore
+	Leases      ports.LeaseStore
 	Feed        ports.ChangeFeed
 	// CopyCiphertext, when set, copies the sealed secret of one key onto
 	// another key's row, behind the store's back; the suite then checks that
@@ -50,6 +51,7 @@ func TestStores(t *testing.T, newStores func(t *testing.T) Stores) {
 		{"RequestLogs", requestLogTests},
 		{"Rotations", rotationTests},
 		{"Feed", feedTests},
+		{"Leases", leaseTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

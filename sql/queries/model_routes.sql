@@ -1,6 +1,7 @@
 -- name: CreateRoute :one
-INSERT INTO model_routes (model_id, provider_id, upstream_model, weight, priority, input_price, output_price, enabled)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+INSERT INTO model_routes (model_id, provider_id, upstream_model, weight, priority, input_price, output_price, enabled,
+                          cached_input_price)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 RETURNING *;
 
 -- name: GetRoute :one
@@ -18,7 +19,7 @@ SELECT * FROM model_routes ORDER BY model_id, priority, id;
 -- name: UpdateRoute :one
 UPDATE model_routes
 SET provider_id = $2, upstream_model = $3, weight = $4, priority = $5, input_price = $6,
-    output_price = $7, enabled = $8, updated_at = now()
+    output_price = $7, enabled = $8, cached_input_price = $9, updated_at = now()
 WHERE id = $1
 RETURNING *;
 

@@ -54,3 +54,20 @@ ORDER BY model, route_id, provider;
 
 -- name: PruneRequestLogs :execrows
 DELETE FROM request_log WHERE ts < $1;
+
+-- name: StatsByClientKey :many
+SELECT COALESCE(l.client_key_id, 0)::bigint                                                AS client_key_id,
+       COALESCE(k.name, '')::text                                                          AS client_key,
+       count(*)::bigint                                                                     AS requests,
+       count(*) FILTER (WHERE l.status >= 400)::bigint                                      AS errors,
+       COALESCE(percentile_cont(0.50) WITHIN GROUP (ORDER BY l.latency_us), 0)::double precision AS latency_p50,
+       COALESCE(percentile_cont(0.95) WITHIN GROUP (ORDER BY l.latency_us), 0)::double precision AS latency_p95,
+       COALESCE(percentile_cont(0.99) WITHIN GROUP (ORDER BY l.latency_us), 0)::double precision AS latency_p99,
+       COALESCE(sum(l.prompt_tokens), 0)::bigint                                            AS prompt_tokens,
+       COALESCE(sum(l.completion_tokens), 0)::bigint                                        AS completion_tokens,
+       COALESCE(sum(l.cost), 0)::double precision                                           AS cost
+FROM request_log l
+LEFT JOIN client_keys k ON k.id = l.client_key_id
+WHERE l.ts >= sqlc.arg(from_ts) AND l.ts < sqlc.arg(to_ts)
+GROUP BY l.client_key_id, k.name
+ORDER BY client_key_id;

@@ -11,16 +11,26 @@ import (
 )
 
 const createClientKey = `-- name: CreateClientKey :one
-INSERT INTO client_keys (name, token_sha256, prefix, enabled)
-VALUES ($1, $2, $3, $4)
-RETURNING id, name, token_sha256, prefix, enabled, created_at, last_used_at
+INSERT INTO client_keys (name, token_sha256, prefix, enabled, allow, rpm, tpm, budget_usd, budget_period,
+                         budget_hard_stop, expires_at, owner, tags)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+RETURNING id, name, token_sha256, prefix, enabled, created_at, last_used_at, allow, rpm, tpm, budget_usd, budget_period, budget_hard_stop, expires_at, owner, tags
 `
 
 type CreateClientKeyParams struct {
-	Name        string
-	TokenSha256 []byte
-	Prefix      string
-	Enabled     bool
+	Name           string
+	TokenSha256    []byte
+	Prefix         string
+	Enabled        bool
+	Allow          []string
+	Rpm            int32
+	Tpm            int64
+	BudgetUsd      float64
+	BudgetPeriod   string
+	BudgetHardStop bool
+	ExpiresAt      *time.Time
+	Owner          string
+	Tags           []string
 }
 
 func (q *Queries) CreateClientKey(ctx context.Context, arg CreateClientKeyParams) (ClientKey, error) {
@@ -29,6 +39,15 @@ func (q *Queries) CreateClientKey(ctx context.Context, arg CreateClientKeyParams
 		arg.TokenSha256,
 		arg.Prefix,
 		arg.Enabled,
+		arg.Allow,
+		arg.Rpm,
+		arg.Tpm,
+		arg.BudgetUsd,
+		arg.BudgetPeriod,
+		arg.BudgetHardStop,
+		arg.ExpiresAt,
+		arg.Owner,
+		arg.Tags,
 	)
 	var i ClientKey
 	err := row.Scan(
@@ -39,6 +58,15 @@ func (q *Queries) CreateClientKey(ctx context.Context, arg CreateClientKeyParams
 		&i.Enabled,
 		&i.CreatedAt,
 		&i.LastUsedAt,
+		&i.Allow,
+		&i.Rpm,
+		&i.Tpm,
+		&i.BudgetUsd,
+		&i.BudgetPeriod,
+		&i.BudgetHardStop,
+		&i.ExpiresAt,
+		&i.Owner,
+		&i.Tags,
 	)
 	return i, err
 }
@@ -55,8 +83,36 @@ func (q *Queries) DeleteClientKey(ctx context.Context, id int64) (int64, error) 
 	return result.RowsAffected(), nil
 }
 
+const getClientKeyForUpdate = `-- name: GetClientKeyForUpdate :one
+SELECT id, name, token_sha256, prefix, enabled, created_at, last_used_at, allow, rpm, tpm, budget_usd, budget_period, budget_hard_stop, expires_at, owner, tags FROM client_keys WHERE id = $1 FOR UPDATE
+`
+
+func (q *Queries) GetClientKeyForUpdate(ctx context.Context, id int64) (ClientKey, error) {
+	row := q.db.QueryRow(ctx, getClientKeyForUpdate, id)
+	var i ClientKey
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.TokenSha256,
+		&i.Prefix,
+		&i.Enabled,
+		&i.CreatedAt,
+		&i.LastUsedAt,
+		&i.Allow,
+		&i.Rpm,
+		&i.Tpm,
+		&i.BudgetUsd,
+		&i.BudgetPeriod,
+		&i.BudgetHardStop,
+		&i.ExpiresAt,
+		&i.Owner,
+		&i.Tags,
+	)
+	return i, err
+}
+
 const listClientKeys = `-- name: ListClientKeys :many
-SELECT id, name, token_sha256, prefix, enabled, created_at, last_used_at FROM client_keys ORDER BY id
+SELECT id, name, token_sha256, prefix, enabled, created_at, last_used_at, allow, rpm, tpm, budget_usd, budget_period, budget_hard_stop, expires_at, owner, tags FROM client_keys ORDER BY id
 `
 
 func (q *Queries) ListClientKeys(ctx context.Context) ([]ClientKey, error) {
@@ -76,6 +132,15 @@ func (q *Queries) ListClientKeys(ctx context.Context) ([]ClientKey, error) {
 			&i.Enabled,
 			&i.CreatedAt,
 			&i.LastUsedAt,
+			&i.Allow,
+			&i.Rpm,
+			&i.Tpm,
+			&i.BudgetUsd,
+			&i.BudgetPeriod,
+			&i.BudgetHardStop,
+			&i.ExpiresAt,
+			&i.Owner,
+			&i.Tags,
 		); err != nil {
 			return nil, err
 		}
@@ -88,7 +153,7 @@ func (q *Queries) ListClientKeys(ctx context.Context) ([]ClientKey, error) {
 }
 
 const setClientKeyEnabled = `-- name: SetClientKeyEnabled :one
-UPDATE client_keys SET enabled = $2 WHERE id = $1 RETURNING id, name, token_sha256, prefix, enabled, created_at, last_used_at
+UPDATE client_keys SET enabled = $2 WHERE id = $1 RETURNING id, name, token_sha256, prefix, enabled, created_at, last_used_at, allow, rpm, tpm, budget_usd, budget_period, budget_hard_stop, expires_at, owner, tags
 `
 
 type SetClientKeyEnabledParams struct {
@@ -107,6 +172,15 @@ func (q *Queries) SetClientKeyEnabled(ctx context.Context, arg SetClientKeyEnabl
 		&i.Enabled,
 		&i.CreatedAt,
 		&i.LastUsedAt,
+		&i.Allow,
+		&i.Rpm,
+		&i.Tpm,
+		&i.BudgetUsd,
+		&i.BudgetPeriod,
+		&i.BudgetHardStop,
+		&i.ExpiresAt,
+		&i.Owner,
+		&i.Tags,
 	)
 	return i, err
 }
@@ -126,4 +200,62 @@ type TouchClientKeysParams struct {
 func (q *Queries) TouchClientKeys(ctx context.Context, arg TouchClientKeysParams) error {
 	_, err := q.db.Exec(ctx, touchClientKeys, arg.Ids, arg.UsedAt)
 	return err
+}
+
+const updateClientKeyLimits = `-- name: UpdateClientKeyLimits :one
+UPDATE client_keys
+SET name = $2, allow = $3, rpm = $4, tpm = $5, budget_usd = $6, budget_period = $7, budget_hard_stop = $8,
+    expires_at = $9, owner = $10, tags = $11
+WHERE id = $1
+RETURNING id, name, token_sha256, prefix, enabled, created_at, last_used_at, allow, rpm, tpm, budget_usd, budget_period, budget_hard_stop, expires_at, owner, tags
+`
+
+type UpdateClientKeyLimitsParams struct {
+	ID             int64
+	Name           string
+	Allow          []string
+	Rpm            int32
+	Tpm            int64
+	BudgetUsd      float64
+	BudgetPeriod   string
+	BudgetHardStop bool
+	ExpiresAt      *time.Time
+	Owner          string
+	Tags           []string
+}
+
+func (q *Queries) UpdateClientKeyLimits(ctx context.Context, arg UpdateClientKeyLimitsParams) (ClientKey, error) {
+	row := q.db.QueryRow(ctx, updateClientKeyLimits,
+		arg.ID,
+		arg.Name,
+		arg.Allow,
+		arg.Rpm,
+		arg.Tpm,
+		arg.BudgetUsd,
+		arg.BudgetPeriod,
+		arg.BudgetHardStop,
+		arg.ExpiresAt,
+		arg.Owner,
+		arg.Tags,
+	)
+	var i ClientKey
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.TokenSha256,
+		&i.Prefix,
+		&i.Enabled,
+		&i.CreatedAt,
+		&i.LastUsedAt,
+		&i.Allow,
+		&i.Rpm,
+		&i.Tpm,
+		&i.BudgetUsd,
+		&i.BudgetPeriod,
+		&i.BudgetHardStop,
+		&i.ExpiresAt,
+		&i.Owner,
+		&i.Tags,
+	)
+	return i, err
 }

@@ -10,20 +10,22 @@ import (
 )
 
 const createRoute = `-- name: CreateRoute :one
-INSERT INTO model_routes (model_id, provider_id, upstream_model, weight, priority, input_price, output_price, enabled)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-RETURNING id, model_id, provider_id, upstream_model, weight, priority, input_price, output_price, enabled, created_at, updated_at
+INSERT INTO model_routes (model_id, provider_id, upstream_model, weight, priority, input_price, output_price, enabled,
+                          cached_input_price)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+RETURNING id, model_id, provider_id, upstream_model, weight, priority, input_price, output_price, enabled, created_at, updated_at, cached_input_price
 `
 
 type CreateRouteParams struct {
-	ModelID       int64
-	ProviderID    int64
-	UpstreamModel string
-	Weight        int32
-	Priority      int32
-	InputPrice    float64
-	OutputPrice   float64
-	Enabled       bool
+	ModelID          int64
+	ProviderID       int64
+	UpstreamModel    string
+	Weight           int32
+	Priority         int32
+	InputPrice       float64
+	OutputPrice      float64
+	Enabled          bool
+	CachedInputPrice float64
 }
 
 func (q *Queries) CreateRoute(ctx context.Context, arg CreateRouteParams) (ModelRoute, error) {
@@ -36,6 +38,7 @@ func (q *Queries) CreateRoute(ctx context.Context, arg CreateRouteParams) (Model
 		arg.InputPrice,
 		arg.OutputPrice,
 		arg.Enabled,
+		arg.CachedInputPrice,
 	)
 	var i ModelRoute
 	err := row.Scan(
@@ -50,6 +53,7 @@ func (q *Queries) CreateRoute(ctx context.Context, arg CreateRouteParams) (Model
 		&i.Enabled,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.CachedInputPrice,
 	)
 	return i, err
 }
@@ -67,7 +71,7 @@ func (q *Queries) DeleteRoute(ctx context.Context, id int64) (int64, error) {
 }
 
 const getRoute = `-- name: GetRoute :one
-SELECT id, model_id, provider_id, upstream_model, weight, priority, input_price, output_price, enabled, created_at, updated_at FROM model_routes WHERE id = $1
+SELECT id, model_id, provider_id, upstream_model, weight, priority, input_price, output_price, enabled, created_at, updated_at, cached_input_price FROM model_routes WHERE id = $1
 `
 
 func (q *Queries) GetRoute(ctx context.Context, id int64) (ModelRoute, error) {
@@ -85,12 +89,13 @@ func (q *Queries) GetRoute(ctx context.Context, id int64) (ModelRoute, error) {
 		&i.Enabled,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.CachedInputPrice,
 	)
 	return i, err
 }
 
 const getRouteForUpdate = `-- name: GetRouteForUpdate :one
-SELECT id, model_id, provider_id, upstream_model, weight, priority, input_price, output_price, enabled, created_at, updated_at FROM model_routes WHERE id = $1 FOR UPDATE
+SELECT id, model_id, provider_id, upstream_model, weight, priority, input_price, output_price, enabled, created_at, updated_at, cached_input_price FROM model_routes WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) GetRouteForUpdate(ctx context.Context, id int64) (ModelRoute, error) {
@@ -108,12 +113,13 @@ func (q *Queries) GetRouteForUpdate(ctx context.Context, id int64) (ModelRoute, 
 		&i.Enabled,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.CachedInputPrice,
 	)
 	return i, err
 }
 
 const listAllRoutes = `-- name: ListAllRoutes :many
-SELECT id, model_id, provider_id, upstream_model, weight, priority, input_price, output_price, enabled, created_at, updated_at FROM model_routes ORDER BY model_id, priority, id
+SELECT id, model_id, provider_id, upstream_model, weight, priority, input_price, output_price, enabled, created_at, updated_at, cached_input_price FROM model_routes ORDER BY model_id, priority, id
 `
 
 func (q *Queries) ListAllRoutes(ctx context.Context) ([]ModelRoute, error) {
@@ -137,6 +143,7 @@ func (q *Queries) ListAllRoutes(ctx context.Context) ([]ModelRoute, error) {
 			&i.Enabled,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.CachedInputPrice,
 		); err != nil {
 			return nil, err
 		}
@@ -149,7 +156,7 @@ func (q *Queries) ListAllRoutes(ctx context.Context) ([]ModelRoute, error) {
 }
 
 const listRoutesByModel = `-- name: ListRoutesByModel :many
-SELECT id, model_id, provider_id, upstream_model, weight, priority, input_price, output_price, enabled, created_at, updated_at FROM model_routes WHERE model_id = $1 ORDER BY priority, id
+SELECT id, model_id, provider_id, upstream_model, weight, priority, input_price, output_price, enabled, created_at, updated_at, cached_input_price FROM model_routes WHERE model_id = $1 ORDER BY priority, id
 `
 
 func (q *Queries) ListRoutesByModel(ctx context.Context, modelID int64) ([]ModelRoute, error) {
@@ -173,6 +180,7 @@ func (q *Queries) ListRoutesByModel(ctx context.Context, modelID int64) ([]Model
 			&i.Enabled,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.CachedInputPrice,
 		); err != nil {
 			return nil, err
 		}
@@ -187,20 +195,21 @@ func (q *Queries) ListRoutesByModel(ctx context.Context, modelID int64) ([]Model
 const updateRoute = `-- name: UpdateRoute :one
 UPDATE model_routes
 SET provider_id = $2, upstream_model = $3, weight = $4, priority = $5, input_price = $6,
-    output_price = $7, enabled = $8, updated_at = now()
+    output_price = $7, enabled = $8, cached_input_price = $9, updated_at = now()
 WHERE id = $1
-RETURNING id, model_id, provider_id, upstream_model, weight, priority, input_price, output_price, enabled, created_at, updated_at
+RETURNING id, model_id, provider_id, upstream_model, weight, priority, input_price, output_price, enabled, created_at, updated_at, cached_input_price
 `
 
 type UpdateRouteParams struct {
-	ID            int64
-	ProviderID    int64
-	UpstreamModel string
-	Weight        int32
-	Priority      int32
-	InputPrice    float64
-	OutputPrice   float64
-	Enabled       bool
+	ID               int64
+	ProviderID       int64
+	UpstreamModel    string
+	Weight           int32
+	Priority         int32
+	InputPrice       float64
+	OutputPrice      float64
+	Enabled          bool
+	CachedInputPrice float64
 }
 
 func (q *Queries) UpdateRoute(ctx context.Context, arg UpdateRouteParams) (ModelRoute, error) {
@@ -213,6 +222,7 @@ func (q *Queries) UpdateRoute(ctx context.Context, arg UpdateRouteParams) (Model
 		arg.InputPrice,
 		arg.OutputPrice,
 		arg.Enabled,
+		arg.CachedInputPrice,
 	)
 	var i ModelRoute
 	err := row.Scan(
@@ -227,6 +237,7 @@ func (q *Queries) UpdateRoute(ctx context.Context, arg UpdateRouteParams) (Model
 		&i.Enabled,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.CachedInputPrice,
 	)
 	return i, err
 }

@@ -9,13 +9,22 @@ import (
 )
 
 type ClientKey struct {
-	ID          int64
-	Name        string
-	TokenSha256 []byte
-	Prefix      string
-	Enabled     bool
-	CreatedAt   time.Time
-	LastUsedAt  *time.Time
+	ID             int64
+	Name           string
+	TokenSha256    []byte
+	Prefix         string
+	Enabled        bool
+	CreatedAt      time.Time
+	LastUsedAt     *time.Time
+	Allow          []string
+	Rpm            int32
+	Tpm            int64
+	BudgetUsd      float64
+	BudgetPeriod   string
+	BudgetHardStop bool
+	ExpiresAt      *time.Time
+	Owner          string
+	Tags           []string
 }
 
 type HealthCheck struct {
@@ -50,6 +59,24 @@ type KeyRotation struct {
 	UpdatedAt  time.Time
 }
 
+type LimitCounter struct {
+	ClientKeyID int64
+	Kind        string
+	WindowStart time.Time
+	Cap         float64
+	Spent       float64
+	Reserved    float64
+}
+
+type LimitLease struct {
+	ClientKeyID int64
+	Kind        string
+	WindowStart time.Time
+	Replica     string
+	Amount      float64
+	ExpiresAt   time.Time
+}
+
 type MasterKeyCheck struct {
 	ID        int32
 	Sealed    []byte
@@ -69,17 +96,18 @@ type Model struct {
 }
 
 type ModelRoute struct {
-	ID            int64
-	ModelID       int64
-	ProviderID    int64
-	UpstreamModel string
-	Weight        int32
-	Priority      int32
-	InputPrice    float64
-	OutputPrice   float64
-	Enabled       bool
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	ID               int64
+	ModelID          int64
+	ProviderID       int64
+	UpstreamModel    string
+	Weight           int32
+	Priority         int32
+	InputPrice       float64
+	OutputPrice      float64
+	Enabled          bool
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	CachedInputPrice float64
 }
 
 type Provider struct {

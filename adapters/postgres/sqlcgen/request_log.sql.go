@@ -120,6 +120,73 @@ func (q *Queries) PruneRequestLogs(ctx context.Context, ts time.Time) (int64, er
 	return result.RowsAffected(), nil
 }
 
+const statsByClientKey = `-- name: StatsByClientKey :many
+SELECT COALESCE(l.client_key_id, 0)::bigint                                                AS client_key_id,
+       COALESCE(k.name, '')::text                                                          AS client_key,
+       count(*)::bigint                                                                     AS requests,
+       count(*) FILTER (WHERE l.status >= 400)::bigint                                      AS errors,
+       COALESCE(percentile_cont(0.50) WITHIN GROUP (ORDER BY l.latency_us), 0)::double precision AS latency_p50,
+       COALESCE(percentile_cont(0.95) WITHIN GROUP (ORDER BY l.latency_us), 0)::double precision AS latency_p95,
+       COALESCE(percentile_cont(0.99) WITHIN GROUP (ORDER BY l.latency_us), 0)::double precision AS latency_p99,
+       COALESCE(sum(l.prompt_tokens), 0)::bigint                                            AS prompt_tokens,
+       COALESCE(sum(l.completion_tokens), 0)::bigint                                        AS completion_tokens,
+       COALESCE(sum(l.cost), 0)::double precision                                           AS cost
+FROM request_log l
+LEFT JOIN client_keys k ON k.id = l.client_key_id
+WHERE l.ts >= $1 AND l.ts < $2
+GROUP BY l.client_key_id, k.name
+ORDER BY client_key_id
+`
+
+type StatsByClientKeyParams struct {
+	FromTs time.Time
+	ToTs   time.Time
+}
+
+type StatsByClientKeyRow struct {
+	ClientKeyID      int64
+	ClientKey        string
+	Requests         int64
+	Errors           int64
+	LatencyP50       float64
+	LatencyP95       float64
+	LatencyP99       float64
+	PromptTokens     int64
+	CompletionTokens int64
+	Cost             float64
+}
+
+func (q *Queries) StatsByClientKey(ctx context.Context, arg StatsByClientKeyParams) ([]StatsByClientKeyRow, error) {
+	rows, err := q.db.Query(ctx, statsByClientKey, arg.FromTs, arg.ToTs)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []StatsByClientKeyRow{}
+	for rows.Next() {
+		var i StatsByClientKeyRow
+		if err := rows.Scan(
+			&i.ClientKeyID,
+			&i.ClientKey,
+			&i.Requests,
+			&i.Errors,
+			&i.LatencyP50,
+			&i.LatencyP95,
+			&i.LatencyP99,
+			&i.PromptTokens,
+			&i.CompletionTokens,
+			&i.Cost,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const statsByModel = `-- name: StatsByModel :many
 SELECT model,
        count(*)::bigint                                                                     AS requests,

@@ -181,6 +181,9 @@ func TestConvertResponse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if out.Usage == nil || out.Usage.PromptTokens != 35 || out.Usage.CachedTokens != 20 {
+		t.Fatalf("usage %+v: want 35 prompt tokens, 20 of them cached", out.Usage)
+	}
 	var got map[string]any
 	json.Unmarshal(out.Raw, &got)
 	sameAs(t, got, `{"id":"msg_1","object":"chat.completion","created":1700000000,"model":"claude-x",

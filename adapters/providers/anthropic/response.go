@@ -60,7 +60,8 @@ func finishReason(stop string) string {
 // openaiUsage maps usage: cache writes and reads are part of the prompt.
 func (u usage) openai() *domain.Usage {
 	prompt := u.InputTokens + u.CacheCreationInputTokens + u.CacheReadInputTokens
-	out := &domain.Usage{PromptTokens: prompt, CompletionTokens: u.OutputTokens, TotalTokens: prompt + u.OutputTokens}
+	out := &domain.Usage{PromptTokens: prompt, CompletionTokens: u.OutputTokens, TotalTokens: prompt + u.OutputTokens,
+		CachedTokens: u.CacheReadInputTokens}
 	if u.CacheReadInputTokens > 0 {
 		out.PromptTokensDetails = json.RawMessage(`{"cached_tokens":` + strconv.Itoa(u.CacheReadInputTokens) + `}`)
 	}

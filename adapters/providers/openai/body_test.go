@@ -129,7 +129,7 @@ func TestParseChunk(t *testing.T) {
 		t.Fatalf("two choices: %+v", c.Choices)
 	}
 	c, _ = p.parse([]byte(`{"id":"x","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":5,"total_tokens":8,"prompt_tokens_details":{"cached_tokens":1}}}`))
-	if c.Usage == nil || c.Usage.PromptTokens != 3 || c.Usage.CompletionTokens != 5 || len(c.Choices) != 0 {
+	if c.Usage == nil || c.Usage.PromptTokens != 3 || c.Usage.CompletionTokens != 5 || c.Usage.CachedTokens != 1 || len(c.Choices) != 0 {
 		t.Fatalf("usage: %+v", c)
 	}
 	c, _ = p.parse([]byte(`{"id":"x","choices":null,"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`))

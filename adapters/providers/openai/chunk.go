@@ -99,6 +99,7 @@ func (p *chunkParser) parse(data []byte) (*domain.ChatChunk, error) {
 				if err := json.Unmarshal(v, u); err != nil {
 					return nil, jsonx.ErrSyntax
 				}
+				fillCached(u)
 				c.Usage = u
 			}
 		case "choices":
@@ -254,6 +255,7 @@ func parseResponse(raw []byte) (*domain.ChatResponse, error) {
 				if err := json.Unmarshal(v, u); err != nil {
 					return nil, jsonx.ErrSyntax
 				}
+				fillCached(u)
 				r.Usage = u
 			}
 		case "error":
@@ -269,4 +271,18 @@ func parseResponse(raw []byte) (*domain.ChatResponse, error) {
 		return nil, jsonx.ErrSyntax
 	}
 	return r, nil
+}
+
+// fillCached reads prompt_tokens_details.cached_tokens (prompt-cache hits,
+// priced at the route's cached-input price).
+func fillCached(u *domain.Usage) {
+	if len(u.PromptTokensDetails) == 0 {
+		return
+	}
+	var d struct {
+		CachedTokens int `json:"cached_tokens"`
+	}
+	if json.Unmarshal(u.PromptTokensDetails, &d) == nil && d.CachedTokens > 0 {
+		u.CachedTokens = d.CachedTokens
+	}
 }

@@ -466,13 +466,16 @@ func (e ListRequestLogsParamsFailed) Valid() bool {
 
 // Defines values for GetStatsParamsGroupBy.
 const (
-	GetStatsParamsGroupByModel GetStatsParamsGroupBy = "model"
-	GetStatsParamsGroupByRoute GetStatsParamsGroupBy = "route"
+	GetStatsParamsGroupByClientKey GetStatsParamsGroupBy = "client_key"
+	GetStatsParamsGroupByModel     GetStatsParamsGroupBy = "model"
+	GetStatsParamsGroupByRoute     GetStatsParamsGroupBy = "route"
 )
 
 // Valid indicates whether the value is a known member of the GetStatsParamsGroupBy enum.
 func (e GetStatsParamsGroupBy) Valid() bool {
 	switch e {
+	case GetStatsParamsGroupByClientKey:
+		return true
 	case GetStatsParamsGroupByModel:
 		return true
 	case GetStatsParamsGroupByRoute:
@@ -485,6 +488,22 @@ func (e GetStatsParamsGroupBy) Valid() bool {
 // AdminModelList defines model for AdminModelList.
 type AdminModelList struct {
 	Data *[]ModelDTO `json:"data"`
+}
+
+// BudgetDTO defines model for BudgetDTO.
+type BudgetDTO struct {
+	// HardStop Refuse requests (429) once the budget is used up; default true. false: only track it
+	HardStop *bool `json:"hard_stop,omitempty"`
+
+	// Period daily, monthly (both from 00:00 UTC) or total
+	//
+	// Example: monthly
+	Period string `json:"period"`
+
+	// Usd USD per period (with route prices in USD per million tokens); 0: no budget
+	//
+	// Example: 25
+	Usd float64 `json:"usd"`
 }
 
 // ChatCompletion A chat completion.
@@ -675,41 +694,100 @@ type CheckDTO struct {
 	Status    string    `json:"status"`
 }
 
+// ClientKeyCreate defines model for ClientKeyCreate.
+type ClientKeyCreate struct {
+	// Allow Models the key may use (names, or prefixes ending in *); empty: all
+	Allow     *[]string  `json:"allow,omitempty"`
+	Budget    *BudgetDTO `json:"budget,omitempty"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+
+	// Name Example: backend-prod
+	Name  string  `json:"name"`
+	Owner *string `json:"owner,omitempty"`
+
+	// Rpm Requests per minute; 0: unlimited
+	Rpm  *int64    `json:"rpm,omitempty"`
+	Tags *[]string `json:"tags,omitempty"`
+
+	// Tpm Tokens per minute; 0: unlimited
+	Tpm *int64 `json:"tpm,omitempty"`
+}
+
 // ClientKeyCreated defines model for ClientKeyCreated.
 type ClientKeyCreated struct {
-	CreatedAt  time.Time  `json:"created_at"`
-	Enabled    bool       `json:"enabled"`
+	// Allow Models the key may use (names, or prefixes ending in *); empty: all
+	//
+	// Example: ["gpt-4o-mini","claude-*"]
+	Allow     *[]string  `json:"allow"`
+	Budget    *BudgetDTO `json:"budget,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	Enabled   bool       `json:"enabled"`
+
+	// ExpiresAt After this the key is refused (401)
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
 	Id         int64      `json:"id"`
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 
 	// Name Example: backend-prod
 	Name string `json:"name"`
 
+	// Owner Example: team-search
+	Owner *string `json:"owner,omitempty"`
+
 	// Prefix First characters of the token, to recognise it
 	//
 	// Example: sk-ar-1a2b
 	Prefix string `json:"prefix"`
+
+	// Rpm Requests per minute across all replicas; 0: unlimited
+	Rpm int64 `json:"rpm"`
+
+	// Tags Example: ["prod"]
+	Tags *[]string `json:"tags"`
 
 	// Token The token; only its SHA-256 is stored, so it cannot be shown again
 	//
 	// Example: sk-ar-...
 	Token string `json:"token"`
+
+	// Tpm Tokens (prompt + completion) per minute across all replicas; 0: unlimited
+	Tpm int64 `json:"tpm"`
 }
 
 // ClientKeyDTO defines model for ClientKeyDTO.
 type ClientKeyDTO struct {
-	CreatedAt  time.Time  `json:"created_at"`
-	Enabled    bool       `json:"enabled"`
+	// Allow Models the key may use (names, or prefixes ending in *); empty: all
+	//
+	// Example: ["gpt-4o-mini","claude-*"]
+	Allow     *[]string  `json:"allow"`
+	Budget    *BudgetDTO `json:"budget,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	Enabled   bool       `json:"enabled"`
+
+	// ExpiresAt After this the key is refused (401)
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
 	Id         int64      `json:"id"`
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 
 	// Name Example: backend-prod
 	Name string `json:"name"`
 
+	// Owner Example: team-search
+	Owner *string `json:"owner,omitempty"`
+
 	// Prefix First characters of the token, to recognise it
 	//
 	// Example: sk-ar-1a2b
 	Prefix string `json:"prefix"`
+
+	// Rpm Requests per minute across all replicas; 0: unlimited
+	Rpm int64 `json:"rpm"`
+
+	// Tags Example: ["prod"]
+	Tags *[]string `json:"tags"`
+
+	// Tpm Tokens (prompt + completion) per minute across all replicas; 0: unlimited
+	Tpm int64 `json:"tpm"`
 }
 
 // ClientKeyList defines model for ClientKeyList.
@@ -717,10 +795,20 @@ type ClientKeyList struct {
 	Data *[]ClientKeyDTO `json:"data"`
 }
 
-// ClientKeyName defines model for ClientKeyName.
-type ClientKeyName struct {
-	// Name Example: backend-prod
-	Name string `json:"name"`
+// ClientKeyPatch defines model for ClientKeyPatch.
+type ClientKeyPatch struct {
+	// Allow Replaces the allowlist; [] allows every model
+	Allow     *[]string  `json:"allow,omitempty"`
+	Budget    *BudgetDTO `json:"budget,omitempty"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	Name      *string    `json:"name,omitempty"`
+
+	// NoExpiry Remove the expiry
+	NoExpiry *bool     `json:"no_expiry,omitempty"`
+	Owner    *string   `json:"owner,omitempty"`
+	Rpm      *int64    `json:"rpm,omitempty"`
+	Tags     *[]string `json:"tags,omitempty"`
+	Tpm      *int64    `json:"tpm,omitempty"`
 }
 
 // ContentPart A part of a message's content.
@@ -1166,6 +1254,8 @@ type RotationStarted struct {
 
 // RouteCreate defines model for RouteCreate.
 type RouteCreate struct {
+	CachedInputPrice *float64 `json:"cached_input_price,omitempty"`
+
 	// Enabled Default true
 	Enabled     *bool    `json:"enabled,omitempty"`
 	InputPrice  *float64 `json:"input_price,omitempty"`
@@ -1186,9 +1276,11 @@ type RouteCreate struct {
 
 // RouteDTO defines model for RouteDTO.
 type RouteDTO struct {
-	CreatedAt time.Time `json:"created_at"`
-	Enabled   bool      `json:"enabled"`
-	Id        int64     `json:"id"`
+	// CachedInputPrice Per million cached prompt tokens (OpenAI cached_tokens, Anthropic cache reads); 0: the input price
+	CachedInputPrice float64   `json:"cached_input_price"`
+	CreatedAt        time.Time `json:"created_at"`
+	Enabled          bool      `json:"enabled"`
+	Id               int64     `json:"id"`
 
 	// InputPrice Per million prompt tokens
 	InputPrice float64 `json:"input_price"`
@@ -1215,12 +1307,13 @@ type RouteList struct {
 
 // RoutePatch defines model for RoutePatch.
 type RoutePatch struct {
-	Enabled       *bool    `json:"enabled,omitempty"`
-	InputPrice    *float64 `json:"input_price,omitempty"`
-	OutputPrice   *float64 `json:"output_price,omitempty"`
-	Priority      *int64   `json:"priority,omitempty"`
-	UpstreamModel *string  `json:"upstream_model,omitempty"`
-	Weight        *int64   `json:"weight,omitempty"`
+	CachedInputPrice *float64 `json:"cached_input_price,omitempty"`
+	Enabled          *bool    `json:"enabled,omitempty"`
+	InputPrice       *float64 `json:"input_price,omitempty"`
+	OutputPrice      *float64 `json:"output_price,omitempty"`
+	Priority         *int64   `json:"priority,omitempty"`
+	UpstreamModel    *string  `json:"upstream_model,omitempty"`
+	Weight           *int64   `json:"weight,omitempty"`
 }
 
 // StatsReport defines model for StatsReport.
@@ -1232,6 +1325,11 @@ type StatsReport struct {
 
 // StatsRowDTO defines model for StatsRowDTO.
 type StatsRowDTO struct {
+	// ClientKey With group_by=client_key: the key's name (empty once deleted)
+	ClientKey *string `json:"client_key,omitempty"`
+
+	// ClientKeyId With group_by=client_key; 0 for unauthenticated requests
+	ClientKeyId      *int64  `json:"client_key_id,omitempty"`
 	CompletionTokens int64   `json:"completion_tokens"`
 	Cost             float64 `json:"cost"`
 	Errors           int64   `json:"errors"`
@@ -1368,7 +1466,10 @@ type CreateChatCompletionParams struct {
 }
 
 // CreateClientKeyJSONRequestBody defines body for CreateClientKey for application/json ContentType.
-type CreateClientKeyJSONRequestBody = ClientKeyName
+type CreateClientKeyJSONRequestBody = ClientKeyCreate
+
+// UpdateClientKeyJSONRequestBody defines body for UpdateClientKey for application/json ContentType.
+type UpdateClientKeyJSONRequestBody = ClientKeyPatch
 
 // CreateModelJSONRequestBody defines body for CreateModel for application/json ContentType.
 type CreateModelJSONRequestBody = ModelCreate
@@ -3950,6 +4051,20 @@ type ClientInterface interface {
 	// Corresponds with DELETE /api/v1/client-keys/{id} (the `DeleteClientKey` operationId).
 	DeleteClientKey(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// UpdateClientKeyWithBody Change a client key's limits and metadata
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /api/v1/client-keys/{id} (the `UpdateClientKey` operationId).
+	UpdateClientKeyWithBody(ctx context.Context, id int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateClientKey Change a client key's limits and metadata
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /api/v1/client-keys/{id} (the `UpdateClientKey` operationId).
+	UpdateClientKey(ctx context.Context, id int64, body UpdateClientKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// RestoreClientKey Restore a revoked client key
 	//
 	// Corresponds with POST /api/v1/client-keys/{id}/restore (the `RestoreClientKey` operationId).
@@ -4287,6 +4402,40 @@ func (c *Client) CreateClientKey(ctx context.Context, body CreateClientKeyJSONRe
 // Corresponds with DELETE /api/v1/client-keys/{id} (the `DeleteClientKey` operationId).
 func (c *Client) DeleteClientKey(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewDeleteClientKeyRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateClientKeyWithBody Change a client key's limits and metadata
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /api/v1/client-keys/{id} (the `UpdateClientKey` operationId).
+func (c *Client) UpdateClientKeyWithBody(ctx context.Context, id int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateClientKeyRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateClientKey Change a client key's limits and metadata
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /api/v1/client-keys/{id} (the `UpdateClientKey` operationId).
+func (c *Client) UpdateClientKey(ctx context.Context, id int64, body UpdateClientKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateClientKeyRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -5136,6 +5285,53 @@ func NewDeleteClientKeyRequest(server string, id int64) (*http.Request, error) {
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewUpdateClientKeyRequest calls the generic UpdateClientKey builder with application/json body
+func NewUpdateClientKeyRequest(server string, id int64, body UpdateClientKeyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateClientKeyRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewUpdateClientKeyRequestWithBody constructs an http.Request for the UpdateClientKey method, with any body, and a specified content type
+func NewUpdateClientKeyRequestWithBody(server string, id int64, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/client-keys/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -6721,6 +6917,20 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with DELETE /api/v1/client-keys/{id} (the `DeleteClientKey` operationId).
 	DeleteClientKeyWithResponse(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*DeleteClientKeyResponse, error)
 
+	// UpdateClientKeyWithBodyWithResponse Change a client key's limits and metadata
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/v1/client-keys/{id} (the `UpdateClientKey` operationId).
+	UpdateClientKeyWithBodyWithResponse(ctx context.Context, id int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateClientKeyResponse, error)
+
+	// UpdateClientKeyWithResponse Change a client key's limits and metadata
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/v1/client-keys/{id} (the `UpdateClientKey` operationId).
+	UpdateClientKeyWithResponse(ctx context.Context, id int64, body UpdateClientKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateClientKeyResponse, error)
+
 	// RestoreClientKeyWithResponse Restore a revoked client key
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -7264,6 +7474,89 @@ func (r DeleteClientKeyResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r DeleteClientKeyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateClientKeyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ClientKeyDTO
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *ErrorModel
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *ErrorModel
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *ErrorModel
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *ErrorModel
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ErrorModel
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateClientKeyResponse) GetJSON200() *ClientKeyDTO {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UpdateClientKeyResponse) GetApplicationproblemJSON400() *ErrorModel {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UpdateClientKeyResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UpdateClientKeyResponse) GetApplicationproblemJSON404() *ErrorModel {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r UpdateClientKeyResponse) GetApplicationproblemJSON409() *ErrorModel {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r UpdateClientKeyResponse) GetApplicationproblemJSON422() *ErrorModel {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r UpdateClientKeyResponse) GetApplicationproblemJSON500() *ErrorModel {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateClientKeyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateClientKeyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateClientKeyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateClientKeyResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -10039,6 +10332,32 @@ func (c *ClientWithResponses) DeleteClientKeyWithResponse(ctx context.Context, i
 	return ParseDeleteClientKeyResponse(rsp)
 }
 
+// UpdateClientKeyWithBodyWithResponse Change a client key's limits and metadata
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/v1/client-keys/{id} (the `UpdateClientKey` operationId).
+func (c *ClientWithResponses) UpdateClientKeyWithBodyWithResponse(ctx context.Context, id int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateClientKeyResponse, error) {
+	rsp, err := c.UpdateClientKeyWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateClientKeyResponse(rsp)
+}
+
+// UpdateClientKeyWithResponse Change a client key's limits and metadata
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/v1/client-keys/{id} (the `UpdateClientKey` operationId).
+func (c *ClientWithResponses) UpdateClientKeyWithResponse(ctx context.Context, id int64, body UpdateClientKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateClientKeyResponse, error) {
+	rsp, err := c.UpdateClientKey(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateClientKeyResponse(rsp)
+}
+
 // RestoreClientKeyWithResponse Restore a revoked client key
 //
 // Returns a wrapper object for the known response body format(s).
@@ -10801,6 +11120,74 @@ func ParseDeleteClientKeyResponse(rsp *http.Response) (*DeleteClientKeyResponse,
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateClientKeyResponse parses an HTTP response from a UpdateClientKeyWithResponse call
+func ParseUpdateClientKeyResponse(rsp *http.Response) (*UpdateClientKeyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateClientKeyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ClientKeyDTO
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest ErrorModel

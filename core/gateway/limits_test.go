@@ -1,0 +1,69 @@
+package gateway_test
+
+import (
+	"context"
+	"io"
+	"testing"
+
+	"github.com/airouter/airouter/core/domain"
+)
+
+// TestStreamsSettleTheirRealUsage: a stream reserves its worst case (prompt
+// estimate + max_tokens) and settles the usage of its final chunk, so a tpm
+// limit admits what the streams really used, not their reservations.
+func TestStreamsSettleTheirRealUsage(t *testing.T) {
+	fx := newFixture(t, 0)
+	fx.provider(t, "a", "sk-key-aaaa-1")
+	fx.model(t, "m", domain.StrategyFallback, "a")
+	k := domain.ClientKey{ID: 7, Name: "tpm", Limits: domain.Limits{TPM: 200}}
+	// Each stream: usage 3 prompt + 1 completion token = 4; it reserves
+	// more (max_tokens 20 alone).
+	body := `{"model":"m","stream":true,"max_tokens":20,"messages":[{"role":"user","content":"hi"}]}`
+	ok := 0
+	for i := 0; i < 100; i++ {
+		c := fx.call("m", body)
+		c.Client = &k
+		st, res, err := fx.svc.Stream(context.Background(), c)
+		if err != nil {
+			if domain.ErrorCode(err) != domain.CodeRateLimited || res.Limits.LimitTokens != 200 || res.Limits.RetryAfter <= 0 {
+				t.Fatalf("stream %d: %v %+v", i, err, res.Limits)
+			}
+			break
+		}
+		for {
+			if _, err := st.Next(); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Fatal(err)
+			}
+		}
+		st.Close()
+		ok++
+	}
+	// 200 / 4 = 50 at most; the last ones need room for their reservation.
+	if ok < 40 || ok > 50 {
+		t.Fatalf("%d streams of 4 tokens admitted under tpm 200", ok)
+	}
+}
+
+// TestAllowlistRefusesOtherModels: a model outside the key's allowlist is
+// not found for that key.
+func TestAllowlistRefusesOtherModels(t *testing.T) {
+	fx := newFixture(t, 0)
+	fx.provider(t, "a", "sk-key-aaaa-1")
+	fx.model(t, "m", domain.StrategyFallback, "a")
+	fx.model(t, "n", domain.StrategyFallback, "a")
+	k := domain.ClientKey{ID: 8, Name: "narrow", Limits: domain.Limits{Allow: []string{"m"}}}
+	c := fx.call("n", "")
+	c.Client = &k
+	if _, _, err := fx.svc.Complete(context.Background(), c); domain.ErrorCode(err) != domain.CodeNotFound {
+		t.Fatalf("disallowed model: %v", err)
+	}
+	c = fx.call("m", "")
+	c.Client = &k
+	_, res, err := fx.svc.Complete(context.Background(), c)
+	if err != nil {
+		t.Fatalf("allowed model: %v", err)
+	}
+	res.Finish()
+}
