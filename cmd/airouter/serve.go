@@ -175,7 +175,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 	handler, _, err := httpapi.New(httpapi.Options{
 		Gateway: svc, Admin: admin, AdminToken: cfg.AdminToken, Logger: log, Version: version,
-		MaxBodyBytes: cfg.MaxBodyBytes, Metrics: prom.Handler(),
+		MaxBodyBytes: cfg.MaxBodyBytes, Metrics: prom.Handler(), MetricsToken: cfg.MetricsToken,
+		BodyTimeout: cfg.BodyTimeout, MaxInFlight: cfg.MaxInFlight, OnShed: prom.Shed,
 		Ready: func(ctx context.Context) map[string]error {
 			return map[string]error{"postgres": d.pool.Ping(ctx), "temporal": orch.Ready(ctx)}
 		},
