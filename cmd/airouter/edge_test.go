@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// trickle opens a connection, sends the headers of a chat request that
+// claims a body of claim bytes, and then sends one byte every interval until
+// the server answers or closes. The returned channel yields the status line
+// (or the read error) once.
+func trickle(t *testing.T, base, token string, claim int, interval time.Duration) (net.Conn, <-chan string) {
+	t.Helper()
+	u, _ := url.Parse(base)
+	c, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	fmt.Fprintf(c, "POST /v1/chat/completions HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{", u.Host, token, claim)
+	out := make(chan string, 1)
+	stop := make(chan struct{})
+	go func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				if _, err := c.Write([]byte(" ")); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	go func() {
+		defer close(stop)
+		br := bufio.NewReader(c)
+		line, err := br.ReadString('\n')
+		if err != nil {
+			out <- "error: " + err.Error()
+			return
+		}
+		out <- strings.TrimSpace(line)
+		_, _ = io.Copy(io.Discard, br) // until the server closes
+	}()
+	return c, out
+}
+
+// TestRegressionSlowBodyMemory: clients that claim a large Content-Length
+// and trickle made the router allocate the claimed size up front and hold
+// it (and the goroutine) forever. Now the buffer grows from bytes read and
+// the body must arrive within REQUEST_BODY_TIMEOUT.
+//
+// Not parallel: it measures the process's allocations.
+func TestRegressionSlowBodyMemory(t *testing.T) {
+	s := startServer(t, serverOpts{env: map[string]string{"REQUEST_BODY_TIMEOUT": "1"}})
+	tok := s.clientKey(t, "app")
+	const conns, claim = 4, 32 << 20
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	var outs []<-chan string
+	for range conns {
+		_, out := trickle(t, s.URL, tok, claim, 100*time.Millisecond)
+		outs = append(outs, out)
+	}
+	time.Sleep(500 * time.Millisecond) // the handlers are reading the bodies
+	runtime.ReadMemStats(&after)
+	if got := after.TotalAlloc - before.TotalAlloc; got > 16<<20 {
+		t.Errorf("%d trickling clients claiming %d MiB each made the process allocate %d MiB", conns, claim>>20, got>>20)
+	}
+	for i, out := range outs {
+		select {
+		case line := <-out:
+			if !strings.Contains(line, " 408 ") {
+				t.Errorf("client %d: %q, want 408", i, line)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("client %d was not cut off within 5s of a 1s body deadline", i)
+		}
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("cut off after %v", took)
+	}
+	// A normal request still works on a fresh connection.
+	if st, _, out := s.chat(t, tok, userMsg("nope", "hi"), nil); st != 404 {
+		t.Errorf("after the trickles: %d %s", st, out)
+	}
+}
+
+// TestRegressionMaxInFlight: requests in flight were unbounded. With
+// MAX_IN_FLIGHT=2, two held requests fill the slots and a third gets 503
+// with Retry-After in OpenAI's envelope, counted in the metrics.
+func TestRegressionMaxInFlight(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, serverOpts{env: map[string]string{"MAX_IN_FLIGHT": "2", "REQUEST_BODY_TIMEOUT": "2"}})
+	tok := s.clientKey(t, "app")
+	var outs []<-chan string
+	for range 2 {
+		_, out := trickle(t, s.URL, tok, 1<<20, 100*time.Millisecond)
+		outs = append(outs, out)
+	}
+	time.Sleep(300 * time.Millisecond)
+	req, _ := http.NewRequest("GET", s.URL+"/v1/models", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("third request: %d Retry-After=%q %s", resp.StatusCode, resp.Header.Get("Retry-After"), b)
+	}
+	if e := decodeErr(t, b); e.Error.Code == nil || *e.Error.Code != "server_overloaded" {
+		t.Errorf("envelope %s", b)
+	}
+	// The admin API and health are not limited.
+	s.mustAdmin(t, 200, "GET", "/client-keys", nil, nil)
+	mresp, err := http.Get(s.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	if !strings.Contains(string(mb), "airouter_requests_shed_total 1") {
+		t.Errorf("metrics do not count the shed request")
+	}
+	for _, out := range outs {
+		<-out
+	}
+	// The slots are free again.
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("after the held requests ended: %d", resp.StatusCode)
+	}
+}
+
+// TestRegressionMetricsToken: /metrics, which names providers and models,
+// was open to anyone; with METRICS_TOKEN set it requires the bearer token.
+func TestRegressionMetricsToken(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, serverOpts{env: map[string]string{"METRICS_TOKEN": "mt-9f8e7d6c5b4a3210"}})
+	get := func(tok string) int {
+		req, _ := http.NewRequest("GET", s.URL+"/metrics", nil)
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if st := get(""); st != 401 {
+		t.Errorf("no token: %d", st)
+	}
+	if st := get("mt-wrong"); st != 401 {
+		t.Errorf("wrong token: %d", st)
+	}
+	if st := get(s.AdminToken); st != 401 {
+		t.Errorf("admin token: %d", st)
+	}
+	if st := get("mt-9f8e7d6c5b4a3210"); st != 200 {
+		t.Errorf("right token: %d", st)
+	}
+}
