@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/airouter/airouter/cmd/mockllm/mock"
 )
 
 // trickle opens a connection, sends the headers of a chat request that
@@ -179,5 +181,108 @@ func TestRegressionMetricsToken(t *testing.T) {
 	}
 	if st := get("mt-9f8e7d6c5b4a3210"); st != 200 {
 		t.Errorf("right token: %d", st)
+	}
+}
+
+type problemBody struct {
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	Errors []struct {
+		Location string `json:"location"`
+	} `json:"errors"`
+}
+
+// TestRegressionProviderMoveNeedsKeys: PATCH of base_url or kind kept the
+// stored keys, so the admin token alone could send them to any host. Now the
+// change is refused naming the field unless the keys are re-supplied, which
+// replaces them; the upstream at the new place only ever sees the new key.
+func TestRegressionProviderMoveNeedsKeys(t *testing.T) {
+	t.Parallel()
+	oldUp := newUpstream(t, mock.Config{})
+	newUp := newUpstream(t, mock.Config{})
+	s := startServer(t, serverOpts{})
+	s.setupProvider(t, "p", "openai_compatible", oldUp.URL+"/v1", nil) // key sk-test-p-secret
+	s.setupModel(t, "m", "", nil)
+	s.addRoute(t, "m", "p", "mock-gpt", nil)
+	tok := s.clientKey(t, "app")
+
+	var pb problemBody
+	if st := s.admin(t, "PATCH", "/providers/p", map[string]any{"base_url": newUp.URL + "/v1"}, &pb); st != 422 ||
+		len(pb.Errors) != 1 || pb.Errors[0].Location != "body.base_url" || !strings.Contains(pb.Detail, "re-supply") {
+		t.Fatalf("moving base_url without keys: %d %+v", st, pb)
+	}
+	pb = problemBody{}
+	if st := s.admin(t, "PATCH", "/providers/p", map[string]any{"kind": "openai"}, &pb); st != 422 || len(pb.Errors) != 1 || pb.Errors[0].Location != "body.kind" {
+		t.Fatalf("changing kind without keys: %d %+v", st, pb)
+	}
+	var got struct {
+		BaseURL string `json:"base_url"`
+	}
+	s.mustAdmin(t, 200, "GET", "/providers/p", nil, &got)
+	if got.BaseURL != oldUp.URL+"/v1" {
+		t.Fatalf("refused change was stored: %s", got.BaseURL)
+	}
+	// Other changes need no keys.
+	s.mustAdmin(t, 200, "PATCH", "/providers/p", map[string]any{"headers": map[string]string{"X-Team": "a"}}, nil)
+	// A bad replacement key names its field and changes nothing.
+	pb = problemBody{}
+	if st := s.admin(t, "PATCH", "/providers/p", map[string]any{"base_url": newUp.URL + "/v1", "keys": []any{map[string]any{"secret": "x"}}}, &pb); st != 422 ||
+		len(pb.Errors) != 1 || pb.Errors[0].Location != "body.keys[0].secret" {
+		t.Fatalf("bad replacement key: %d %+v", st, pb)
+	}
+	// Moving with the keys re-supplied replaces them.
+	s.mustAdmin(t, 200, "PATCH", "/providers/p", map[string]any{"base_url": newUp.URL + "/v1", "keys": []any{map[string]any{"secret": "sk-new-place-secret", "name": "new"}}}, nil)
+	var keys struct {
+		Data []struct {
+			Name string `json:"name"`
+		} `json:"data"`
+	}
+	s.mustAdmin(t, 200, "GET", "/providers/p/keys", nil, &keys)
+	if len(keys.Data) != 1 || keys.Data[0].Name != "new" {
+		t.Fatalf("keys after the move: %+v", keys)
+	}
+	if st, _, out := s.chat(t, tok, userMsg("m", "hi"), nil); st != 200 {
+		t.Fatalf("chat after the move: %d %s", st, out)
+	}
+	if h := newUp.lastHeader(); h == nil || h.Get("Authorization") != "Bearer sk-new-place-secret" {
+		t.Fatalf("the new upstream saw %q", h.Get("Authorization"))
+	}
+	newUp.mu.Lock()
+	defer newUp.mu.Unlock()
+	for _, h := range newUp.headers {
+		if strings.Contains(h.Get("Authorization"), "sk-test-p-secret") {
+			t.Fatal("the old key reached the new upstream")
+		}
+	}
+}
+
+// TestRegressionUpstreamAllowPrivate: with UPSTREAM_ALLOW_PRIVATE=false,
+// base URLs that are or resolve to non-public addresses are refused at the
+// admin API naming base_url; by default (true) loopback upstreams work.
+func TestRegressionUpstreamAllowPrivate(t *testing.T) {
+	t.Parallel()
+	up := newUpstream(t, mock.Config{})
+	s := startServer(t, serverOpts{env: map[string]string{"UPSTREAM_ALLOW_PRIVATE": "false"}})
+	for _, base := range []string{up.URL + "/v1", "http://localhost:1/v1", "http://169.254.169.254/v1", "http://10.1.2.3/v1", "http://[::1]:8080/v1", "http://100.64.0.1/v1"} {
+		var pb problemBody
+		if st := s.admin(t, "POST", "/providers", map[string]any{"name": "p", "kind": "openai_compatible", "base_url": base}, &pb); st != 422 ||
+			len(pb.Errors) != 1 || pb.Errors[0].Location != "body.base_url" || !strings.Contains(pb.Detail, "UPSTREAM_ALLOW_PRIVATE") {
+			t.Errorf("create with %s: %d %+v", base, st, pb)
+		}
+	}
+	// A public address passes the check (it is not contacted).
+	s.mustAdmin(t, 201, "POST", "/providers", map[string]any{"name": "pub", "kind": "openai_compatible", "base_url": "http://8.8.8.8/v1"}, nil)
+	var pb problemBody
+	if st := s.admin(t, "PATCH", "/providers/pub", map[string]any{"base_url": "http://127.0.0.1:9/v1"}, &pb); st != 422 || len(pb.Errors) != 1 || pb.Errors[0].Location != "body.base_url" {
+		t.Errorf("patch to loopback: %d %+v", st, pb)
+	}
+
+	// The default allows loopback upstreams (local use).
+	d := startServer(t, serverOpts{})
+	d.setupProvider(t, "local", "openai_compatible", up.URL+"/v1", nil)
+	d.setupModel(t, "m", "", nil)
+	d.addRoute(t, "m", "local", "mock-gpt", nil)
+	if st, _, out := d.chat(t, d.clientKey(t, "app"), userMsg("m", "hi"), nil); st != 200 {
+		t.Errorf("default: %d %s", st, out)
 	}
 }

@@ -1084,7 +1084,10 @@ type ProviderPatch struct {
 	Enabled *bool   `json:"enabled,omitempty"`
 
 	// Headers Replaces all extra headers
-	Headers  *map[string]string `json:"headers,omitempty"`
+	Headers *map[string]string `json:"headers,omitempty"`
+
+	// Keys Replaces every stored key of the provider. Required when base_url or kind changes and the provider has keys: changing where keys are sent requires knowing them
+	Keys     *[]KeyCreate       `json:"keys,omitempty"`
 	Kind     *ProviderPatchKind `json:"kind,omitempty"`
 	Name     *string            `json:"name,omitempty"`
 	Timeouts *TimeoutsDTO       `json:"timeouts,omitempty"`
