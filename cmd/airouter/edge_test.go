@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -284,5 +285,107 @@ func TestRegressionUpstreamAllowPrivate(t *testing.T) {
 	d.addRoute(t, "m", "local", "mock-gpt", nil)
 	if st, _, out := d.chat(t, d.clientKey(t, "app"), userMsg("m", "hi"), nil); st != 200 {
 		t.Errorf("default: %d %s", st, out)
+	}
+}
+
+// TestRegressionRevokedKeyEndsStreams: revoking a client key left its open
+// streams running. A slow stream on replica B ends within a second of the
+// key being deleted through replica A, with an error event and no [DONE];
+// another key's stream on B goes on.
+func TestRegressionRevokedKeyEndsStreams(t *testing.T) {
+	t.Parallel()
+	slow := newUpstream(t, mock.Config{Tokens: 1000, TPS: 20})
+	db := freshDatabase(t)
+	key := newMasterKey()
+	a := startServer(t, serverOpts{dbURL: db, env: map[string]string{"AIROUTER_MASTER_KEY": key}})
+	b := startServer(t, serverOpts{dbURL: db, env: map[string]string{"AIROUTER_MASTER_KEY": key}})
+	a.setupProvider(t, "slow", "openai_compatible", slow.URL+"/v1", nil)
+	a.setupModel(t, "m", "", nil)
+	a.addRoute(t, "m", "slow", "mock-gpt", nil)
+	var created struct {
+		ID    int64  `json:"id"`
+		Token string `json:"token"`
+	}
+	a.mustAdmin(t, 201, "POST", "/client-keys", map[string]any{"name": "doomed"}, &created)
+	other := a.clientKey(t, "other")
+	waitFor(t, 2*time.Second, func() bool {
+		// Not a chat: the slow upstream takes 50s to answer one.
+		return b.do(t, "GET", "/v1/models/m", created.Token, nil, nil) == 200 && b.do(t, "GET", "/v1/models/m", other, nil, nil) == 200
+	}, "replica B did not see the configuration")
+
+	open := func(tok string) (*bufio.Reader, io.Closer) {
+		body := `{"model":"m","stream":true,"messages":[{"role":"user","content":"long"}]}`
+		req, _ := http.NewRequest("POST", b.URL+"/v1/chat/completions", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != 200 {
+			t.Fatalf("stream: %d", resp.StatusCode)
+		}
+		br := bufio.NewReader(resp.Body)
+		if _, err := br.ReadString('\n'); err != nil {
+			t.Fatal(err)
+		}
+		return br, resp.Body
+	}
+	doomed, c1 := open(created.Token)
+	defer c1.Close()
+	kept, c2 := open(other)
+	defer c2.Close()
+
+	revokedAt := time.Now()
+	a.mustAdmin(t, 204, "DELETE", "/client-keys/"+strconv.FormatInt(created.ID, 10), nil, nil)
+	type result struct {
+		last string
+		done bool
+		err  error
+	}
+	ended := make(chan result, 1)
+	go func() {
+		var r result
+		for {
+			line, err := doomed.ReadString('\n')
+			if strings.HasPrefix(line, "data: ") {
+				r.last = line
+				if strings.TrimSpace(line) == "data: [DONE]" {
+					r.done = true
+				}
+			}
+			if err != nil {
+				if err != io.EOF {
+					r.err = err
+				}
+				ended <- r
+				return
+			}
+		}
+	}()
+	select {
+	case r := <-ended:
+		took := time.Since(revokedAt)
+		t.Logf("stream on the other replica ended %v after the revocation", took)
+		if took > 1500*time.Millisecond {
+			t.Errorf("ended after %v, want about a second", took)
+		}
+		if r.done || r.err != nil || !strings.Contains(r.last, `"error"`) {
+			t.Fatalf("the stream did not end with an error event: last %q done %v err %v", r.last, r.done, r.err)
+		}
+		decodeErr(t, []byte(strings.TrimPrefix(strings.TrimSpace(r.last), "data: ")))
+	case <-time.After(3 * time.Second):
+		t.Fatal("the revoked key's stream on the other replica was still open 3s after the revocation")
+	}
+	// The other key's stream is untouched.
+	for range 3 {
+		line, err := kept.ReadString('\n')
+		if err != nil || strings.Contains(line, `"error"`) {
+			t.Fatalf("the other key's stream: %q %v", line, err)
+		}
+	}
+	// And the revoked key is refused on B.
+	if st := b.do(t, "GET", "/v1/models/m", created.Token, nil, nil); st != 401 {
+		t.Errorf("revoked key on B: %d", st)
 	}
 }
