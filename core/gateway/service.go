@@ -75,8 +75,9 @@ type Service struct {
 // streamSet is the open streams of one client key. Its lock is taken at a
 // stream's start and end only, and contended only by the same key's streams.
 type streamSet struct {
-	mu sync.Mutex
-	m  map[*Stream]struct{}
+	mu   sync.Mutex
+	m    map[*Stream]struct{}
+	dead bool // dropped from Service.open; a new stream takes a new set
 }
 
 // errKeyRevoked is what a client sees when its key is disabled or deleted
@@ -90,14 +91,21 @@ func (s *Service) trackStream(st *Stream, client *domain.ClientKey) {
 	if client == nil || len(client.Hash) != sha256.Size {
 		return
 	}
-	v, ok := s.open.Load(client.ID)
-	if !ok {
-		v, _ = s.open.LoadOrStore(client.ID, &streamSet{m: map[*Stream]struct{}{}})
+	var set *streamSet
+	for {
+		v, ok := s.open.Load(client.ID)
+		if !ok {
+			v, _ = s.open.LoadOrStore(client.ID, &streamSet{m: map[*Stream]struct{}{}})
+		}
+		set = v.(*streamSet)
+		set.mu.Lock()
+		if !set.dead {
+			set.m[st] = struct{}{}
+			set.mu.Unlock()
+			break
+		}
+		set.mu.Unlock() // dropped by a reload: take the new one
 	}
-	set := v.(*streamSet)
-	set.mu.Lock()
-	set.m[st] = struct{}{}
-	set.mu.Unlock()
 	st.set = set
 	var h [sha256.Size]byte
 	copy(h[:], client.Hash)
@@ -106,7 +114,8 @@ func (s *Service) trackStream(st *Stream, client *domain.ClientKey) {
 	}
 }
 
-// revokeStreams ends the open streams of client keys not in enabled.
+// revokeStreams ends the open streams of client keys not in enabled, and
+// drops their sets so that deleted keys leave nothing behind.
 func (s *Service) revokeStreams(enabled map[int64]bool) {
 	s.open.Range(func(k, v any) bool {
 		if enabled[k.(int64)] {
@@ -117,6 +126,8 @@ func (s *Service) revokeStreams(enabled map[int64]bool) {
 		for st := range set.m {
 			st.revoke()
 		}
+		set.dead = true
+		s.open.Delete(k)
 		set.mu.Unlock()
 		return true
 	})
