@@ -9799,6 +9799,8 @@ type CreateChatCompletionResponse struct {
 	JSON401 *OpenAIError
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *OpenAIError
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *OpenAIError
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *OpenAIError
 	// JSON429 the response for an HTTP 429 `application/json` response
@@ -9831,6 +9833,11 @@ func (r CreateChatCompletionResponse) GetJSON401() *OpenAIError {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r CreateChatCompletionResponse) GetJSON404() *OpenAIError {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r CreateChatCompletionResponse) GetJSON408() *OpenAIError {
+	return r.JSON408
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -9894,6 +9901,8 @@ type ListModelsResponse struct {
 	JSON200 *ModelList
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *OpenAIError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *OpenAIError
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -9904,6 +9913,11 @@ func (r ListModelsResponse) GetJSON200() *ModelList {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r ListModelsResponse) GetJSON401() *OpenAIError {
 	return r.JSON401
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListModelsResponse) GetJSON503() *OpenAIError {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -9944,6 +9958,8 @@ type RetrieveModelResponse struct {
 	JSON401 *OpenAIError
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *OpenAIError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *OpenAIError
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -9959,6 +9975,11 @@ func (r RetrieveModelResponse) GetJSON401() *OpenAIError {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r RetrieveModelResponse) GetJSON404() *OpenAIError {
 	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RetrieveModelResponse) GetJSON503() *OpenAIError {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -12894,6 +12915,13 @@ func ParseCreateChatCompletionResponse(rsp *http.Response) (*CreateChatCompletio
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest OpenAIError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest OpenAIError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -12992,6 +13020,13 @@ func ParseListModelsResponse(rsp *http.Response) (*ListModelsResponse, error) {
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest OpenAIError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	return response, nil
@@ -13031,6 +13066,13 @@ func ParseRetrieveModelResponse(rsp *http.Response) (*RetrieveModelResponse, err
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest OpenAIError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
