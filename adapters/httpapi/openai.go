@@ -88,19 +88,20 @@ func (h *openaiHandlers) chatCompletions(w http.ResponseWriter, r *http.Request)
 	start := time.Now()
 	reqID := h.gw.NewRequestID()
 	w.Header().Set(headerRequestID, reqID)
+	// The body must arrive within bodyTimeout. The deadline is set first
+	// and lifted once the body has arrived, so that it does not cut a long
+	// stream (net/http's background read would cancel the request); on
+	// every early return it stays, so that net/http's drain of an unread
+	// body cannot wait on a trickling client either.
+	rc := http.NewResponseController(w)
+	if h.bodyTimeout > 0 {
+		_ = rc.SetReadDeadline(time.Now().Add(h.bodyTimeout))
+	}
 	client, err := h.gw.Authenticate(bearer(r))
 	if err != nil {
 		writeOpenAIError(w, err)
 		h.gw.Reject(reqID, start, nil, http.StatusUnauthorized, err)
 		return
-	}
-	// The body must arrive within bodyTimeout. The deadline is lifted once
-	// it has, so that it does not cut a long stream (net/http's background
-	// read would cancel the request); after a failure it stays, so that
-	// net/http's drain of the rest cannot wait on a trickling client.
-	rc := http.NewResponseController(w)
-	if h.bodyTimeout > 0 {
-		_ = rc.SetReadDeadline(time.Now().Add(h.bodyTimeout))
 	}
 	body, err := readBody(r, h.maxBody)
 	if h.bodyTimeout > 0 && err == nil {
@@ -132,7 +133,7 @@ func (h *openaiHandlers) chatCompletions(w http.ResponseWriter, r *http.Request)
 	}
 	call := &gateway.Call{Req: req, Client: client, Provider: r.Header.Get("X-Provider"), RequestID: reqID, Start: start}
 	if req.Stream {
-		h.stream(w, r, call)
+		h.stream(w, r, rc, call)
 		return
 	}
 	resp, res, err := h.gw.Complete(r.Context(), call)
@@ -184,7 +185,7 @@ var (
 // before the status line goes out, so that failures before it keep their
 // status and may fail over; after it, a failure ends the stream with an error
 // event and no [DONE].
-func (h *openaiHandlers) stream(w http.ResponseWriter, r *http.Request, call *gateway.Call) {
+func (h *openaiHandlers) stream(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, call *gateway.Call) {
 	st, res, err := h.gw.Stream(r.Context(), call)
 	setResult(w, res)
 	if err != nil {
@@ -198,7 +199,6 @@ func (h *openaiHandlers) stream(w http.ResponseWriter, r *http.Request, call *ga
 	hd.Set("Connection", "keep-alive")
 	hd.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
 	var scratch []byte
 	for {
 		ch, err := st.Next()

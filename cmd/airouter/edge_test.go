@@ -19,7 +19,7 @@ import (
 // trickle opens a connection, sends the headers of a chat request that
 // claims a body of claim bytes, and then sends one byte every interval until
 // the server answers or closes. The returned channel yields the status line
-// (or the read error) once.
+// (or the read error), then "closed" when the server closes the connection.
 func trickle(t *testing.T, base, token string, claim int, interval time.Duration) (net.Conn, <-chan string) {
 	t.Helper()
 	u, _ := url.Parse(base)
@@ -29,7 +29,7 @@ func trickle(t *testing.T, base, token string, claim int, interval time.Duration
 	}
 	t.Cleanup(func() { c.Close() })
 	fmt.Fprintf(c, "POST /v1/chat/completions HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{", u.Host, token, claim)
-	out := make(chan string, 1)
+	out := make(chan string, 2)
 	stop := make(chan struct{})
 	go func() {
 		t := time.NewTicker(interval)
@@ -55,6 +55,7 @@ func trickle(t *testing.T, base, token string, claim int, interval time.Duration
 		}
 		out <- strings.TrimSpace(line)
 		_, _ = io.Copy(io.Discard, br) // until the server closes
+		out <- "closed"
 	}()
 	return c, out
 }
@@ -95,6 +96,17 @@ func TestRegressionSlowBodyMemory(t *testing.T) {
 	}
 	if took := time.Since(start); took > 3*time.Second {
 		t.Errorf("cut off after %v", took)
+	}
+	// A client with a bad key and a small claimed body is refused at once
+	// and, as net/http would drain its body, cut off at the deadline too.
+	_, out := trickle(t, s.URL, "sk-ar-wrong", 1000, 100*time.Millisecond)
+	if line := <-out; !strings.Contains(line, " 401 ") {
+		t.Errorf("bad key: %q", line)
+	}
+	select {
+	case <-out:
+	case <-time.After(3 * time.Second):
+		t.Error("the connection of an unauthenticated trickling client stayed open")
 	}
 	// A normal request still works on a fresh connection.
 	if st, _, out := s.chat(t, tok, userMsg("nope", "hi"), nil); st != 404 {
