@@ -8,6 +8,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/airouter/airouter/core/domain"
+	"github.com/airouter/airouter/core/gateway"
 )
 
 // TimeoutsDTO are a provider's timeouts in milliseconds; 0 means the default.
@@ -68,6 +69,18 @@ type ProviderPatch struct {
 	Enabled  *bool             `json:"enabled,omitempty"`
 	Timeouts *TimeoutsDTO      `json:"timeouts,omitempty"`
 	Headers  map[string]string `json:"headers,omitempty" doc:"Replaces all extra headers"`
+	Keys     []KeyCreate       `json:"keys,omitempty" doc:"Replaces every stored key of the provider. Required when base_url or kind changes and the provider has keys: changing where keys are sent requires knowing them"`
+}
+
+func newKeys(in []KeyCreate) []gateway.NewKey {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]gateway.NewKey, len(in))
+	for i, k := range in {
+		out[i] = gateway.NewKey{Name: k.Name, Secret: k.Secret, Weight: k.Weight, ExpiresAt: k.ExpiresAt}
+	}
+	return out
 }
 
 type ProviderPath struct {
@@ -150,7 +163,7 @@ func (h *adminHandlers) registerProviders(api huma.API) {
 					p.Headers = b.Headers
 				}
 				return nil
-			})
+			}, newKeys(b.Keys))
 			if err != nil {
 				return nil, h.problem(ctx, err)
 			}
@@ -167,7 +180,7 @@ func (h *adminHandlers) registerProviders(api huma.API) {
 				out, err := h.a.UpdateProvider(ctx, in.Provider, func(p *domain.Provider) error {
 					p.Enabled = enable
 					return nil
-				})
+				}, nil)
 				if err != nil {
 					return nil, h.problem(ctx, err)
 				}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +26,7 @@ import (
 type openaiHandlers struct {
 	gw           *gateway.Service
 	maxBody      int64
+	bodyTimeout  time.Duration
 	writeTimeout time.Duration
 }
 
@@ -47,19 +49,28 @@ func bearer(r *http.Request) string {
 	return ""
 }
 
+// initialBodyBuffer caps the buffer allocated before any byte arrives: a
+// Content-Length is a claim, not bytes, and a client that claims 32 MiB and
+// trickles must not hold 32 MiB. Bodies up to this size (nearly all) are read
+// into one exactly sized buffer; larger ones grow it as bytes arrive.
+const initialBodyBuffer = 64 << 10
+
 // readBody reads at most limit bytes of the body into one buffer that the
-// request keeps (sized from Content-Length when the client sent it).
+// request keeps. The buffer grows from the bytes actually read.
 func readBody(r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, errBodyTooLarge
 	}
-	size := 512
+	size := int64(512)
 	if r.ContentLength > 0 {
-		size = int(r.ContentLength) + 1 // +1: EOF is seen without growing
+		size = min(r.ContentLength+1, initialBodyBuffer) // +1: EOF is seen without growing
 	}
 	buf := bytes.NewBuffer(make([]byte, 0, size))
 	n, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
 	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, errBodyTimeout
+		}
 		return nil, &domain.Error{Code: domain.CodeInvalid, Msg: "could not read the request body"}
 	}
 	if n > limit {
@@ -68,12 +79,24 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-var errBodyTooLarge = errors.New("request body too large")
+var (
+	errBodyTooLarge = errors.New("request body too large")
+	errBodyTimeout  = errors.New("request body not received in time")
+)
 
 func (h *openaiHandlers) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	reqID := h.gw.NewRequestID()
 	w.Header().Set(headerRequestID, reqID)
+	// The body must arrive within bodyTimeout. The deadline is set first
+	// and lifted once the body has arrived, so that it does not cut a long
+	// stream (net/http's background read would cancel the request); on
+	// every early return it stays, so that net/http's drain of an unread
+	// body cannot wait on a trickling client either.
+	rc := http.NewResponseController(w)
+	if h.bodyTimeout > 0 {
+		_ = rc.SetReadDeadline(time.Now().Add(h.bodyTimeout))
+	}
 	client, err := h.gw.Authenticate(bearer(r))
 	if err != nil {
 		writeOpenAIError(w, err)
@@ -81,7 +104,17 @@ func (h *openaiHandlers) chatCompletions(w http.ResponseWriter, r *http.Request)
 		return
 	}
 	body, err := readBody(r, h.maxBody)
+	if h.bodyTimeout > 0 && err == nil {
+		_ = rc.SetReadDeadline(time.Time{})
+	}
 	if err != nil {
+		if err == errBodyTimeout {
+			w.Header().Set("Connection", "close")
+			writeOpenAIErrorStatus(w, http.StatusRequestTimeout, "invalid_request_error", "request_timeout", "",
+				"The request body did not arrive within "+h.bodyTimeout.String()+".")
+			h.gw.Reject(reqID, start, client, http.StatusRequestTimeout, &domain.Error{Code: domain.CodeInvalid, Msg: "request body timeout"})
+			return
+		}
 		if err == errBodyTooLarge {
 			writeOpenAIErrorStatus(w, http.StatusRequestEntityTooLarge, "invalid_request_error", "request_too_large", "",
 				"The request body exceeds the limit of "+strconv.FormatInt(h.maxBody, 10)+" bytes.")
@@ -100,7 +133,7 @@ func (h *openaiHandlers) chatCompletions(w http.ResponseWriter, r *http.Request)
 	}
 	call := &gateway.Call{Req: req, Client: client, Provider: r.Header.Get("X-Provider"), RequestID: reqID, Start: start}
 	if req.Stream {
-		h.stream(w, r, call)
+		h.stream(w, r, rc, call)
 		return
 	}
 	resp, res, err := h.gw.Complete(r.Context(), call)
@@ -153,7 +186,7 @@ var (
 // before the status line goes out, so that failures before it keep their
 // status and may fail over; after it, a failure ends the stream with an error
 // event and no [DONE].
-func (h *openaiHandlers) stream(w http.ResponseWriter, r *http.Request, call *gateway.Call) {
+func (h *openaiHandlers) stream(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, call *gateway.Call) {
 	st, res, err := h.gw.Stream(r.Context(), call)
 	setResult(w, res)
 	if err != nil {
@@ -167,7 +200,6 @@ func (h *openaiHandlers) stream(w http.ResponseWriter, r *http.Request, call *ga
 	hd.Set("Connection", "keep-alive")
 	hd.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
 	var scratch []byte
 	for {
 		ch, err := st.Next()

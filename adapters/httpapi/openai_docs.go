@@ -182,7 +182,7 @@ func documentOpenAI(api huma.API) {
 				"model": "demo", "messages": []any{map[string]any{"role": "user", "content": "Say hello"}},
 			}},
 		}},
-		Responses: openAIErrorResponses(400, 401, 404, 413, 429, 502, 503, 504),
+		Responses: openAIErrorResponses(400, 401, 404, 408, 413, 429, 502, 503, 504),
 	}
 	chat.Responses["200"] = &huma.Response{
 		Description: "The completion, or a stream of chunks when stream is true.",
@@ -201,7 +201,7 @@ func documentOpenAI(api huma.API) {
 	list := &huma.Operation{
 		OperationID: "listModels", Method: http.MethodGet, Path: "/v1/models", Summary: "List models",
 		Description: "Enabled models with at least one healthy route.", Tags: []string{"OpenAI"}, Security: security,
-		Responses: openAIErrorResponses(401),
+		Responses: openAIErrorResponses(401, 503),
 	}
 	list.Responses["200"] = &huma.Response{Description: "OK", Content: map[string]*huma.MediaType{"application/json": {Schema: ref("ModelList")}}}
 	oa.AddOperation(list)
@@ -210,7 +210,7 @@ func documentOpenAI(api huma.API) {
 		OperationID: "retrieveModel", Method: http.MethodGet, Path: "/v1/models/{model}", Summary: "Retrieve a model",
 		Tags: []string{"OpenAI"}, Security: security,
 		Parameters: []*huma.Param{{Name: "model", In: "path", Required: true, Schema: &huma.Schema{Type: "string"}}},
-		Responses:  openAIErrorResponses(401, 404),
+		Responses:  openAIErrorResponses(401, 404, 503),
 	}
 	get.Responses["200"] = &huma.Response{Description: "OK", Content: map[string]*huma.MediaType{"application/json": {Schema: ref("Model")}}}
 	oa.AddOperation(get)

@@ -32,7 +32,17 @@ type Options struct {
 	Version      string
 	MaxBodyBytes int64         // default 32 MiB
 	WriteTimeout time.Duration // per write of a stream; default 60s
-	Metrics      http.Handler  // served at /metrics when set
+	// BodyTimeout bounds the time a /v1 request body may take to arrive;
+	// default 30s.
+	BodyTimeout time.Duration
+	// MaxInFlight bounds the /v1 requests served at once, streams
+	// included; the excess gets 503 with Retry-After. Default 2048.
+	MaxInFlight int
+	// OnShed is called for every request refused by MaxInFlight (a metric).
+	OnShed  func()
+	Metrics http.Handler // served at /metrics when set
+	// MetricsToken, when set, is the bearer token /metrics requires.
+	MetricsToken string
 	// Ready reports whether dependencies are reachable, by name (postgres,
 	// temporal); a non-nil error for a required one fails /readyz.
 	Ready func(ctx context.Context) map[string]error
@@ -55,6 +65,15 @@ func New(o Options) (http.Handler, huma.API, error) {
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = 60 * time.Second
 	}
+	if o.BodyTimeout <= 0 {
+		o.BodyTimeout = 30 * time.Second
+	}
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = 2048
+	}
+	if o.OnShed == nil {
+		o.OnShed = func() {}
+	}
 	r := chi.NewRouter()
 	r.Use(recoverer(o.Logger))
 	api := NewAPI(r, o.Version)
@@ -72,10 +91,11 @@ func Document(version string) huma.API {
 }
 
 func register(r chi.Router, api huma.API, o Options) {
-	oh := &openaiHandlers{gw: o.Gateway, maxBody: o.MaxBodyBytes, writeTimeout: o.WriteTimeout}
-	r.Post("/v1/chat/completions", oh.chatCompletions)
-	r.Get("/v1/models", oh.listModels)
-	r.Get("/v1/models/*", oh.getModel)
+	oh := &openaiHandlers{gw: o.Gateway, maxBody: o.MaxBodyBytes, bodyTimeout: o.BodyTimeout, writeTimeout: o.WriteTimeout}
+	lim := newLimiter(o.MaxInFlight, o.OnShed)
+	r.Post("/v1/chat/completions", lim.wrap(oh.chatCompletions))
+	r.Get("/v1/models", lim.wrap(oh.listModels))
+	r.Get("/v1/models/*", lim.wrap(oh.getModel))
 	documentOpenAI(api)
 
 	adminHash := sha256.Sum256([]byte(o.AdminToken))
@@ -94,7 +114,7 @@ func register(r chi.Router, api huma.API, o Options) {
 	})
 	r.Get("/readyz", readyz(o))
 	if o.Metrics != nil {
-		r.Method(http.MethodGet, "/metrics", o.Metrics)
+		r.Method(http.MethodGet, "/metrics", metricsAuth(o.MetricsToken, o.Metrics))
 	}
 	r.NotFound(func(w http.ResponseWriter, req *http.Request) {
 		if strings.HasPrefix(req.URL.Path, "/v1/") {
@@ -167,6 +187,57 @@ func adminAuth(api huma.API, want [32]byte) func(huma.Context, func(huma.Context
 		}
 		next(ctx)
 	}
+}
+
+// limiter bounds the requests in flight with a buffered channel: a
+// non-blocking send takes a slot, so the hot path takes no lock and
+// allocates nothing, and the excess is refused at once rather than queued.
+type limiter struct {
+	slots  chan struct{}
+	onShed func()
+}
+
+func newLimiter(n int, onShed func()) *limiter {
+	return &limiter{slots: make(chan struct{}, n), onShed: onShed}
+}
+
+func (l *limiter) wrap(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case l.slots <- struct{}{}:
+		default:
+			l.onShed()
+			w.Header().Set("Retry-After", "1")
+			writeOpenAIErrorStatus(w, http.StatusServiceUnavailable, "api_error", "server_overloaded", "",
+				"The server is handling as many requests as it is configured to (MAX_IN_FLIGHT); retry after a second.")
+			return
+		}
+		defer func() { <-l.slots }()
+		next(w, r)
+	}
+}
+
+// metricsAuth requires the bearer token when one is set; /metrics names
+// providers and models.
+func metricsAuth(token string, next http.Handler) http.Handler {
+	if token == "" {
+		return next
+	}
+	want := sha256.Sum256([]byte(token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header.Get("Authorization")
+		var tok string
+		if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+			tok = strings.TrimSpace(h[7:])
+		}
+		got := sha256.Sum256([]byte(tok))
+		if tok == "" || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="airouter-metrics"`)
+			writeProblem(w, http.StatusUnauthorized, "a valid metrics token is required (Authorization: Bearer <METRICS_TOKEN>)")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func readyz(o Options) http.HandlerFunc {

@@ -33,6 +33,7 @@ type Prometheus struct {
 	retries   *prometheus.CounterVec
 	failures  *prometheus.CounterVec
 	logDrops  prometheus.Counter
+	shed      prometheus.Counter
 	health    *prometheus.GaugeVec
 	healthSrc func() []HealthGauge
 
@@ -93,6 +94,9 @@ func New(healthSrc func() []HealthGauge) *Prometheus {
 		logDrops: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "airouter_request_log_dropped_total", Help: "Request-log entries that could not be written to PostgreSQL.",
 		}),
+		shed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "airouter_requests_shed_total", Help: "Client requests refused with 503 because MAX_IN_FLIGHT requests were in flight.",
+		}),
 		health: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "airouter_route_health", Help: "1 for the current health state of each route.",
 		}, []string{"provider", "route", "state"}),
@@ -107,10 +111,13 @@ func New(healthSrc func() []HealthGauge) *Prometheus {
 			Name: "airouter_client_key_requests_total", Help: "Client requests by client key name.",
 		}, []string{"key"}),
 	}
-	reg.MustRegister(p.requests, p.latency, p.ttft, p.tokens, p.cost, p.inflight, p.retries, p.failures, p.logDrops,
+	reg.MustRegister(p.requests, p.latency, p.ttft, p.tokens, p.cost, p.inflight, p.retries, p.failures, p.logDrops, p.shed,
 		p.keySpend, p.keyTokens, p.keyRequests, &healthCollector{p}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return p
 }
+
+// Shed counts one request refused for being over the in-flight limit.
+func (p *Prometheus) Shed() { p.shed.Inc() }
 
 // Handler serves the metrics in the Prometheus text format.
 func (p *Prometheus) Handler() http.Handler {

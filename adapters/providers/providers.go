@@ -39,17 +39,32 @@ func NewFactory() ports.ProviderFactory {
 	return ports.ProviderFactoryFunc(NewClient)
 }
 
+// Options configure the clients of NewFactoryWith.
+type Options struct {
+	// DenyNonPublic refuses connections to loopback, private, link-local
+	// (cloud metadata), CGNAT and unspecified addresses, checked at every
+	// dial after name resolution (UPSTREAM_ALLOW_PRIVATE=false).
+	DenyNonPublic bool
+}
+
+// NewFactoryWith is NewFactory with options.
+func NewFactoryWith(o Options) ports.ProviderFactory {
+	return ports.ProviderFactoryFunc(func(p domain.Provider) (ports.ProviderClient, error) { return newClient(p, o) })
+}
+
 // NewClient builds the client of one provider.
-func NewClient(p domain.Provider) (ports.ProviderClient, error) {
+func NewClient(p domain.Provider) (ports.ProviderClient, error) { return newClient(p, Options{}) }
+
+func newClient(p domain.Provider, o Options) (ports.ProviderClient, error) {
 	switch p.Kind {
 	case domain.KindOpenAI, domain.KindVolcengine, domain.KindOpenAICompatible:
-		c, err := openai.New(p)
+		c, err := openai.New(p, openai.WithDenyNonPublic(o.DenyNonPublic))
 		if err != nil {
 			return nil, err
 		}
 		return c, nil
 	case domain.KindAnthropic:
-		c, err := anthropic.New(p)
+		c, err := anthropic.New(p, anthropic.WithDenyNonPublic(o.DenyNonPublic))
 		if err != nil {
 			return nil, err
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"strconv"
@@ -39,6 +40,10 @@ type config struct {
 	PprofAddr           string
 	RequestTimeout      time.Duration
 	LeaseTTL            time.Duration
+	BodyTimeout         time.Duration
+	MaxInFlight         int
+	MetricsToken        string
+	AllowPrivate        bool
 }
 
 // envSpec documents one variable; the README's table is written from these.
@@ -57,7 +62,7 @@ var envSpecs = []envSpec{
 	{"TEMPORAL_ADDRESS", "127.0.0.1:7233", "Temporal frontend host:port."},
 	{"TEMPORAL_NAMESPACE", "default", "Temporal namespace."},
 	{"TEMPORAL_TASK_QUEUE", "airouter", "Task queue of the worker's workflows and activities."},
-	{"ADMIN_TOKEN", "", "Bearer token of the admin API (/api/v1), at least 16 characters. Required by serve."},
+	{"ADMIN_TOKEN", "", "Bearer token of the admin API (/api/v1): at least 16 characters and about 64 bits of entropy estimated from its characters (e.g. `openssl rand -hex 32`). Required by serve."},
 	{"AIROUTER_MASTER_KEY", "", "32 random bytes, base64, that encrypt provider keys at rest (AES-256-GCM). Required by serve and worker."},
 	{"DB_AUTO_MIGRATE", "true", "Apply pending migrations when serve or worker starts."},
 	{"MAX_BODY_BYTES", "33554432", "Largest accepted request body in bytes (default 32 MiB)."},
@@ -68,6 +73,10 @@ var envSpecs = []envSpec{
 	{"REQUEST_LOG_RETENTION_DAYS", "30", "Request-log entries older than this are deleted daily (0 keeps them)."},
 	{"DB_MAX_CONNS", "20", "Size of the PostgreSQL connection pool."},
 	{"REQUEST_TIMEOUT", "600", "Seconds a client request may take over all its attempts, streams included (each attempt is also bounded by its provider's timeouts)."},
+	{"REQUEST_BODY_TIMEOUT", "30", "Seconds a /v1 request body may take to arrive after its headers; slower clients get 408 and the connection is closed."},
+	{"MAX_IN_FLIGHT", "2048", "Most /v1 requests served at once, streams included; the excess gets 503 with Retry-After (counted in airouter_requests_shed_total)."},
+	{"METRICS_TOKEN", "", "When set, /metrics requires Authorization: Bearer <METRICS_TOKEN> (it names providers and models); open when empty."},
+	{"UPSTREAM_ALLOW_PRIVATE", "true", "false: refuse provider base URLs that resolve to loopback, private, link-local (cloud metadata), CGNAT or unspecified addresses, at the admin API and when dialing."},
 	{"PPROF_ADDR", "", "host:port of a separate listener serving Go's /debug/pprof profiles (off when empty; keep it on loopback)."},
 }
 
@@ -141,6 +150,8 @@ func loadConfig(getenv func(string) string, need needs) (config, error) {
 			return c, &envError{"ADMIN_TOKEN", "must be at least 16 characters"}
 		case strings.TrimSpace(c.AdminToken) != c.AdminToken:
 			return c, &envError{"ADMIN_TOKEN", "must not start or end with white space"}
+		case tokenBits(c.AdminToken) < minTokenBits:
+			return c, &envError{"ADMIN_TOKEN", fmt.Sprintf("is too guessable: about %.0f bits of entropy estimated from its characters, %d needed; use a random token such as the output of `openssl rand -hex 32`", tokenBits(c.AdminToken), minTokenBits)}
 		}
 	}
 	if mk := getenv("AIROUTER_MASTER_KEY"); mk != "" || need.masterKey {
@@ -185,12 +196,48 @@ func loadConfig(getenv func(string) string, need needs) (config, error) {
 		return c, err
 	}
 	c.LeaseTTL = time.Duration(secs) * time.Millisecond
+	if secs, err = intVar(get, "REQUEST_BODY_TIMEOUT", 1, 3600); err != nil {
+		return c, err
+	}
+	c.BodyTimeout = time.Duration(secs) * time.Second
+	if c.MaxInFlight, err = intVar(get, "MAX_IN_FLIGHT", 1, 1<<20); err != nil {
+		return c, err
+	}
+	c.MetricsToken = getenv("METRICS_TOKEN")
+	if c.MetricsToken != "" && strings.TrimSpace(c.MetricsToken) != c.MetricsToken {
+		return c, &envError{"METRICS_TOKEN", "must not start or end with white space"}
+	}
+	if c.AllowPrivate, err = boolVar(get, "UPSTREAM_ALLOW_PRIVATE"); err != nil {
+		return c, err
+	}
 	if c.PprofAddr = get("PPROF_ADDR"); c.PprofAddr != "" {
 		if _, _, serr := net.SplitHostPort(c.PprofAddr); serr != nil {
 			return c, &envError{"PPROF_ADDR", "must be host:port, e.g. 127.0.0.1:6060"}
 		}
 	}
 	return c, nil
+}
+
+// minTokenBits is the least estimated entropy of ADMIN_TOKEN.
+const minTokenBits = 64
+
+// tokenBits estimates a token's entropy from its own characters: its length
+// times the Shannon entropy of their frequencies. It cannot see structure
+// (a dictionary word scores like random letters), so it only catches the
+// plainly weak: repeated or few distinct characters, short tokens.
+func tokenBits(tok string) float64 {
+	counts := map[rune]int{}
+	n := 0
+	for _, r := range tok {
+		counts[r]++
+		n++
+	}
+	var h float64
+	for _, c := range counts {
+		p := float64(c) / float64(n)
+		h -= p * math.Log2(p)
+	}
+	return h * float64(n)
 }
 
 type needs struct {

@@ -93,3 +93,53 @@ func TestRunUsageAndBadConfig(t *testing.T) {
 		t.Fatalf("openapi: %v", err)
 	}
 }
+
+// TestRegressionAdminTokenEntropy: a token of 16 identical characters (or
+// few distinct ones) was accepted; it is refused with one line saying why,
+// while the tokens the dev stack and the tests generate pass.
+func TestRegressionAdminTokenEntropy(t *testing.T) {
+	t.Parallel()
+	for _, weak := range []string{"aaaaaaaaaaaaaaaa", "abababababababababababab", "1111111111111111111111111111112"} {
+		env := validEnv()
+		env["ADMIN_TOKEN"] = weak
+		_, err := loadConfig(envOf(env), needs{database: true, admin: true, masterKey: true})
+		if err == nil || !strings.Contains(err.Error(), "ADMIN_TOKEN") || !strings.Contains(err.Error(), "entropy") || strings.Contains(err.Error(), "\n") || strings.Contains(err.Error(), weak) {
+			t.Errorf("ADMIN_TOKEN=%q: %v", weak, err)
+		}
+	}
+	for _, good := range []string{
+		"adm_0f3a9c1be27d4865a0c3f19b2e7d5a60c4b8e1f2a3d49c07", // scripts/dev-stack.sh: adm_ + 24 random bytes in hex
+		"adm-test-token-0123456789",                            // the e2e harness
+		"adm-canaryADMINtoken-0a1b2c3d4e5f",                    // the canary test
+	} {
+		env := validEnv()
+		env["ADMIN_TOKEN"] = good
+		if _, err := loadConfig(envOf(env), needs{database: true, admin: true, masterKey: true}); err != nil {
+			t.Errorf("ADMIN_TOKEN=%q refused: %v", good, err)
+		}
+	}
+	// Not required by the worker: a weak token there does not stop it.
+	env := validEnv()
+	env["ADMIN_TOKEN"] = "aaaaaaaaaaaaaaaa"
+	if _, err := loadConfig(envOf(env), needs{database: true, masterKey: true}); err != nil {
+		t.Errorf("worker: %v", err)
+	}
+}
+
+func TestLoadConfigEdgeSettings(t *testing.T) {
+	t.Parallel()
+	c, err := loadConfig(envOf(validEnv()), needs{database: true, admin: true, masterKey: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.BodyTimeout.Seconds() != 30 || c.MaxInFlight != 2048 || c.MetricsToken != "" || !c.AllowPrivate {
+		t.Fatalf("defaults: %+v", c)
+	}
+	for _, bad := range [][2]string{{"REQUEST_BODY_TIMEOUT", "0"}, {"MAX_IN_FLIGHT", "0"}, {"UPSTREAM_ALLOW_PRIVATE", "perhaps"}, {"METRICS_TOKEN", " x"}} {
+		env := validEnv()
+		env[bad[0]] = bad[1]
+		if _, err := loadConfig(envOf(env), needs{database: true, admin: true, masterKey: true}); err == nil || !strings.Contains(err.Error(), bad[0]) {
+			t.Errorf("%s=%q: %v", bad[0], bad[1], err)
+		}
+	}
+}

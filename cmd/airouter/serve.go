@@ -95,7 +95,13 @@ func idPrefix(taskQueue string) string {
 }
 
 func workflowDeps(d *deps) workflows.Deps {
-	return workflows.Deps{Providers: d.store, Keys: d.store, Health: d.store, Rotations: d.store, Factory: providers.NewFactory(), Clock: ports.SystemClock{}, Models: d.store}
+	return workflows.Deps{Providers: d.store, Keys: d.store, Health: d.store, Rotations: d.store, Factory: providerFactory(d.cfg), Clock: ports.SystemClock{}, Models: d.store}
+}
+
+// providerFactory builds provider clients that refuse non-public upstream
+// addresses at dial time unless UPSTREAM_ALLOW_PRIVATE is true.
+func providerFactory(cfg config) ports.ProviderFactory {
+	return providers.NewFactoryWith(providers.Options{DenyNonPublic: !cfg.AllowPrivate})
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -146,7 +152,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	defer stopBG()
 
 	svc, err = gateway.New(gateway.Options{
-		Loader: d.store, Providers: providers.NewFactory(), Keys: d.store, Logs: d.store, ClientKeys: d.store,
+		Loader: d.store, Providers: providerFactory(cfg), Keys: d.store, Logs: d.store, ClientKeys: d.store,
 		Orchestrator: orch, Metrics: prom, Logger: log, Clock: clockFrom(ctx),
 		Routing:        routing.Options{DefaultStrategy: cfg.Strategy},
 		MaxRetries:     cfg.MaxRetries,
@@ -172,6 +178,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	admin, err := gateway.NewAdmin(gateway.AdminDeps{
 		Providers: d.store, Keys: d.store, Models: d.store, ClientKeys: d.store, Health: d.store, Logs: d.store,
 		Rotations: d.store, Orchestrator: orch, Service: svc, Clock: ports.SystemClock{}, Logger: log,
+		DenyPrivateUpstreams: !cfg.AllowPrivate,
 	})
 	if err != nil {
 		return err
@@ -179,7 +186,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 	handler, _, err := httpapi.New(httpapi.Options{
 		Gateway: svc, Admin: admin, AdminToken: cfg.AdminToken, Logger: log, Version: version,
-		MaxBodyBytes: cfg.MaxBodyBytes, Metrics: prom.Handler(),
+		MaxBodyBytes: cfg.MaxBodyBytes, Metrics: prom.Handler(), MetricsToken: cfg.MetricsToken,
+		BodyTimeout: cfg.BodyTimeout, MaxInFlight: cfg.MaxInFlight, OnShed: prom.Shed,
 		Ready: func(ctx context.Context) map[string]error {
 			return map[string]error{"postgres": d.pool.Ping(ctx), "temporal": orch.Ready(ctx)}
 		},

@@ -8,6 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"maps"
+	"net"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -34,6 +37,8 @@ type Admin struct {
 	svc          *Service
 	clock        ports.Clock
 	log          *slog.Logger
+	denyPrivate  bool
+	lookup       func(ctx context.Context, host string) ([]netip.Addr, error)
 }
 
 // AdminDeps are the Admin's dependencies; only Orchestrator may be nil.
@@ -49,6 +54,11 @@ type AdminDeps struct {
 	Service      *Service
 	Clock        ports.Clock
 	Logger       *slog.Logger
+	// DenyPrivateUpstreams refuses provider base URLs whose host resolves to
+	// a non-public address (domain.NonPublicAddr); UPSTREAM_ALLOW_PRIVATE=false.
+	DenyPrivateUpstreams bool
+	// LookupHost resolves a host name; default net.DefaultResolver.
+	LookupHost func(ctx context.Context, host string) ([]netip.Addr, error)
 }
 
 // NewAdmin checks the dependencies and returns an Admin.
@@ -57,8 +67,47 @@ func NewAdmin(d AdminDeps) (*Admin, error) {
 		d.Logs == nil || d.Rotations == nil || d.Service == nil || d.Clock == nil || d.Logger == nil {
 		return nil, errors.New("gateway: NewAdmin needs every dependency but Orchestrator")
 	}
+	lookup := d.LookupHost
+	if lookup == nil {
+		lookup = func(ctx context.Context, host string) ([]netip.Addr, error) {
+			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+		}
+	}
 	return &Admin{providers: d.Providers, keys: d.Keys, models: d.Models, clientKeys: d.ClientKeys, health: d.Health,
-		logs: d.Logs, rotations: d.Rotations, orchestrator: d.Orchestrator, svc: d.Service, clock: d.Clock, log: d.Logger}, nil
+		logs: d.Logs, rotations: d.Rotations, orchestrator: d.Orchestrator, svc: d.Service, clock: d.Clock, log: d.Logger,
+		denyPrivate: d.DenyPrivateUpstreams, lookup: lookup}, nil
+}
+
+// checkUpstream refuses a base URL whose host is or resolves to a
+// non-public address when private upstreams are denied. The dialer checks
+// again at every connection (DNS may change); this check gives the clear
+// error at configuration time.
+func (a *Admin) checkUpstream(ctx context.Context, baseURL string) error {
+	if !a.denyPrivate {
+		return nil
+	}
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return domain.FieldError("base_url", "must be an absolute http or https URL")
+	}
+	host := u.Hostname()
+	var addrs []netip.Addr
+	if ip, perr := netip.ParseAddr(host); perr == nil {
+		addrs = []netip.Addr{ip}
+	} else {
+		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		addrs, err = a.lookup(lctx, host)
+		cancel()
+		if err != nil || len(addrs) == 0 {
+			return domain.FieldError("base_url", "host %q does not resolve, so it cannot be checked against UPSTREAM_ALLOW_PRIVATE=false", host)
+		}
+	}
+	for _, ip := range addrs {
+		if domain.NonPublicAddr(ip) {
+			return domain.FieldError("base_url", "host %q resolves to the non-public address %s, refused by UPSTREAM_ALLOW_PRIVATE=false", host, ip)
+		}
+	}
+	return nil
 }
 
 // applied reloads this replica's snapshot after a change. A failed reload is
@@ -153,6 +202,9 @@ func (a *Admin) CreateProvider(ctx context.Context, p domain.Provider) (domain.P
 	if err := ValidateProvider(&p); err != nil {
 		return domain.Provider{}, err
 	}
+	if err := a.checkUpstream(ctx, p.BaseURL); err != nil {
+		return domain.Provider{}, err
+	}
 	out, err := a.providers.CreateProvider(ctx, p)
 	if err != nil {
 		return out, err
@@ -168,19 +220,89 @@ func (a *Admin) ListProviders(ctx context.Context) ([]domain.Provider, error) {
 }
 
 // UpdateProvider changes a provider through fn and validates the result.
-func (a *Admin) UpdateProvider(ctx context.Context, ref string, fn func(*domain.Provider) error) (domain.Provider, error) {
+//
+// A change of base_url or kind changes where the provider's keys are sent,
+// so whoever makes it must know the keys: when the provider has keys, the
+// change is refused (naming the field) unless newKeys re-supplies them.
+// newKeys, when given, replace every stored key: the old ones are deleted
+// before the change is stored and the new ones added after it, so a stored
+// key is never sent to a place it was not given for (a failure in between
+// leaves the provider without keys, never with old keys at a new place).
+func (a *Admin) UpdateProvider(ctx context.Context, ref string, fn func(*domain.Provider) error, newKeys []NewKey) (domain.Provider, error) {
 	cur, err := a.ProviderRef(ctx, ref)
 	if err != nil {
 		return cur, err
 	}
+	// Apply fn to a copy first: the rule needs the outcome before anything
+	// is written.
+	want := cur
+	want.Headers = maps.Clone(cur.Headers)
+	if err := fn(&want); err != nil {
+		return cur, err
+	}
+	if err := ValidateProvider(&want); err != nil {
+		return cur, err
+	}
+	if want.BaseURL != cur.BaseURL {
+		if err := a.checkUpstream(ctx, want.BaseURL); err != nil {
+			return cur, err
+		}
+	}
+	keys := make([]domain.ProviderKey, 0, len(newKeys))
+	for i, nk := range newKeys {
+		k, err := validateNewKey(nk)
+		if err != nil {
+			var de *domain.Error
+			if errors.As(err, &de) {
+				return cur, domain.FieldError("keys["+strconv.Itoa(i)+"]."+de.Field, "%s", de.Msg)
+			}
+			return cur, err
+		}
+		k.ProviderID = cur.ID
+		keys = append(keys, k)
+	}
+	moved := want.BaseURL != cur.BaseURL || want.Kind != cur.Kind
+	var old []domain.ProviderKey
+	if moved || len(keys) > 0 {
+		if old, err = a.keys.ListKeys(ctx, cur.ID); err != nil {
+			return cur, err
+		}
+	}
+	if moved && len(old) > 0 && len(keys) == 0 {
+		field := "base_url"
+		if want.BaseURL == cur.BaseURL {
+			field = "kind"
+		}
+		return cur, domain.FieldError(field, "changes where this provider's %d stored keys are sent; re-supply the keys in the same call (keys: [{\"secret\": ...}]), which replaces the stored ones, or delete the stored keys first", len(old))
+	}
+	for _, k := range old {
+		if len(keys) == 0 {
+			break
+		}
+		if err := a.keys.DeleteKey(ctx, k.ID); err != nil && domain.ErrorCode(err) != domain.CodeNotFound {
+			return cur, err
+		}
+	}
 	out, err := a.providers.UpdateProvider(ctx, cur.ID, func(p *domain.Provider) error {
+		if p.BaseURL != cur.BaseURL || p.Kind != cur.Kind {
+			return &domain.Error{Code: domain.CodeConflict, Field: "base_url", Msg: "the provider's base_url or kind changed concurrently; retry"}
+		}
 		if err := fn(p); err != nil {
 			return err
 		}
 		return ValidateProvider(p)
 	})
 	if err != nil {
+		if len(keys) > 0 && len(old) > 0 {
+			a.applied(ctx) // the old keys are gone
+		}
 		return out, err
+	}
+	for _, k := range keys {
+		if _, err := a.keys.AddKey(ctx, k); err != nil {
+			a.applied(ctx)
+			return out, err
+		}
 	}
 	a.applied(ctx)
 	a.syncSchedule(out, false)

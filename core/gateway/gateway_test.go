@@ -432,7 +432,7 @@ func TestReloadKeepsUnchangedClients(t *testing.T) {
 	if fx.built.Load() != built {
 		t.Fatalf("clients rebuilt without a provider change: %d → %d", built, fx.built.Load())
 	}
-	if _, err := fx.admin.UpdateProvider(context.Background(), "a", func(p *domain.Provider) error { p.BaseURL = "https://example.com/v1"; return nil }); err != nil {
+	if _, err := fx.admin.UpdateProvider(context.Background(), "a", func(p *domain.Provider) error { p.BaseURL = "https://example.com/v1"; return nil }, []gateway.NewKey{{Secret: "sk-test-replacement"}}); err != nil {
 		t.Fatal(err)
 	}
 	if fx.built.Load() != built+1 {

@@ -82,6 +82,70 @@ type Service struct {
 	taskCtx     context.Context
 	taskCancel  context.CancelFunc
 	closeOnce   sync.Once
+	// open holds the open streams of each client key (ID → *streamSet),
+	// so that a reload that finds a key disabled or deleted ends them.
+	open sync.Map
+}
+
+// streamSet is the open streams of one client key. Its lock is taken at a
+// stream's start and end only, and contended only by the same key's streams.
+type streamSet struct {
+	mu   sync.Mutex
+	m    map[*Stream]struct{}
+	dead bool // dropped from Service.open; a new stream takes a new set
+}
+
+// errKeyRevoked is what a client sees when its key is disabled or deleted
+// while its stream is open.
+var errKeyRevoked = &domain.Error{Code: domain.CodeUnauthorized, Msg: "The API key used for this stream was disabled or deleted; the stream was ended."}
+
+// trackStream registers an open stream of its client key, then ends it at
+// once if the key was revoked meanwhile: a reload stores its snapshot before
+// it ends the streams it finds, so every stream is seen by one or the other.
+func (s *Service) trackStream(st *Stream, client *domain.ClientKey) {
+	if client == nil || len(client.Hash) != sha256.Size {
+		return
+	}
+	var set *streamSet
+	for {
+		v, ok := s.open.Load(client.ID)
+		if !ok {
+			v, _ = s.open.LoadOrStore(client.ID, &streamSet{m: map[*Stream]struct{}{}})
+		}
+		set = v.(*streamSet)
+		set.mu.Lock()
+		if !set.dead {
+			set.m[st] = struct{}{}
+			set.mu.Unlock()
+			break
+		}
+		set.mu.Unlock() // dropped by a reload: take the new one
+	}
+	st.set = set
+	var h [sha256.Size]byte
+	copy(h[:], client.Hash)
+	if e, ok := s.snap.Load().clientKeys[h]; !ok || !e.key.Enabled || e.key.ID != client.ID {
+		st.revoke()
+	}
+}
+
+// revokeStreams ends the open streams of client keys not in enabled, and
+// drops their sets so that deleted keys leave nothing behind.
+func (s *Service) revokeStreams(enabled map[int64]bool) {
+	s.open.Range(func(k, v any) bool {
+		if enabled[k.(int64)] {
+			return true
+		}
+		set := v.(*streamSet)
+		set.mu.Lock()
+		for st := range set.m {
+			st.revoke()
+		}
+		set.dead = true
+		s.open.Delete(k)
+		set.mu.Unlock()
+		return true
+	})
 }
 
 type healthKey struct{ provider, key int64 }
@@ -314,9 +378,13 @@ func (s *Service) Reload(ctx context.Context) error {
 		}
 		next.providers[p.ID] = &providerEntry{p: p, client: client}
 	}
+	enabledKeys := make(map[int64]bool, len(cfg.ClientKeys))
 	for _, k := range cfg.ClientKeys {
 		if len(k.Hash) != sha256.Size {
 			continue
+		}
+		if k.Enabled {
+			enabledKeys[k.ID] = true
 		}
 		var h [32]byte
 		copy(h[:], k.Hash)
@@ -357,6 +425,7 @@ func (s *Service) Reload(ctx context.Context) error {
 		s.router.ApplyHealth(h)
 	}
 	s.snap.Store(next)
+	s.revokeStreams(enabledKeys)
 	for id, p := range old.providers {
 		if n, ok := next.providers[id]; !ok || n.client != p.client {
 			p.client.Close()
@@ -806,6 +875,7 @@ func (s *Service) Stream(ctx context.Context, c *Call) (*Stream, *Result, error)
 	if st.first.HasContent() {
 		st.markFirstToken()
 	}
+	s.trackStream(st, c.Client)
 	return st, res, nil
 }
 
@@ -824,6 +894,15 @@ type Stream struct {
 	usage        *domain.Usage
 	ended        bool
 	lease        *limits.Reservation
+	set          *streamSet  // where trackStream registered it
+	revoked      atomic.Bool // its client key was disabled or deleted
+}
+
+// revoke ends the stream because its client key was revoked: the upstream
+// read fails at once and Next reports errKeyRevoked.
+func (st *Stream) revoke() {
+	st.revoked.Store(true)
+	st.cancel()
 }
 
 func (st *Stream) markFirstToken() {
@@ -848,7 +927,15 @@ func (st *Stream) Next() (*domain.ChatChunk, error) {
 			}
 			var err error
 			ch, err = st.up.Next()
+			if err == nil && st.revoked.Load() {
+				err = errKeyRevoked // a chunk that was already read is not sent
+			}
 			if err != nil {
+				if st.revoked.Load() {
+					// Neither the route nor the upstream is to blame.
+					st.end(&domain.UpstreamError{Class: domain.ClassCanceled, Message: "the client key was revoked during the stream"})
+					return nil, errKeyRevoked
+				}
 				st.end(err)
 				return nil, err
 			}
@@ -887,6 +974,11 @@ func (st *Stream) Close() {
 	}
 	st.up.Close()
 	st.cancel()
+	if st.set != nil {
+		st.set.mu.Lock()
+		delete(st.set.m, st)
+		st.set.mu.Unlock()
+	}
 }
 
 func (st *Stream) end(err error) {

@@ -34,6 +34,8 @@ type Client struct {
 	t        domain.Timeouts
 	now      func() time.Time
 	maxLine  int
+	// denyNonPublic: see WithDenyNonPublic.
+	denyNonPublic bool
 }
 
 var _ ports.ProviderClient = (*Client)(nil)
@@ -44,6 +46,11 @@ type Option func(*Client)
 // WithClock sets the clock used for created timestamps and Retry-After
 // dates.
 func WithClock(c ports.Clock) Option { return func(cl *Client) { cl.now = c.Now } }
+
+// WithDenyNonPublic makes the client refuse to connect to loopback, private,
+// link-local (cloud metadata), CGNAT and unspecified addresses, checked on
+// every dial after name resolution (UPSTREAM_ALLOW_PRIVATE=false).
+func WithDenyNonPublic(deny bool) Option { return func(cl *Client) { cl.denyNonPublic = deny } }
 
 // WithMaxEventSize sets the largest stream event accepted (default
 // sse.DefaultMaxLine, 4 MiB).
@@ -74,9 +81,14 @@ func New(p domain.Provider, opts ...Option) (*Client, error) {
 		header.Set("Anthropic-Version", DefaultVersion)
 	}
 	t := p.Timeouts.WithDefaults()
-	c := &Client{messages: messages, models: models, header: header, rt: upstream.NewTransport(t.Connect), t: t, now: time.Now, maxLine: sse.DefaultMaxLine}
+	c := &Client{messages: messages, models: models, header: header, t: t, now: time.Now, maxLine: sse.DefaultMaxLine}
 	for _, o := range opts {
 		o(c)
+	}
+	if c.denyNonPublic {
+		c.rt = upstream.NewTransport(t.Connect, upstream.DenyNonPublic())
+	} else {
+		c.rt = upstream.NewTransport(t.Connect)
 	}
 	return c, nil
 }

@@ -53,14 +53,16 @@ import (
 
 // Client talks to one OpenAI-compatible provider.
 type Client struct {
-	kind    domain.ProviderKind
-	chat    upstream.Endpoint
-	models  upstream.Endpoint
-	header  http.Header // the provider's extra headers, canonical keys
-	rt      *http.Transport
-	t       domain.Timeouts
-	now     func() time.Time
-	maxLine int
+	kind   domain.ProviderKind
+	chat   upstream.Endpoint
+	models upstream.Endpoint
+	header http.Header // the provider's extra headers, canonical keys
+	rt     *http.Transport
+	// denyNonPublic: see WithDenyNonPublic.
+	denyNonPublic bool
+	t             domain.Timeouts
+	now           func() time.Time
+	maxLine       int
 }
 
 var _ ports.ProviderClient = (*Client)(nil)
@@ -70,6 +72,11 @@ type Option func(*Client)
 
 // WithClock sets the clock used for Retry-After dates.
 func WithClock(c ports.Clock) Option { return func(cl *Client) { cl.now = c.Now } }
+
+// WithDenyNonPublic makes the client refuse to connect to loopback, private,
+// link-local (cloud metadata), CGNAT and unspecified addresses, checked on
+// every dial after name resolution (UPSTREAM_ALLOW_PRIVATE=false).
+func WithDenyNonPublic(deny bool) Option { return func(cl *Client) { cl.denyNonPublic = deny } }
 
 // WithMaxEventSize sets the largest stream event accepted (default
 // sse.DefaultMaxLine, 4 MiB).
@@ -104,9 +111,14 @@ func New(p domain.Provider, opts ...Option) (*Client, error) {
 		return nil, err
 	}
 	t := p.Timeouts.WithDefaults()
-	c := &Client{kind: p.Kind, chat: chat, models: models, header: header, rt: upstream.NewTransport(t.Connect), t: t, now: time.Now, maxLine: sse.DefaultMaxLine}
+	c := &Client{kind: p.Kind, chat: chat, models: models, header: header, t: t, now: time.Now, maxLine: sse.DefaultMaxLine}
 	for _, o := range opts {
 		o(c)
+	}
+	if c.denyNonPublic {
+		c.rt = upstream.NewTransport(t.Connect, upstream.DenyNonPublic())
+	} else {
+		c.rt = upstream.NewTransport(t.Connect)
 	}
 	return c, nil
 }

@@ -5,9 +5,14 @@
 package upstream
 
 import (
+	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
+	"syscall"
 	"time"
+
+	"github.com/airouter/airouter/core/domain"
 )
 
 // Transport sizes. A gateway sends many concurrent requests to few hosts, so
@@ -27,8 +32,15 @@ const (
 // HTTP/2 is used when the upstream offers it over TLS (ForceAttemptHTTP2,
 // needed because DialContext is customised). Response-header timeouts are
 // not set here: the attempt enforces them, with a distinguishable cause.
-func NewTransport(connect time.Duration) *http.Transport {
+func NewTransport(connect time.Duration, opts ...TransportOption) *http.Transport {
+	var o transportOptions
+	for _, f := range opts {
+		f(&o)
+	}
 	d := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
+	if o.denyNonPublic {
+		d.Control = denyNonPublic
+	}
 	return &http.Transport{
 		Proxy:                 nil,
 		DialContext:           d.DialContext,
@@ -44,4 +56,30 @@ func NewTransport(connect time.Duration) *http.Transport {
 		ReadBufferSize:  4 << 10,
 		WriteBufferSize: 4 << 10,
 	}
+}
+
+// TransportOption configures NewTransport.
+type TransportOption func(*transportOptions)
+
+type transportOptions struct{ denyNonPublic bool }
+
+// DenyNonPublic makes the transport refuse to connect to non-public
+// addresses (domain.NonPublicAddr: loopback, private, link-local and cloud
+// metadata, CGNAT, unspecified). The check runs on the address being dialed,
+// after name resolution, so a host name that resolves (or is rebound) to
+// such an address is refused too.
+func DenyNonPublic() TransportOption { return func(o *transportOptions) { o.denyNonPublic = true } }
+
+// ErrNonPublic is the cause of a refused dial.
+var ErrNonPublic = fmt.Errorf("the upstream address is not public and UPSTREAM_ALLOW_PRIVATE is false")
+
+func denyNonPublic(_, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return fmt.Errorf("dial %s: %w", address, ErrNonPublic)
+	}
+	if domain.NonPublicAddr(ap.Addr()) {
+		return fmt.Errorf("dial %s: %w", ap.Addr(), ErrNonPublic)
+	}
+	return nil
 }

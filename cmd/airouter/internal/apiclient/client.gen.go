@@ -1172,7 +1172,10 @@ type ProviderPatch struct {
 	Enabled *bool   `json:"enabled,omitempty"`
 
 	// Headers Replaces all extra headers
-	Headers  *map[string]string `json:"headers,omitempty"`
+	Headers *map[string]string `json:"headers,omitempty"`
+
+	// Keys Replaces every stored key of the provider. Required when base_url or kind changes and the provider has keys: changing where keys are sent requires knowing them
+	Keys     *[]KeyCreate       `json:"keys,omitempty"`
 	Kind     *ProviderPatchKind `json:"kind,omitempty"`
 	Name     *string            `json:"name,omitempty"`
 	Timeouts *TimeoutsDTO       `json:"timeouts,omitempty"`
@@ -10089,6 +10092,8 @@ type CreateChatCompletionResponse struct {
 	JSON401 *OpenAIError
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *OpenAIError
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *OpenAIError
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *OpenAIError
 	// JSON429 the response for an HTTP 429 `application/json` response
@@ -10121,6 +10126,11 @@ func (r CreateChatCompletionResponse) GetJSON401() *OpenAIError {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r CreateChatCompletionResponse) GetJSON404() *OpenAIError {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r CreateChatCompletionResponse) GetJSON408() *OpenAIError {
+	return r.JSON408
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -10184,6 +10194,8 @@ type ListModelsResponse struct {
 	JSON200 *ModelList
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *OpenAIError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *OpenAIError
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -10194,6 +10206,11 @@ func (r ListModelsResponse) GetJSON200() *ModelList {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r ListModelsResponse) GetJSON401() *OpenAIError {
 	return r.JSON401
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListModelsResponse) GetJSON503() *OpenAIError {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -10234,6 +10251,8 @@ type RetrieveModelResponse struct {
 	JSON401 *OpenAIError
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *OpenAIError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *OpenAIError
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -10249,6 +10268,11 @@ func (r RetrieveModelResponse) GetJSON401() *OpenAIError {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r RetrieveModelResponse) GetJSON404() *OpenAIError {
 	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RetrieveModelResponse) GetJSON503() *OpenAIError {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -13278,6 +13302,13 @@ func ParseCreateChatCompletionResponse(rsp *http.Response) (*CreateChatCompletio
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest OpenAIError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest OpenAIError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -13376,6 +13407,13 @@ func ParseListModelsResponse(rsp *http.Response) (*ListModelsResponse, error) {
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest OpenAIError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	return response, nil
@@ -13415,6 +13453,13 @@ func ParseRetrieveModelResponse(rsp *http.Response) (*RetrieveModelResponse, err
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest OpenAIError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
