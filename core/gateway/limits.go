@@ -53,12 +53,18 @@ func (s *Service) admit(ctx context.Context, c *Call, res *Result) (*limits.Rese
 }
 
 // settle replaces a reservation by the real usage on the route that served
-// the request (nil route or usage: nothing was used but the request).
+// the request. Nil route: no upstream produced anything, only the request
+// counts. A route without usage (a stream the client left before its usage
+// chunk, an upstream that reports none) is charged the worst case it
+// reserved: the upstream generated, and billed, an unknown amount.
 func (s *Service) settle(r *limits.Reservation, route *routing.Route, u *domain.Usage) {
 	if r == nil {
 		return
 	}
 	var tokens, cost float64
+	if u == nil && route != nil {
+		tokens, cost = r.Reserved()
+	}
 	if u != nil {
 		tokens = float64(u.PromptTokens + u.CompletionTokens)
 		if route != nil {

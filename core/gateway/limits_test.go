@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/airouter/airouter/core/domain"
 )
@@ -66,4 +67,53 @@ func TestAllowlistRefusesOtherModels(t *testing.T) {
 		t.Fatalf("allowed model: %v", err)
 	}
 	res.Finish()
+}
+
+// TestRegressionStreamLeftBeforeUsageIsCharged: a client that closed its
+// stream before the usage chunk used to be charged nothing (tokens and
+// cost 0), so a tpm limit or a budget could be spent without end. It is now
+// charged the worst case it reserved.
+func TestRegressionStreamLeftBeforeUsageIsCharged(t *testing.T) {
+	fx := newFixture(t, 0)
+	fx.provider(t, "a", "sk-key-aaaa-1")
+	fx.model(t, "m", domain.StrategyFallback, "a")
+	k := domain.ClientKey{ID: 9, Name: "leaver", Limits: domain.Limits{TPM: 300}}
+	body := `{"model":"m","stream":true,"max_tokens":20,"messages":[{"role":"user","content":"hi"}]}`
+	ok := 0
+	for i := 0; i < 100; i++ {
+		c := fx.call("m", body)
+		c.Client = &k
+		st, _, err := fx.svc.Stream(context.Background(), c)
+		if err != nil {
+			if domain.ErrorCode(err) != domain.CodeRateLimited {
+				t.Fatalf("stream %d: %v", i, err)
+			}
+			break
+		}
+		if _, err := st.Next(); err != nil {
+			t.Fatal(err)
+		}
+		st.Close() // gone before the usage chunk
+		ok++
+	}
+	// Each reserves at least 20 tokens: at most 300 / 20 = 15.
+	if ok > 15 {
+		t.Fatalf("%d streams left before their usage admitted under tpm 300", ok)
+	}
+}
+
+// TestRegressionShutdownStopsTheLimiter: the limiter's renewal loop ran on
+// Start's context, which serve never cancels, so every Shutdown waited for
+// its whole deadline and the leases' leftovers were never returned.
+func TestRegressionShutdownStopsTheLimiter(t *testing.T) {
+	fx := newFixture(t, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := fx.svc.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("Shutdown took %v with a 5 s deadline", d)
+	}
 }

@@ -85,6 +85,8 @@ type Service struct {
 	// open holds the open streams of each client key (ID → *streamSet),
 	// so that a reload that finds a key disabled or deleted ends them.
 	open sync.Map
+
+	limiterStop context.CancelFunc // stops limiter.Run; set by Start
 }
 
 // streamSet is the open streams of one client key. Its lock is taken at a
@@ -259,8 +261,10 @@ func (s *Service) Start(ctx context.Context) error {
 	go func() { defer s.bg.Done(); s.rec.run(ctx) }()
 	go func() { defer s.bg.Done(); s.touch.run(ctx) }()
 	if s.limiter != nil {
+		lctx, stop := context.WithCancel(ctx)
+		s.limiterStop = stop
 		s.bg.Add(1)
-		go func() { defer s.bg.Done(); s.limiter.Run(ctx) }()
+		go func() { defer s.bg.Done(); s.limiter.Run(lctx) }()
 	}
 	return nil
 }
@@ -281,6 +285,14 @@ func (s *Service) Shutdown(ctx context.Context) error {
 
 func (s *Service) shutdown(ctx context.Context) error {
 	s.rec.shutdown(ctx)
+	if s.limiter != nil {
+		// Report what the leases spent and return their leftovers, so the
+		// other replicas can use them at once.
+		if s.limiterStop != nil {
+			s.limiterStop()
+		}
+		s.limiter.Close(ctx)
+	}
 	s.taskMu.Lock()
 	s.tasksClosed = true
 	s.taskMu.Unlock()
@@ -1041,8 +1053,8 @@ func (s *Service) onRoutingEvent(ev routing.Event) {
 	switch ev.Kind {
 	case routing.EventKeyAuthFailed:
 		s.log.Warn("provider key refused by the upstream; probing it before marking it invalid", "provider_id", ev.ProviderID, "key_id", ev.KeyID, "until", ev.Until, "reason", ev.Reason)
-		pid, kid, reason := ev.ProviderID, ev.KeyID, ev.Reason
-		if !s.goTask(func(ctx context.Context) { s.confirmKey(ctx, pid, kid, reason) }) {
+		pid, kid, reason, status := ev.ProviderID, ev.KeyID, ev.Reason, ev.Status
+		if !s.goTask(func(ctx context.Context) { s.confirmKey(ctx, pid, kid, status, reason) }) {
 			s.log.Warn("shutting down: the refused key is not probed; its cooldown keeps it out", "key_id", kid)
 		}
 	case routing.EventKeyInvalidated:
@@ -1061,9 +1073,11 @@ func (s *Service) onRoutingEvent(ev routing.Event) {
 // confirmKey probes a key an attempt saw refused (401/403), off the request
 // path: a refusal of the probe too (401/403) confirms it and the key is
 // invalidated and stored invalid; a successful probe returns the key at
-// once; any other outcome (network error, 5xx, billing) leaves it to its
-// short cooldown, never invalid.
-func (s *Service) confirmKey(ctx context.Context, providerID, keyID int64, reason string) {
+// once after a 401 (after a 403 — permission, billing, a model the key may
+// not use — a model listing proves nothing, so it sits out its cooldown);
+// any other outcome (network error, 5xx) leaves it to its short cooldown,
+// never invalid.
+func (s *Service) confirmKey(ctx context.Context, providerID, keyID int64, status int, reason string) {
 	pe := s.snap.Load().providers[providerID]
 	k, ok := s.router.Key(keyID)
 	if pe == nil || !ok {
@@ -1072,9 +1086,14 @@ func (s *Service) confirmKey(ctx context.Context, providerID, keyID int64, reaso
 	err := pe.client.Probe(ctx, ports.Target{Key: k.Secret()})
 	var ue *domain.UpstreamError
 	switch {
-	case err == nil:
+	case err == nil && status == 401:
 		s.log.Info("provider key passed its probe after a refusal; back in rotation", "provider_id", providerID, "key_id", keyID)
 		s.router.ClearKeySuspicion(keyID)
+	case err == nil:
+		// A 403 (permission, billing, a model the key may not use) is not
+		// disproved by a probe that lists models: the key sits out its
+		// cooldown instead of being returned at once and refused again.
+		s.log.Info("provider key passed its probe after a 403; it stays out until its cooldown ends", "provider_id", providerID, "key_id", keyID, "status", status)
 	case errors.As(err, &ue) && ue.Class == domain.ClassAuth && (ue.Status == 401 || ue.Status == 403):
 		reason += "; probe: " + truncate(ue.Error(), 200)
 		s.router.InvalidateKey(keyID, reason)

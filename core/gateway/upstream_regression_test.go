@@ -181,3 +181,32 @@ func TestAmbiguousTimeoutNotRetried(t *testing.T) {
 		t.Fatalf("err %v attempts %d", err, res.Attempts)
 	}
 }
+
+// TestRegressionForbiddenKeyNotReturnedByAModelListing: a 403 (billing,
+// permission, a model the key may not use) followed by a probe that lists
+// models used to put the key straight back, to be refused again by every
+// request. It now sits out its cooldown; only a 401 is cleared by a probe.
+func TestRegressionForbiddenKeyNotReturnedByAModelListing(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t, 2)
+	fx.provider(t, "a", "sk-a-00000001", "sk-a-00000002")
+	fx.model(t, "m", "", "a")
+	fx.script("a", behaviour{err: upstreamErr(domain.ClassAuth, 403)}, behaviour{})
+	if _, _, err := fx.svc.Complete(context.Background(), fx.call("m", "")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the probe", func() bool { return fx.probed.Load() == 1 })
+	time.Sleep(50 * time.Millisecond) // a wrong clearing would have happened by now
+	cooling := 0
+	for _, k := range fx.svc.Router().KeyStats() {
+		if k.Invalid {
+			t.Fatalf("key %d invalid after a 403 and a successful probe", k.KeyID)
+		}
+		if !k.CooldownUntil.IsZero() {
+			cooling++
+		}
+	}
+	if cooling != 1 {
+		t.Fatalf("%d keys cooling down after a 403 and a successful probe, want 1", cooling)
+	}
+}

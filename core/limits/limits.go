@@ -231,6 +231,15 @@ func (l *Limiter) Settle(r *Reservation, tokens, cost float64) {
 	r.ks.mu.Unlock()
 }
 
+// Reserved is what r set aside: its worst-case tokens and cost. A nil
+// reservation reserved nothing.
+func (r *Reservation) Reserved() (tokens, cost float64) {
+	if r == nil {
+		return 0, 0
+	}
+	return r.amounts[cTPM], r.amounts[cBudget]
+}
+
 func (l *Limiter) state(id int64) *keyState {
 	if v, ok := l.keys.Load(id); ok {
 		return v.(*keyState)
@@ -253,6 +262,16 @@ func (l *Limiter) refill(ctx context.Context, key int64, i int, c *counter, need
 }
 
 func (l *Limiter) sync(ctx context.Context, key int64, i int, c *counter, delta float64, now time.Time) error {
+	// Detached from the caller's cancellation (a client that goes away
+	// mid-refill must not leave a committed sync unacknowledged, which would
+	// report its spend twice) but bounded: ks.mu is held across the call, so
+	// a hung database connection must not hang the key's requests.
+	d := min(l.o.TTL/3, 5*time.Second)
+	if dl, ok := ctx.Deadline(); ok {
+		d = min(d, time.Until(dl))
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(d, time.Millisecond))
+	defer cancel()
 	g, err := l.o.Store.SyncLease(ctx, ports.LeaseRequest{
 		ClientKeyID: key, Kind: kinds[i], Window: c.window, Cap: c.cap, Replica: l.o.Replica,
 		Used: c.used, Delta: delta, TTL: l.o.TTL,
@@ -317,7 +336,8 @@ func (l *Limiter) Run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			l.Close(context.WithoutCancel(ctx))
+			// The owner returns the leftovers with Close, bounded by its
+			// own shutdown deadline.
 			return
 		case <-t.C:
 			l.Flush(ctx)

@@ -143,4 +143,5 @@ type Event struct {
 	KeyID      int64
 	Until      time.Time // end of an ejection or cooldown
 	Reason     string
+	Status     int // the upstream's HTTP status, when an attempt's failure caused it
 }

@@ -293,6 +293,7 @@ func (r *Router) keyEvent(t Ticket, now int64, j judgement, ue *domain.UpstreamE
 				ev.Reason = "upstream refused the key"
 				if ue != nil && ue.Status != 0 {
 					ev.Reason = fmt.Sprintf("upstream returned %d", ue.Status)
+					ev.Status = ue.Status
 				}
 				return ev, true
 			}

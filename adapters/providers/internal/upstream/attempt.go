@@ -153,15 +153,13 @@ func (a *Attempt) Progress() {
 	}
 }
 
-// EventTooLarge is the error for a stream event over limit bytes: before the
-// first event it is retryable (nothing reached the client; another route
-// may answer), after it the stream ends with this error.
+// EventTooLarge is the error for a stream event over limit bytes. It is
+// never retried: the upstream accepted the request and is generating (and
+// billing) it, so sending it again elsewhere would pay for it twice. Before
+// the first event the client gets a 502; after it the stream ends with this
+// error.
 func (a *Attempt) EventTooLarge(limit int) *domain.UpstreamError {
-	class := domain.ClassAmbiguous
-	if a.stage.Load() < stageReceiving {
-		class = domain.ClassRetryable
-	}
-	return &domain.UpstreamError{Class: class, Message: "the upstream sent a stream event larger than the limit of " + sizeString(limit)}
+	return &domain.UpstreamError{Class: domain.ClassAmbiguous, Message: "the upstream sent a stream event larger than the limit of " + sizeString(limit)}
 }
 
 func sizeString(n int) string {
