@@ -40,3 +40,14 @@ func (s *Store) LimitCounter(ctx context.Context, clientKeyID int64, kind ports.
 	}
 	return row.Spent, row.Reserved, nil
 }
+
+// PruneLimitCounters deletes the counters (and leases) of limit windows that
+// ended long before now: minute windows after an hour, daily and monthly
+// budget windows 62 days after they started; total budgets are kept.
+func (s *Store) PruneLimitCounters(ctx context.Context, now time.Time) (int64, error) {
+	n, err := s.q.PruneLimitCounters(ctx, now.UTC())
+	if err != nil {
+		return 0, dbError(err, "prune limit counters", "limit counter", nil)
+	}
+	return n, nil
+}

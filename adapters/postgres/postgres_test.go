@@ -538,3 +538,43 @@ func TestPrune(t *testing.T) {
 		t.Fatalf("after pruning: %d entries, %v", len(logs), err)
 	}
 }
+
+// TestPruneLimitCounters: ended minute and budget windows go, the current
+// ones and total budgets stay (counters would otherwise grow by two rows per
+// limited key and minute).
+func TestPruneLimitCounters(t *testing.T) {
+	t.Parallel()
+	pool := openPool(t, migratedDB(t))
+	s := newStore(t, pool, newBox(t))
+	ctx := t.Context()
+	sum := sha256.Sum256([]byte("tok-pruned"))
+	k, err := s.CreateClientKey(ctx, domain.ClientKey{Name: "pruned", Hash: sum[:], Prefix: "p", Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Minute)
+	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	sync := func(kind ports.LimitKind, w time.Time) {
+		t.Helper()
+		if _, err := s.SyncLease(ctx, ports.LeaseRequest{ClientKeyID: k.ID, Kind: kind, Window: w, Cap: 10, Replica: "r", Delta: 1, TTL: time.Minute}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sync(ports.LimitRPM, now)                      // current minute: kept
+	sync(ports.LimitRPM, now.Add(-2*time.Hour))    // ended: pruned
+	sync(ports.LimitTPM, now.Add(-3*time.Hour))    // ended: pruned
+	sync(ports.LimitBudget, day)                   // today: kept
+	sync(ports.LimitBudget, day.AddDate(0, -3, 0)) // ended: pruned
+	sync(ports.LimitBudget, time.Unix(0, 0).UTC()) // total: kept
+	if n, err := s.PruneLimitCounters(ctx, now); err != nil || n != 3 {
+		t.Fatalf("PruneLimitCounters = %d, %v; want 3", n, err)
+	}
+	for _, c := range []struct {
+		kind ports.LimitKind
+		w    time.Time
+	}{{ports.LimitRPM, now}, {ports.LimitBudget, day}, {ports.LimitBudget, time.Unix(0, 0).UTC()}} {
+		if _, reserved, err := s.LimitCounter(ctx, k.ID, c.kind, c.w); err != nil || reserved != 1 {
+			t.Fatalf("%s counter at %v after pruning: reserved %v, %v", c.kind, c.w, reserved, err)
+		}
+	}
+}

@@ -339,7 +339,7 @@ func listenForChanges(ctx context.Context, feed ports.ChangeFeed, svc *gateway.S
 }
 
 // housekeeping deletes request-log entries and health checks past their
-// retention, hourly.
+// retention, and client-key limit counters of long-ended windows, hourly.
 func housekeeping(ctx context.Context, store *postgres.Store, cfg config, log *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
@@ -354,6 +354,9 @@ func housekeeping(ctx context.Context, store *postgres.Store, cfg config, log *s
 		}
 		if _, err := store.PruneHealthChecks(ctx, time.Now().Add(-7*24*time.Hour)); err != nil && ctx.Err() == nil {
 			log.Warn("health-check pruning failed", "err", err)
+		}
+		if _, err := store.PruneLimitCounters(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			log.Warn("limit-counter pruning failed", "err", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -7,3 +7,12 @@ SELECT airouter_lease_sync(sqlc.arg(client_key_id)::bigint, sqlc.arg(kind)::text
 
 -- name: GetLimitCounter :one
 SELECT * FROM limit_counters WHERE client_key_id = $1 AND kind = $2 AND window_start = $3;
+
+-- name: PruneLimitCounters :execrows
+-- Counters of windows that ended long ago (their leases go with them):
+-- minute windows an hour before now, daily and monthly budget windows that
+-- started over 62 days before now. Total budgets (window at the epoch) stay.
+DELETE FROM limit_counters
+WHERE (kind IN ('rpm', 'tpm') AND window_start < sqlc.arg(now)::timestamptz - interval '1 hour')
+   OR (kind = 'budget' AND window_start > 'epoch'::timestamptz
+       AND window_start < sqlc.arg(now)::timestamptz - interval '62 days');

@@ -34,6 +34,24 @@ func (q *Queries) GetLimitCounter(ctx context.Context, arg GetLimitCounterParams
 	return i, err
 }
 
+const pruneLimitCounters = `-- name: PruneLimitCounters :execrows
+DELETE FROM limit_counters
+WHERE (kind IN ('rpm', 'tpm') AND window_start < $1::timestamptz - interval '1 hour')
+   OR (kind = 'budget' AND window_start > 'epoch'::timestamptz
+       AND window_start < $1::timestamptz - interval '62 days')
+`
+
+// Counters of windows that ended long ago (their leases go with them):
+// minute windows an hour before now, daily and monthly budget windows that
+// started over 62 days before now. Total budgets (window at the epoch) stay.
+func (q *Queries) PruneLimitCounters(ctx context.Context, now time.Time) (int64, error) {
+	result, err := q.db.Exec(ctx, pruneLimitCounters, now)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const syncLease = `-- name: SyncLease :one
 SELECT airouter_lease_sync($1::bigint, $2::text, $3::timestamptz,
     $4::float8, $5::text, $6::float8, $7::float8,
