@@ -87,6 +87,7 @@ type counter struct {
 	used     float64   // settled since the last sync (part of held; reported next sync)
 	free     float64   // what nobody held at the last sync
 	deadline time.Time // the lease may be spent until then
+	lastUse  time.Time // the last reservation (an idle lease is returned)
 }
 
 func (c *counter) avail() float64 { return c.held - c.inflight - c.used }
@@ -198,6 +199,7 @@ func (l *Limiter) Reserve(ctx context.Context, k *domain.ClientKey, n Need) (*Re
 			return nil, st, exceeded(fmt.Sprintf("Rate limit reached for tokens: limit %d per minute, this request needs up to %d.", k.TPM, int64(n.Tokens)))
 		}
 		c.inflight += need[i]
+		c.lastUse = now
 		r.amounts[i] = need[i]
 		r.windows[i] = win // also when need is 0: what is used is still counted
 	}
@@ -345,7 +347,9 @@ func (l *Limiter) Run(ctx context.Context) {
 	}
 }
 
-// Flush reports what every lease spent and renews it.
+// Flush reports what every lease spent and renews it; a lease nobody
+// reserved from for a TTL (an idle key, a window that ended) is returned
+// instead, so other replicas can use it and nothing is renewed forever.
 func (l *Limiter) Flush(ctx context.Context) {
 	now := l.o.Now()
 	l.keys.Range(func(k, v any) bool {
@@ -353,9 +357,14 @@ func (l *Limiter) Flush(ctx context.Context) {
 		ks.mu.Lock()
 		for i := range ks.c {
 			c := &ks.c[i]
-			if !c.window.IsZero() && (c.used > 0 || c.held > 0) {
-				_ = l.sync(ctx, k.(int64), i, c, 0, now)
+			if c.window.IsZero() || (c.used <= 0 && c.held <= 0) {
+				continue
 			}
+			delta := 0.0
+			if c.inflight <= 0 && now.Sub(c.lastUse) > l.o.TTL {
+				delta = -max(c.avail(), 0)
+			}
+			_ = l.sync(ctx, k.(int64), i, c, delta, now)
 		}
 		ks.mu.Unlock()
 		return true

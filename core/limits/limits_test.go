@@ -197,3 +197,30 @@ func BenchmarkLeaseReserveSettle(b *testing.B) {
 	})
 	b.ReportMetric(float64(f.calls.Load())/float64(b.N), "syncs/op")
 }
+
+// TestIdleLeaseIsReturned: a lease nobody reserved from for a TTL used to be
+// renewed at every flush forever, holding its slice of a daily budget away
+// from the other replicas. Flush now reports its spend and returns it.
+func TestIdleLeaseIsReturned(t *testing.T) {
+	c := &clock{t: time.Date(2026, 1, 1, 10, 0, 10, 0, time.UTC)}
+	f := newFake()
+	l := newLimiter(t, f, c.Now)
+	k := &domain.ClientKey{ID: 1, Limits: domain.Limits{Budget: domain.Budget{USD: 10, Period: domain.PeriodDaily, HardStop: true}}}
+	r, _, err := l.Reserve(t.Context(), k, Need{Cost: 0.1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Settle(r, 0, 0.05)
+	l.Flush(t.Context()) // active: renewed, still held
+	if _, h := f.total(ports.LimitBudget); h <= 0 {
+		t.Fatalf("held %v after a flush of an active lease", h)
+	}
+	c.Add(31 * time.Second) // over the default 30 s TTL without a reservation
+	l.Flush(t.Context())
+	if s, h := f.total(ports.LimitBudget); h != 0 || s != 0.05 {
+		t.Fatalf("idle lease: spent %v held %v, want 0.05 and 0", s, h)
+	}
+	if _, _, err := l.Reserve(t.Context(), k, Need{Cost: 0.1}); err != nil {
+		t.Fatalf("after the idle return: %v", err)
+	}
+}
