@@ -16,6 +16,10 @@ type Target struct {
 	Model            string // the upstream model name (or Ark endpoint ID)
 	Key              string // the plaintext key; empty for keyless OpenAI-compatible servers
 	DefaultMaxTokens int    // the model's default, for upstreams that require max_tokens
+	// CapMaxTokens, when > 0, is the completion bound the core reserved for
+	// a request that set none (a client key with a token or budget limit):
+	// the adapter must send it upstream so the reservation holds.
+	CapMaxTokens int
 }
 
 // ProviderClient talks to one provider. Implementations own one tuned HTTP

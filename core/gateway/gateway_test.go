@@ -23,9 +23,10 @@ import (
 // fakeClient is a scripted provider: each call takes the next behaviour of
 // its provider's script (the last one repeats).
 type fakeClient struct {
-	name  string
-	fx    *fixture
-	calls atomic.Int64
+	name    string
+	fx      *fixture
+	calls   atomic.Int64
+	lastCap atomic.Int64 // Target.CapMaxTokens of the last call
 }
 
 type behaviour struct {
@@ -50,6 +51,7 @@ func (c *fakeClient) next() behaviour {
 }
 
 func (c *fakeClient) Chat(ctx context.Context, t ports.Target, req *domain.ChatRequest) (*domain.ChatResponse, error) {
+	c.lastCap.Store(int64(t.CapMaxTokens))
 	b := c.next()
 	if b.err != nil {
 		return nil, b.err

@@ -46,6 +46,11 @@ func (s *Service) admit(ctx context.Context, c *Call, res *Result) (*limits.Rese
 	} else {
 		return nil, ModelNotFound(c.Req.Model)
 	}
+	if c.Req.MaxTokens <= 0 && (k.TPM > 0 || (k.Budget.USD > 0 && k.Budget.HardStop)) {
+		// The reservation assumed maxTok: the upstream must be told, or a
+		// long answer would spend more than was reserved.
+		c.capMaxTokens = maxTok
+	}
 	need.Tokens = float64(prompt + maxTok)
 	r, st, err := s.limiter.Reserve(ctx, k, need)
 	res.Limits = st

@@ -117,3 +117,35 @@ func TestRegressionShutdownStopsTheLimiter(t *testing.T) {
 		t.Fatalf("Shutdown took %v with a 5 s deadline", d)
 	}
 }
+
+// TestRegressionReservedCapReachesTheUpstream: a budgeted key's request
+// without max_tokens reserved the model's default cap, but the upstream was
+// not told it, so a long answer spent more than the reservation. The cap
+// now goes to the provider client (which sends it upstream).
+func TestRegressionReservedCapReachesTheUpstream(t *testing.T) {
+	fx := newFixture(t, 0)
+	fx.provider(t, "a", "sk-key-aaaa-1")
+	fx.model(t, "m", domain.StrategyFallback, "a")
+	budgeted := domain.ClientKey{ID: 11, Name: "budgeted", Limits: domain.Limits{Budget: domain.Budget{USD: 10, Period: domain.PeriodDaily, HardStop: true}}}
+	for _, tc := range []struct {
+		key  *domain.ClientKey
+		body string
+		want int64
+	}{
+		{&budgeted, `{"model":"m","messages":[{"role":"user","content":"hi"}]}`, 4096}, // no default on the model: the fallback
+		{&budgeted, `{"model":"m","max_tokens":50,"messages":[{"role":"user","content":"hi"}]}`, 0},
+		{nil, `{"model":"m","messages":[{"role":"user","content":"hi"}]}`, 0},
+		{&domain.ClientKey{ID: 12, Name: "rpm-only", Limits: domain.Limits{RPM: 100}}, `{"model":"m","messages":[{"role":"user","content":"hi"}]}`, 0},
+	} {
+		c := fx.call("m", tc.body)
+		c.Client = tc.key
+		_, res, err := fx.svc.Complete(context.Background(), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Finish()
+		if got := fx.clients["a"].lastCap.Load(); got != tc.want {
+			t.Fatalf("%s: cap sent %d, want %d", tc.body, got, tc.want)
+		}
+	}
+}

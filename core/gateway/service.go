@@ -507,6 +507,8 @@ type Call struct {
 	Provider  string // from X-Provider; overrides the body's provider field
 	RequestID string
 	Start     time.Time
+
+	capMaxTokens int // set by admit: the completion bound reserved for a request that set none
 }
 
 // Result says how a request was served.
@@ -615,7 +617,7 @@ func (s *Service) run(ctx context.Context, c *Call, res *Result, fn attemptFunc)
 		res.Attempts++
 		last = a
 		res.Provider = pe.p.Name
-		t := ports.Target{Model: a.Route.Domain().UpstreamModel, Key: a.Key.Secret(), DefaultMaxTokens: dm.DefaultMaxTokens}
+		t := ports.Target{Model: a.Route.Domain().UpstreamModel, Key: a.Key.Secret(), DefaultMaxTokens: dm.DefaultMaxTokens, CapMaxTokens: c.capMaxTokens}
 		start := s.o.Clock.Now()
 		ticket := s.router.Begin(a)
 		done, err := fn(ctx, pe, t, a, ticket, start)

@@ -1,6 +1,8 @@
 package openai
 
 import (
+	"strconv"
+
 	"github.com/airouter/airouter/adapters/providers/internal/jsonx"
 	"github.com/airouter/airouter/core/domain"
 )
@@ -33,10 +35,14 @@ func editStreamOptions(old []byte) []byte {
 // A non-streaming call of a body that asked to stream gets "stream":false and
 // no stream_options. Every other member passes through byte for byte, so
 // parameters the router does not know still reach the upstream.
-func PatchBody(dst []byte, req *domain.ChatRequest, model string, stream bool) ([]byte, error) {
+//
+// capKey and capTokens, when capTokens > 0 and the request sets no
+// max_tokens or max_completion_tokens, add that bound under capKey
+// (a limited client key's reservation, see ports.Target.CapMaxTokens).
+func PatchBody(dst []byte, req *domain.ChatRequest, model string, stream bool, capKey string, capTokens int) ([]byte, error) {
 	var mbuf [96]byte
 	modelVal := jsonx.AppendString(mbuf[:0], model)
-	ops := [4]jsonx.Op{
+	ops := [5]jsonx.Op{
 		{Key: "model", Value: modelVal},
 		{Key: "provider", Delete: true},
 	}
@@ -50,6 +56,11 @@ func PatchBody(dst []byte, req *domain.ChatRequest, model string, stream bool) (
 		ops[2] = jsonx.Op{Key: "stream", Value: litFalse}
 		ops[3] = jsonx.Op{Key: "stream_options", Delete: true}
 		n = 4
+	}
+	var cbuf [20]byte
+	if capTokens > 0 && req.MaxTokens <= 0 {
+		ops[n] = jsonx.Op{Key: capKey, Value: strconv.AppendInt(cbuf[:0], int64(capTokens), 10)}
+		n++
 	}
 	if dst == nil {
 		dst = make([]byte, 0, len(req.Raw)+len(modelVal)+48)

@@ -41,7 +41,7 @@ func TestPatchBody(t *testing.T) {
 			`{"model":"up-model","messages":[{"role":"user","content":"hi"}]}`},
 	}
 	for _, c := range cases {
-		got, err := PatchBody(nil, mustParse(t, c.in), "up-model", c.stream)
+		got, err := PatchBody(nil, mustParse(t, c.in), "up-model", c.stream, "", 0)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -49,7 +49,7 @@ func TestPatchBody(t *testing.T) {
 			t.Errorf("%s:\n got %s\nwant %s", c.name, got, c.want)
 		}
 	}
-	got, _ := PatchBody(nil, mustParse(t, `{"model":"a","messages":[{"role":"user","content":"x"}]}`), "ep-\"quoted\"\n", false)
+	got, _ := PatchBody(nil, mustParse(t, `{"model":"a","messages":[{"role":"user","content":"x"}]}`), "ep-\"quoted\"\n", false, "", 0)
 	var m map[string]any
 	if err := json.Unmarshal(got, &m); err != nil || m["model"] != "ep-\"quoted\"\n" {
 		t.Fatalf("model escaping: %s %v", got, err)
@@ -80,7 +80,7 @@ func BenchmarkPatchBody(b *testing.B) {
 			b.SetBytes(int64(len(req.Raw)))
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := PatchBody(nil, req, "gpt-4o-mini-2024-07-18", true); err != nil {
+				if _, err := PatchBody(nil, req, "gpt-4o-mini-2024-07-18", true, "", 0); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -173,5 +173,20 @@ func BenchmarkUnmarshalChunk(b *testing.B) {
 			b.Fatal(err)
 		}
 		c.Raw = bytes.Clone(data)
+	}
+}
+
+// TestRegressionPatchBodyAddsTheReservedCap: the bound a limited key
+// reserved is added when the request has none, under the kind's member, and
+// never overrides the client's own.
+func TestRegressionPatchBodyAddsTheReservedCap(t *testing.T) {
+	got, err := PatchBody(nil, mustParse(t, `{"model":"a","messages":[{"role":"user","content":"x"}]}`), "up", false, "max_completion_tokens", 512)
+	if err != nil || string(got) != `{"model":"up","messages":[{"role":"user","content":"x"}],"max_completion_tokens":512}` {
+		t.Fatalf("cap added: %s %v", got, err)
+	}
+	in := `{"model":"a","max_tokens":7,"messages":[{"role":"user","content":"x"}]}`
+	got, err = PatchBody(nil, mustParse(t, in), "up", false, "max_tokens", 512)
+	if err != nil || string(got) != `{"model":"up","max_tokens":7,"messages":[{"role":"user","content":"x"}]}` {
+		t.Fatalf("client's bound kept: %s %v", got, err)
 	}
 }

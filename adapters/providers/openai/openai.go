@@ -165,7 +165,7 @@ func (c *Client) classify(status int, eb upstream.ErrorBody, class domain.ErrorC
 
 // Chat makes a non-streaming call.
 func (c *Client) Chat(ctx context.Context, t ports.Target, req *domain.ChatRequest) (*domain.ChatResponse, error) {
-	body, err := PatchBody(nil, req, t.Model, false)
+	body, err := PatchBody(nil, req, t.Model, false, c.maxTokensKey(), t.CapMaxTokens)
 	if err != nil {
 		return nil, err
 	}
@@ -266,7 +266,7 @@ func readBody(r io.Reader, n int64) ([]byte, error) {
 // ChatStream makes a streaming call; it returns once the upstream answered
 // 200.
 func (c *Client) ChatStream(ctx context.Context, t ports.Target, req *domain.ChatRequest) (ports.ChatStream, error) {
-	body, err := PatchBody(nil, req, t.Model, true)
+	body, err := PatchBody(nil, req, t.Model, true, c.maxTokensKey(), t.CapMaxTokens)
 	if err != nil {
 		return nil, err
 	}
@@ -416,4 +416,15 @@ func (s *stream) Close() error {
 	s.closed.Store(true)
 	s.release()
 	return nil
+}
+
+// maxTokensKey is the member that bounds a completion at this kind of
+// upstream: OpenAI's current max_completion_tokens (its reasoning models
+// refuse max_tokens), and the widely supported max_tokens elsewhere (Ark,
+// vLLM, Ollama, LM Studio).
+func (c *Client) maxTokensKey() string {
+	if c.kind == domain.KindOpenAI {
+		return "max_completion_tokens"
+	}
+	return "max_tokens"
 }
