@@ -105,6 +105,7 @@ type Status struct {
 
 // Reservation is what a request holds until it settles.
 type Reservation struct {
+	key     int64
 	ks      *keyState
 	amounts [nCounters]float64
 	windows [nCounters]time.Time
@@ -166,7 +167,7 @@ func (l *Limiter) Reserve(ctx context.Context, k *domain.ClientKey, n Need) (*Re
 	if !k.Budget.HardStop {
 		need[cBudget] = 0 // tracked, not enforced
 	}
-	r := &Reservation{ks: ks}
+	r := &Reservation{key: k.ID, ks: ks}
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
 	var st Status
@@ -221,16 +222,37 @@ func (l *Limiter) Settle(r *Reservation, tokens, cost float64) {
 		return
 	}
 	used := [nCounters]float64{cost, 1, tokens}
+	var late [nCounters]counter // usage of windows that closed meanwhile
 	r.ks.mu.Lock()
 	for i := range r.windows {
 		c := &r.ks.c[i]
-		if w := r.windows[i]; w.IsZero() || !c.window.Equal(w) {
-			continue // not limited, or the window closed meanwhile
+		w := r.windows[i]
+		if w.IsZero() {
+			continue // not limited
+		}
+		if !c.window.Equal(w) {
+			// The window rolled over while the request ran (its lease
+			// went back with the in-flight part): report the usage to
+			// the old window directly, so it is counted there.
+			if used[i] > 0 {
+				late[i] = counter{window: w, cap: c.cap, used: used[i]}
+			}
+			continue
 		}
 		c.inflight -= r.amounts[i]
 		c.used += used[i]
 	}
 	r.ks.mu.Unlock()
+	for i := range late {
+		if late[i].used > 0 {
+			c := late[i]
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				_ = l.sync(ctx, r.key, i, &c, 0, l.o.Now())
+			}()
+		}
+	}
 }
 
 // Reserved is what r set aside: its worst-case tokens and cost. A nil

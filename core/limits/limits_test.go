@@ -224,3 +224,35 @@ func TestIdleLeaseIsReturned(t *testing.T) {
 		t.Fatalf("after the idle return: %v", err)
 	}
 }
+
+// TestRegressionUsageAcrossAWindowIsCounted: a request that reserved in one
+// minute and settled in the next was counted in neither window (the old
+// lease had been returned at the rollover). Its usage now goes to the
+// window it started in.
+func TestRegressionUsageAcrossAWindowIsCounted(t *testing.T) {
+	c := &clock{t: time.Date(2026, 1, 1, 10, 0, 50, 0, time.UTC)}
+	f := newFake()
+	l := newLimiter(t, f, c.Now)
+	k := &domain.ClientKey{ID: 1, Limits: domain.Limits{TPM: 10000}}
+	long, _, err := l.Reserve(t.Context(), k, Need{Tokens: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Add(20 * time.Second) // the next minute
+	short, _, err := l.Reserve(t.Context(), k, Need{Tokens: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Settle(short, 10, 0)
+	l.Settle(long, 300, 0) // started in the old minute
+	l.Close(t.Context())
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		if spent, _ := f.total(ports.LimitTPM); spent == 310 {
+			return
+		} else if time.Now().After(deadline) {
+			t.Fatalf("tokens counted across both windows: %v, want 310", spent)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
