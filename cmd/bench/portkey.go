@@ -82,7 +82,7 @@ func portkeyNotRun(node string) string {
 	if _, err := exec.LookPath(node); err != nil {
 		return "not run (node not found)"
 	}
-	return "not run (no -portkey; make bench installs the gateway and passes it)"
+	return "not run (-portkey not given; make bench passes it once make portkey has installed the gateway)"
 }
 
 // freePort asks the kernel for a free loopback port (the gateway takes a
