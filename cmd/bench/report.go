@@ -318,7 +318,7 @@ func (r *report) markdown() string {
 	w("| CPU outside this benchmark | %.2f cores on average during the run (the harness, mock, router, proxy and the benchmark database's PostgreSQL backends used %.2f) |\n", r.OtherCPU, r.OurCPU)
 	w("| Repetitions | %d; every figure is the median of the repetitions with their range (min – max) |\n", r.cfg.reps)
 	w("| Peer: Portkey gateway | %s |\n", r.PortkeyNote)
-	w("\nAll three paths reach the same `mockllm` process: **direct** (the client calls the mock), **router** (`airouter serve`, " +
+	w("\nAll paths reach the same `mockllm` process: **direct** (the client calls the mock), **router** (`airouter serve`, " +
 		"PostgreSQL config store and request log, no Temporal), **revproxy** (a minimal `httputil.ReverseProxy`, the reference). " +
 		"Each runs as its own process on this machine; the load generator is the harness process (Go net/http client). " +
 		"The mock's latency comes from `X-Mock-*` headers, sent by the client (direct, revproxy) or by the router as its providers' extra headers.\n\n")
@@ -464,6 +464,9 @@ func (r *report) markdown() string {
 		w("| %s | %s | %s | %s | %s |\n", pathLabel(name), fmtSpreadUS(t50), a, fmtSpreadUS(g99), ag)
 	}
 	r.peerRow(w, nil, 5)
+	if r.hasPeer() {
+		w("\nPortkey's stream handler waits 25 ms before passing on a stream's first chunk (a fixed timer in its `build/start-server.js`, 1.15.2); the chunks that arrive meanwhile then leave together, hence its time to first token and its near-zero gaps.\n")
+	}
 	w("\nEvery frame counted: a stream is complete with all its content frames and `data: [DONE]`; truncated = 200 but incomplete; failed = no 200. Level 1 is the streams above; level %d keeps %d streams open back to back for %v; level %d is the memory test's long streams (%s content frames each), all open at once. Totals over all repetitions.\n\n",
 		r.cfg.concStreams, r.cfg.concStreams, r.cfg.concFor, r.cfg.longStreams, longDesc(r.cfg.smoke))
 	w("| Concurrent streams | Path | Streams | Complete | Truncated | Failed |\n|---|---|---|---|---|---|\n")
@@ -532,7 +535,7 @@ func (r *report) markdown() string {
 	for _, s := range r.SectionTimes {
 		w("| %s | %v | %.2f cores |\n", s.Name, s.Took.Round(100*time.Millisecond), s.OtherCPU)
 	}
-	w("\nReproduce: `make bench` (builds, starts PostgreSQL from the local stack, runs `go run ./cmd/bench -out bench/results`); `go run ./cmd/bench -h` lists the knobs. The targets are reported, not asserted.\n")
+	w("\nReproduce: `make bench` (builds, starts PostgreSQL from the local stack, runs `go run ./cmd/bench -out bench/results`, with `-portkey` when node is present); `go run ./cmd/bench -h` lists the knobs. The targets are reported, not asserted.\n")
 	return b.String()
 }
 
@@ -609,7 +612,7 @@ func (r *report) peerRow(w func(string, ...any), lead []string, cols int) {
 	for _, c := range lead {
 		b.WriteString(" " + c + " |")
 	}
-	b.WriteString(" " + pathLabel(portkey) + " | " + strings.ReplaceAll(r.PortkeyNote, "|", "/") + " |")
+	b.WriteString(" " + pathLabel(portkey) + " | " + strings.ReplaceAll(clip(r.PortkeyNote), "|", "/") + " |")
 	for range cols - len(lead) - 2 {
 		b.WriteString(" — |")
 	}
