@@ -17,6 +17,16 @@ MIGRATE_VERSION  := v4.20.1
 TEMPORAL_VERSION := v1.5.1
 OAPI_CODEGEN_VERSION := v2.8.2
 
+# The Portkey gateway, the optional peer row of make bench (needs node and
+# npm; installed into .dev/portkey by make portkey). @hono/node-server is held
+# at 1.13.8 with an npm override: from 1.14 its Response reuses the upstream
+# response's immutable headers and every stream through the gateway fails
+# with "TypeError: immutable" (Portkey-AI/gateway#1389).
+PORTKEY_VERSION          := 1.15.2
+PORTKEY_HONO_NODE_SERVER := 1.13.8
+PORTKEY_JS    := $(DEV)/portkey/node_modules/@portkey-ai/gateway/build/start-server.js
+PORTKEY_STAMP := $(DEV)/portkey/.installed-$(PORTKEY_VERSION)-$(PORTKEY_HONO_NODE_SERVER)
+
 MOCK_ADDR  ?= 127.0.0.1:9099
 PORT       ?= 8080
 
@@ -115,12 +125,26 @@ bench-smoke: ## a few seconds of the benchmark harness, to keep it working (need
 	$(GO) run ./cmd/bench -smoke
 
 .PHONY: bench
-bench: build stack ## the full benchmark (~10 min): router vs direct vs reverse proxy, report in bench/results
+bench: build stack portkey ## the full benchmark (~10 min): router vs direct vs reverse proxy (and the Portkey gateway as a peer when node is present), report in bench/results
 	@$(with_env) \
-	$(GO) run ./cmd/bench -out bench/results
+	pk=""; if [ -f $(PORTKEY_STAMP) ] && command -v node >/dev/null; then pk="-portkey $(PORTKEY_JS)"; fi; \
+	$(GO) run ./cmd/bench -out bench/results $$pk
 	@$(with_env) \
 	export TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$$DATABASE_URL}"; \
 	$(GO) test -run '^$$' -bench 'BenchmarkLease' -benchmem ./core/limits/ ./adapters/postgres/ | tee bench/results/lease-latest.txt
+
+.PHONY: portkey
+portkey: ## install the Portkey gateway (pinned) into .dev/portkey for make bench's peer row; skipped without node and npm
+	@if command -v node >/dev/null && command -v npm >/dev/null; then \
+		$(MAKE) --no-print-directory $(PORTKEY_STAMP) || echo "portkey: install failed; make bench runs without the Portkey row"; \
+	else echo "portkey: node or npm not found; make bench runs without the Portkey row"; fi
+
+$(PORTKEY_STAMP):
+	rm -rf $(DEV)/portkey && mkdir -p $(DEV)/portkey
+	printf '{"private":true,"overrides":{"@hono/node-server":"%s"}}\n' $(PORTKEY_HONO_NODE_SERVER) > $(DEV)/portkey/package.json
+	npm install --prefix $(DEV)/portkey --save-exact --no-audit --no-fund @portkey-ai/gateway@$(PORTKEY_VERSION)
+	test -f $(PORTKEY_JS)
+	touch $@
 
 .PHONY: clean
 clean: stop ## stop the stack and remove .dev and bin

@@ -25,12 +25,14 @@ type bench struct {
 
 	root, logDir, dbName string
 	mock, router, proxy  *proc
+	portkey              *proc // the optional peer, nil when not run
 	routerSpec           procSpec
 	proxySpec            procSpec
+	portkeySpec          procSpec
 	starts               map[string]int
 	mockURL              string
 	targets              map[string]*target
-	order                []string // direct, router, revproxy
+	order                []string // direct, router, revproxy, then the peer portkey
 	scenarios            []scenario
 	rep                  *report
 }
@@ -161,6 +163,8 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 		b.targets[router] = newTarget(router, routerURL, b.router.pid(), b.scenarios, key)
 		b.order = []string{direct, router, revproxy}
 	}
+	b.startPortkey(ctx)
+	defer func() { b.portkey.stop() }()
 	rep.Targets = b.order
 	if err := b.waitReady(ctx); err != nil {
 		return nil, err
@@ -171,6 +175,11 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 	} else {
 		b.logf("stack up without the router (-no-router): mock %s (pid %d), reverse proxy %s (pid %d)",
 			b.mock.addr, b.mock.pid(), b.proxy.addr, b.proxy.pid())
+	}
+	if b.portkey != nil {
+		b.logf("peer: Portkey gateway %s (pid %d)", b.portkey.addr, b.portkey.pid())
+	} else {
+		b.logf("peer: Portkey gateway %s", rep.PortkeyNote)
 	}
 
 	// Measurements.
@@ -212,7 +221,7 @@ func (b *bench) sections(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		for _, p := range []*proc{b.mock, b.router, b.proxy} {
+		for _, p := range []*proc{b.mock, b.router, b.proxy, b.portkey} {
 			if p == nil {
 				continue
 			}
@@ -239,6 +248,9 @@ func (b *bench) sections(ctx context.Context) error {
 // PostgreSQL backends of the benchmark's database.
 func (b *bench) ourCPU() time.Duration {
 	pids := []int{os.Getpid(), b.mock.pid(), b.proxy.pid()}
+	if b.portkey != nil {
+		pids = append(pids, b.portkey.pid())
+	}
 	if b.router != nil {
 		pids = append(pids, b.router.pid())
 		pids = append(pids, pgBackends(b.dbName)...)
@@ -250,6 +262,9 @@ func (b *bench) ourCPU() time.Duration {
 // proxy, the router and its PostgreSQL backends.
 func (b *bench) serversCPU() time.Duration {
 	pids := []int{b.mock.pid(), b.proxy.pid()}
+	if b.portkey != nil {
+		pids = append(pids, b.portkey.pid())
+	}
 	if b.router != nil {
 		pids = append(pids, b.router.pid())
 		pids = append(pids, pgBackends(b.dbName)...)
@@ -293,6 +308,7 @@ type procSpec struct {
 	args, env  []string
 	ready      *regexp.Regexp
 	timeout    time.Duration
+	port       int // the port it is told to listen on, if any (the Portkey gateway)
 }
 
 func (b *bench) start(ctx context.Context, s procSpec) (*proc, error) {
@@ -311,7 +327,7 @@ func (b *bench) start(ctx context.Context, s procSpec) (*proc, error) {
 	return p, err
 }
 
-// restartServers restarts the router and the reverse proxy on the same
+// restartServers restarts the router, the reverse proxy and the peer on the same
 // ports, so a measurement starts from fresh processes, and waits until
 // they answer again.
 func (b *bench) restartServers(ctx context.Context) error {
@@ -342,6 +358,16 @@ func (b *bench) restartServers(ctx context.Context) error {
 	b.proxy = p
 	b.targets[revproxy].pid = p.pid()
 	b.targets[revproxy].tr.CloseIdleConnections()
+	if b.portkey != nil {
+		b.portkey.stop()
+		p, err := b.startPortkeyProc(ctx, b.portkeySpec) // the same port
+		if err != nil {
+			return fmt.Errorf("portkey: %w", err)
+		}
+		b.portkey = p
+		b.targets[portkey].pid = p.pid()
+		b.targets[portkey].tr.CloseIdleConnections()
+	}
 	return b.waitReady(ctx)
 }
 

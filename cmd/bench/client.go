@@ -41,7 +41,12 @@ const (
 	direct   = "direct"
 	router   = "router"
 	revproxy = "revproxy"
+	portkey  = "portkey" // a peer, not a target: see portkey.go
 )
+
+// isPeer reports whether a path is a peer: measured alongside, but its
+// failures neither discard the other paths' samples nor count as targets.
+func isPeer(name string) bool { return name == portkey }
 
 // A target is one way to reach the mock: directly, through the router, or
 // through the reference reverse proxy, each with its own connection pool.

@@ -2,10 +2,12 @@
 // it holds, its CPU and memory per request and per stream, side by side
 // with direct calls to the same mock upstream and with a minimal
 // net/http/httputil.ReverseProxy in front of it, all in one run on one mock
-// process (issue 7).
+// process (issue 7). With -portkey it also measures the Portkey gateway
+// (a Node.js gateway users pick instead) as a peer row, not a target.
 //
 //	go run ./cmd/bench -out bench/results   # the full run (make bench), ~10 minutes
 //	go run ./cmd/bench -smoke               # every section with tiny counts (make bench-smoke)
+//	go run ./cmd/bench -portkey .dev/portkey/node_modules/@portkey-ai/gateway/build/start-server.js
 //
 // It builds bin/airouter and bin/mockllm (unless -airouter / -mockllm name
 // existing binaries), creates a database bench_<random> on the PostgreSQL
@@ -62,6 +64,8 @@ type config struct {
 	databaseURL string
 	keepLogs    bool
 	noRouter    bool
+	portkey     string // the Portkey gateway's start script, "" for none
+	node        string
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -89,6 +93,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&c.databaseURL, "database-url", "", "PostgreSQL server to create the throwaway database on (default: TEST_DATABASE_URL, then DATABASE_URL)")
 	fs.BoolVar(&c.keepLogs, "keep-logs", false, "keep the processes' logs (their directory is printed)")
 	fs.BoolVar(&c.noRouter, "no-router", false, "measure only direct and the reverse proxy (to check the harness; needs no PostgreSQL)")
+	fs.StringVar(&c.portkey, "portkey", "", "also measure the Portkey gateway as a peer: path of its start script (.dev/portkey/node_modules/@portkey-ai/gateway/build/start-server.js, installed by make bench when node and npm exist)")
+	fs.StringVar(&c.node, "node", "node", "the node binary that runs -portkey")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

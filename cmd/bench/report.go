@@ -32,7 +32,8 @@ type report struct {
 	MockProcs int
 
 	Profile, ProfileNote string
-	Targets              []string // measured paths, direct first
+	Targets              []string // measured paths, direct first, the peer last
+	PortkeyNote          string   // how the peer ran, or why it did not
 }
 
 type sectionTime struct {
@@ -316,10 +317,12 @@ func (r *report) markdown() string {
 	w("| Load average | %s before, %s after |\n", r.LoadBefore, r.LoadAfter)
 	w("| CPU outside this benchmark | %.2f cores on average during the run (the harness, mock, router, proxy and the benchmark database's PostgreSQL backends used %.2f) |\n", r.OtherCPU, r.OurCPU)
 	w("| Repetitions | %d; every figure is the median of the repetitions with their range (min – max) |\n", r.cfg.reps)
-	w("\nAll three paths reach the same `mockllm` process: **direct** (the client calls the mock), **router** (`airouter serve`, " +
+	w("| Peer: Portkey gateway | %s |\n", r.PortkeyNote)
+	w("\nAll paths reach the same `mockllm` process: **direct** (the client calls the mock), **router** (`airouter serve`, " +
 		"PostgreSQL config store and request log, no Temporal), **revproxy** (a minimal `httputil.ReverseProxy`, the reference). " +
 		"Each runs as its own process on this machine; the load generator is the harness process (Go net/http client). " +
 		"The mock's latency comes from `X-Mock-*` headers, sent by the client (direct, revproxy) or by the router as its providers' extra headers.\n\n")
+	w("**portkey (peer)** is the Portkey gateway (npm `@portkey-ai/gateway`, run with node, `x-portkey-provider: openai` and `x-portkey-custom-host` pointing at the mock, the `X-Mock-*` headers named in `x-portkey-forward-headers`): a gateway users pick instead, shown for comparison in every section; it is not part of the targets, and its failed requests leave out only its own samples.\n\n")
 
 	w("## Targets (router ÷ reverse proxy, same run)\n\n")
 	w("| Target | Router | Reverse proxy | Ratio | Goal | Result |\n|---|---|---|---|---|---|\n")
@@ -348,7 +351,7 @@ func (r *report) markdown() string {
 	w("%d interleaved triplets (direct, router, revproxy in rotating order) per repetition, 0 ms mock, small JSON answers. ", r.cfg.pairs)
 	w("Added p50 is the median of the paired differences (target − direct of the same triplet); added p99 is p99(target) − p99(direct).\n\n")
 	w("| Path | p50 | p99 | Added p50 (paired) | Added p99 | Errors |\n|---|---|---|---|---|---|\n")
-	for _, name := range []string{direct, router, revproxy} {
+	for _, name := range r.paths() {
 		p50 := r.pairsSpread(name, func(p pairsRep) map[string]time.Duration { return p.P50 })
 		p99 := r.pairsSpread(name, func(p pairsRep) map[string]time.Duration { return p.P99 })
 		a50, a99 := "—", "—"
@@ -360,8 +363,9 @@ func (r *report) markdown() string {
 		for _, p := range r.Pairs {
 			errs += p.Errors[name]
 		}
-		w("| %s | %s | %s | %s | %s | %d |\n", name, fmtSpreadUS(p50), fmtSpreadUS(p99), a50, a99, errs)
+		w("| %s | %s | %s | %s | %s | %d |\n", pathLabel(name), fmtSpreadUS(p50), fmtSpreadUS(p99), a50, a99, errs)
 	}
+	r.peerRow(w, nil, 6)
 	for _, p := range r.Pairs {
 		if p.ErrSample != "" {
 			w("\nFirst error: `%s`\n", clip(p.ErrSample))
@@ -376,7 +380,7 @@ func (r *report) markdown() string {
 	w("| Mock | Rate | Path | p50 | p99 | Added p50 | Added p99 | Errors | CPU µs/req |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, sc := range []string{"0ms", "50ms"} {
 		for _, rate := range r.cfg.rates {
-			for _, name := range []string{direct, router, revproxy} {
+			for _, name := range r.paths() {
 				k := openKey{sc, rate, name}
 				if len(r.Open[k]) == 0 {
 					continue
@@ -395,17 +399,18 @@ func (r *report) markdown() string {
 					pg := r.openSpread(sc, rate, name, func(o openRes) float64 { return o.PGCPUus })
 					cpuS += fmt.Sprintf(" (+%.0f PostgreSQL)", pg.Med)
 				}
-				w("| %s | %.0f/s | %s | %s | %s | %s | %s | %s | %s |\n", sc, rate, name, fmtSpreadUS(p50), fmtSpreadUS(p99), a50, a99, fmtSpread(errRate, "%.2f", "%"), cpuS)
+				w("| %s | %.0f/s | %s | %s | %s | %s | %s | %s | %s |\n", sc, rate, pathLabel(name), fmtSpreadUS(p50), fmtSpreadUS(p99), a50, a99, fmtSpread(errRate, "%.2f", "%"), cpuS)
 			}
 		}
 	}
+	r.peerRow(w, []string{"all", "all"}, 9)
 	r.openNotes(w)
 
 	// 3.
 	w("\n## 3. Highest rate with p99 < %v and no errors\n\n", r.cfg.p99Limit)
 	w("Open-loop probes of %v (after %v of warm-up) against the 0 ms mock: the rate doubles from a start while probes pass, then a bisection narrows it to within 10%%. A probe stops early once over 1%% of its requests failed or exceeded the limit. CPU µs/request is at the highest passing rate.\n\n", r.cfg.probe, r.cfg.probeWarmup)
 	w("| Path | Highest rate | p99 there | CPU µs/req there | Probes (rate: p99, ✓ pass) |\n|---|---|---|---|---|\n")
-	for _, name := range []string{direct, router, revproxy} {
+	for _, name := range r.paths() {
 		s := r.Search[name]
 		if len(s) == 0 {
 			continue
@@ -436,18 +441,19 @@ func (r *report) markdown() string {
 			}
 			probes = append(probes, strings.Join(ps, "; "))
 		}
-		label := name
+		label := pathLabel(name)
 		if name == direct {
 			label = "direct (mock + load generator)"
 		}
 		w("| %s | %s | %s | %s | %s |\n", label, fmtSpread(rate, "%.0f", " req/s"), fmtSpreadUS(p99), cpuS, strings.Join(probes, " ‖ "))
 	}
+	r.peerRow(w, nil, 5)
 
 	// 4.
 	w("\n## 4. Streaming\n\n")
 	w("Time to first token and chunk gaps: %d interleaved stream triplets per repetition at concurrency 1; each stream has 20 content chunks paced 1 ms apart by the mock. Added TTFT is the median of paired differences; added gap is p99(target gaps) − p99(direct gaps).\n\n", r.cfg.ttftStreams)
 	w("| Path | TTFT p50 | Added TTFT | Chunk gap p99 | Added gap p99 |\n|---|---|---|---|---|\n")
-	for _, name := range []string{direct, router, revproxy} {
+	for _, name := range r.paths() {
 		t50 := r.ttftSpread(name, func(t ttftRep) map[string]time.Duration { return t.TTFTP50 })
 		g99 := r.ttftSpread(name, func(t ttftRep) map[string]time.Duration { return t.GapP99 })
 		a, ag := "—", "—"
@@ -455,7 +461,11 @@ func (r *report) markdown() string {
 			a = fmtSpreadUS(r.ttftSpread(name, func(t ttftRep) map[string]time.Duration { return t.AddedTTFT }))
 			ag = fmtSpreadUS(r.ttftSpread(name, func(t ttftRep) map[string]time.Duration { return t.AddedGapP99 }))
 		}
-		w("| %s | %s | %s | %s | %s |\n", name, fmtSpreadUS(t50), a, fmtSpreadUS(g99), ag)
+		w("| %s | %s | %s | %s | %s |\n", pathLabel(name), fmtSpreadUS(t50), a, fmtSpreadUS(g99), ag)
+	}
+	r.peerRow(w, nil, 5)
+	if r.hasPeer() {
+		w("\nPortkey's stream handler waits 25 ms before passing on a stream's first chunk (a fixed timer in its `build/start-server.js`, 1.15.2); the chunks that arrive meanwhile then leave together, hence its time to first token and its near-zero gaps.\n")
 	}
 	w("\nEvery frame counted: a stream is complete with all its content frames and `data: [DONE]`; truncated = 200 but incomplete; failed = no 200. Level 1 is the streams above; level %d keeps %d streams open back to back for %v; level %d is the memory test's long streams (%s content frames each), all open at once. Totals over all repetitions.\n\n",
 		r.cfg.concStreams, r.cfg.concStreams, r.cfg.concFor, r.cfg.longStreams, longDesc(r.cfg.smoke))
@@ -467,15 +477,16 @@ func (r *report) markdown() string {
 	slices.SortFunc(levels, func(a, b string) int { return atoi(a) - atoi(b) })
 	var samples []string
 	for _, l := range levels {
-		for _, name := range []string{direct, router, revproxy} {
+		for _, name := range r.paths() {
 			if c := r.Trunc[l][name]; c != nil {
-				w("| %s | %s | %d | %d | %d | %d |\n", l, name, c.Streams, c.Complete, c.Truncated, c.Failed)
+				w("| %s | %s | %d | %d | %d | %d |\n", l, pathLabel(name), c.Streams, c.Complete, c.Truncated, c.Failed)
 				if c.Sample != "" {
 					samples = append(samples, fmt.Sprintf("%s at %s: %s", name, l, clip(c.Sample)))
 				}
 			}
 		}
 	}
+	r.peerRow(w, []string{"all"}, 6)
 	for _, s := range samples {
 		w("\n- first problem: `%s`", s)
 	}
@@ -488,13 +499,13 @@ func (r *report) markdown() string {
 	w("VmRSS from /proc/<pid>/status. Per open stream = (RSS with all %d long streams open, sampled once each had its first token − idle RSS of the fresh process) ÷ open streams. ", r.cfg.longStreams)
 	w("The router and the proxy are restarted before each repetition (a process that served the streams before keeps their freed memory resident and reuses it); the last column is one more round on the warm processes, against the same idle baseline. The mock is never restarted (its figures are for reference).\n\n")
 	w("| Process | Idle RSS at start | Idle RSS after the run | RSS with %d streams open | Per open stream (fresh) | Per open stream (warm) |\n|---|---|---|---|---|---|\n", r.cfg.longStreams)
-	for _, name := range []string{router, revproxy, direct} {
+	for _, name := range append(r.paths()[1:], direct) {
 		proc := procName(name)
 		var during []float64
 		for _, m := range r.Mem[name] {
 			during = append(during, float64(m.During)/(1<<20))
 		}
-		label := proc
+		label := pathLabel(proc)
 		if name == direct {
 			label = "mockllm (serving direct streams)"
 		}
@@ -505,6 +516,8 @@ func (r *report) markdown() string {
 		w("| %s | %s | %s | %s | %s | %s |\n", label, mib(r.IdleRSS[proc]), mib(r.IdleRSSAfter[proc]),
 			fmtSpread(summarize(during), "%.1f", " MiB"), fmtSpread(r.memSpread(name), "%.1f", " KiB"), warm)
 	}
+
+	r.peerRow(w, nil, 6)
 
 	// Profile.
 	w("\n## CPU profile of the router\n\n")
@@ -522,7 +535,7 @@ func (r *report) markdown() string {
 	for _, s := range r.SectionTimes {
 		w("| %s | %v | %.2f cores |\n", s.Name, s.Took.Round(100*time.Millisecond), s.OtherCPU)
 	}
-	w("\nReproduce: `make bench` (builds, starts PostgreSQL from the local stack, runs `go run ./cmd/bench -out bench/results`); `go run ./cmd/bench -h` lists the knobs. The targets are reported, not asserted.\n")
+	w("\nReproduce: `make bench` (builds, starts PostgreSQL from the local stack, runs `go run ./cmd/bench -out bench/results`, with `-portkey` when node is present); `go run ./cmd/bench -h` lists the knobs. The targets are reported, not asserted.\n")
 	return b.String()
 }
 
@@ -566,6 +579,44 @@ func (r *report) openNotes(w func(string, ...any)) {
 		}
 		w("- `%s`\n", n)
 	}
+}
+
+// paths is the rows of a section, in order: direct, router, revproxy,
+// then the peer when it ran.
+func (r *report) paths() []string {
+	p := []string{direct, router, revproxy}
+	if r.hasPeer() {
+		p = append(p, portkey)
+	}
+	return p
+}
+
+func (r *report) hasPeer() bool { return slices.Contains(r.Targets, portkey) }
+
+func pathLabel(name string) string {
+	if isPeer(name) {
+		return name + " (peer)"
+	}
+	return name
+}
+
+// peerRow writes the peer's row when it did not run: the cells before
+// the path (lead), the label, its note, and a dash in each remaining of
+// the table's cols columns.
+func (r *report) peerRow(w func(string, ...any), lead []string, cols int) {
+	if r.hasPeer() {
+		return
+	}
+	var b strings.Builder
+	b.WriteString("|")
+	for _, c := range lead {
+		b.WriteString(" " + c + " |")
+	}
+	b.WriteString(" " + pathLabel(portkey) + " | " + strings.ReplaceAll(clip(r.PortkeyNote), "|", "/") + " |")
+	for range cols - len(lead) - 2 {
+		b.WriteString(" — |")
+	}
+	w("%s\n", b.String())
 }
 
 func procName(target string) string {

@@ -21,6 +21,9 @@ var rotations = map[int][][]int{
 	1: {{0}},
 	2: {{0, 1}, {1, 0}},
 	3: {{0, 1, 2}, {1, 2, 0}, {2, 0, 1}, {0, 2, 1}, {2, 1, 0}, {1, 0, 2}},
+	// With the peer: every cyclic shift, forwards and backwards, so each
+	// path comes first and right after each other path equally often.
+	4: {{0, 1, 2, 3}, {1, 2, 3, 0}, {2, 3, 0, 1}, {3, 0, 1, 2}, {3, 2, 1, 0}, {2, 1, 0, 3}, {1, 0, 3, 2}, {0, 3, 2, 1}},
 }
 
 func (b *bench) rotated(i int) []string {
@@ -53,7 +56,7 @@ func (b *bench) idleMemoryAfter(ctx context.Context) error {
 
 func (b *bench) rssAll() map[string]int64 {
 	m := map[string]int64{}
-	for name, p := range map[string]*proc{router: b.router, revproxy: b.proxy, "mockllm": b.mock} {
+	for name, p := range map[string]*proc{router: b.router, revproxy: b.proxy, portkey: b.portkey, "mockllm": b.mock} {
 		if p == nil {
 			continue
 		}
@@ -167,6 +170,7 @@ func (b *bench) streaming(ctx context.Context) error {
 		ttft := map[string][]time.Duration{}
 		gaps := map[string][]time.Duration{}
 		okAll := make([]bool, n)
+		okPeer := map[string][]bool{}
 		for i := range n {
 			okAll[i] = true
 			for _, name := range b.rotated(i) {
@@ -176,7 +180,13 @@ func (b *bench) streaming(ctx context.Context) error {
 				}
 				ttft[name][i] = r.TTFT
 				gaps[name] = append(gaps[name], r.Gaps...)
-				if !r.complete(tokens) {
+				switch {
+				case isPeer(name):
+					if okPeer[name] == nil {
+						okPeer[name] = make([]bool, n)
+					}
+					okPeer[name][i] = r.complete(tokens)
+				case !r.complete(tokens):
 					okAll[i] = false
 				}
 				var tc truncCount
@@ -189,16 +199,17 @@ func (b *bench) streaming(ctx context.Context) error {
 		}
 		tr := ttftRep{TTFTP50: map[string]time.Duration{}, AddedTTFT: map[string]time.Duration{}, GapP99: map[string]time.Duration{}, AddedGapP99: map[string]time.Duration{}}
 		for _, name := range b.order {
+			okN := both(okAll, okPeer[name])
 			var ok []time.Duration
 			for i, d := range ttft[name] {
-				if okAll[i] {
+				if okN[i] {
 					ok = append(ok, d)
 				}
 			}
 			tr.TTFTP50[name] = percentile(ok, 50)
 			tr.GapP99[name] = percentile(gaps[name], 99)
 			if name != direct {
-				tr.AddedTTFT[name] = percentile(pairedDiffs(ttft[name], ttft[direct], okAll), 50)
+				tr.AddedTTFT[name] = percentile(pairedDiffs(ttft[name], ttft[direct], okN), 50)
 				tr.AddedGapP99[name] = tr.GapP99[name] - tr.GapP99[direct]
 			}
 		}
@@ -251,6 +262,12 @@ func (b *bench) pairs(ctx context.Context) error {
 			lat[name] = make([]time.Duration, n)
 		}
 		ok := make([]bool, n)
+		okPeer := map[string][]bool{}
+		for _, name := range b.order {
+			if isPeer(name) {
+				okPeer[name] = make([]bool, n)
+			}
+		}
 		pr := pairsRep{Errors: map[string]int{}, P50: map[string]time.Duration{}, P99: map[string]time.Duration{},
 			AddedP50: map[string]time.Duration{}, AddedP99: map[string]time.Duration{}}
 		for i := range n {
@@ -259,8 +276,13 @@ func (b *bench) pairs(ctx context.Context) error {
 				t0 := time.Now()
 				err := b.targets[name].doJSON(ctx, "0ms")
 				lat[name][i] = time.Since(t0)
+				if isPeer(name) {
+					okPeer[name][i] = err == nil
+				}
 				if err != nil {
-					ok[i] = false
+					if !isPeer(name) {
+						ok[i] = false
+					}
 					pr.Errors[name]++
 					if pr.ErrSample == "" {
 						pr.ErrSample = name + ": " + err.Error()
@@ -273,8 +295,9 @@ func (b *bench) pairs(ctx context.Context) error {
 		}
 		sel := func(name string) []time.Duration {
 			var out []time.Duration
+			okN := both(ok, okPeer[name])
 			for i, d := range lat[name] {
-				if ok[i] {
+				if okN[i] {
 					out = append(out, d)
 				}
 			}
@@ -285,7 +308,7 @@ func (b *bench) pairs(ctx context.Context) error {
 			pr.P99[name] = percentile(sel(name), 99)
 		}
 		for _, name := range b.order[1:] {
-			pr.AddedP50[name] = percentile(pairedDiffs(lat[name], lat[direct], ok), 50)
+			pr.AddedP50[name] = percentile(pairedDiffs(lat[name], lat[direct], both(ok, okPeer[name])), 50)
 			pr.AddedP99[name] = pr.P99[name] - pr.P99[direct]
 		}
 		for _, v := range ok {
@@ -296,6 +319,20 @@ func (b *bench) pairs(ctx context.Context) error {
 		b.rep.Pairs = append(b.rep.Pairs, pr)
 	}
 	return nil
+}
+
+// both is a and b element by element; a alone when b is nil. The peer's
+// own failures leave its sample out of its figures without discarding the
+// other paths' samples of the same round.
+func both(a, b []bool) []bool {
+	if b == nil {
+		return a
+	}
+	out := make([]bool, len(a))
+	for i := range a {
+		out[i] = a[i] && i < len(b) && b[i]
+	}
+	return out
 }
 
 // --- 2. open-loop constant load ---
