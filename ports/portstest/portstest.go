@@ -134,8 +134,6 @@ func mkModel(t *testing.T, s Stores, name string, routes ...domain.Route) domain
 	}))
 }
 
-func sameTime(a, b time.Time) bool { return a.Equal(b) }
-
 func sameTimePtr(a, b *time.Time) bool {
 	if a == nil || b == nil {
 		return a == nil && b == nil
