@@ -16,6 +16,7 @@ SQLC_VERSION     := v1.31.1
 MIGRATE_VERSION  := v4.20.1
 TEMPORAL_VERSION := v1.5.1
 OAPI_CODEGEN_VERSION := v2.8.2
+STATICCHECK_VERSION  := v0.8.2
 
 # The Portkey gateway, the optional peer row of make bench (needs node and
 # npm; installed into .dev/portkey by make portkey). @hono/node-server is held
@@ -49,12 +50,14 @@ $(BIN)/migrate:
 	GOBIN=$(BIN) $(GO) install -tags pgx5 github.com/golang-migrate/migrate/v4/cmd/migrate@$(MIGRATE_VERSION)
 $(BIN)/oapi-codegen:
 	GOBIN=$(BIN) $(GO) install github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen@$(OAPI_CODEGEN_VERSION)
+$(BIN)/staticcheck:
+	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 $(BIN)/temporal:
 	@echo "building the Temporal CLI $(TEMPORAL_VERSION) (several minutes the first time)"
 	GOBIN=$(BIN) $(GO) install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_VERSION)
 
 .PHONY: tools
-tools: $(BIN)/sqlc $(BIN)/migrate $(BIN)/oapi-codegen $(BIN)/temporal ## build the pinned sqlc, migrate, oapi-codegen and temporal CLIs into ./bin
+tools: $(BIN)/sqlc $(BIN)/migrate $(BIN)/oapi-codegen $(BIN)/staticcheck $(BIN)/temporal ## build the pinned sqlc, migrate, oapi-codegen, staticcheck and temporal CLIs into ./bin
 
 ## ---- build ----
 .PHONY: build
@@ -104,9 +107,12 @@ stop: ## stop what make run / make test started
 
 ## ---- checks and tests ----
 .PHONY: lint
-lint: ## gofmt and go vet
+# staticcheck runs its default checks; it skips files marked "Code generated
+# ... DO NOT EDIT" (sqlcgen, *.gen.go) by itself.
+lint: $(BIN)/staticcheck ## gofmt, go vet and staticcheck
 	@out=$$(find . -name '*.go' -not -path './.dev/*' -not -path './adapters/postgres/sqlcgen/*' -not -name '*.gen.go' | xargs gofmt -l); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(BIN)/staticcheck ./...
 
 .PHONY: test
 test: $(BIN)/sqlc $(BIN)/oapi-codegen stack check-generated lint ## start the stack, then every check and test (go test -race)

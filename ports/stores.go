@@ -123,9 +123,9 @@ type Change struct {
 	ID   int64
 }
 
-// ChangeFeed tells every replica about configuration changes.
+// ChangeFeed tells every replica about configuration changes; the stores'
+// writes publish them (in PostgreSQL, through triggers).
 type ChangeFeed interface {
-	Publish(ctx context.Context, c Change) error
 	// Listen calls fn for every change published by any replica until ctx
 	// ends; it reconnects on failure and calls fn with Kind "resync" after a
 	// reconnect, since changes may have been missed.

@@ -290,18 +290,18 @@ func TestIntegrationRecovery(t *testing.T) {
 	if err := it.orch.StartRecovery(it.ctx, it.f.prov.ID); err != nil {
 		t.Fatal(err)
 	}
-	d1, err := it.c.DescribeWorkflowExecution(it.ctx, id, "")
+	d1, err := it.c.DescribeWorkflow(it.ctx, id, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := it.orch.StartRecovery(it.ctx, it.f.prov.ID); err != nil { // idempotent
 		t.Fatal(err)
 	}
-	d2, err := it.c.DescribeWorkflowExecution(it.ctx, id, "")
+	d2, err := it.c.DescribeWorkflow(it.ctx, id, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r1, r2 := d1.GetWorkflowExecutionInfo().GetExecution().GetRunId(), d2.GetWorkflowExecutionInfo().GetExecution().GetRunId(); r1 != r2 {
+	if r1, r2 := d1.RawResponse.GetWorkflowExecutionInfo().GetExecution().GetRunId(), d2.RawResponse.GetWorkflowExecutionInfo().GetExecution().GetRunId(); r1 != r2 {
 		t.Fatalf("a second recovery started: runs %s and %s", r1, r2)
 	}
 	it.eventually(5*time.Second, "the recovery state to show a failed probe", func() bool {

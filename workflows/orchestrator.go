@@ -418,14 +418,14 @@ func (o *Orchestrator) RotationState(ctx context.Context, id string) (RotationSt
 	}
 	ctx, cancel := context.WithTimeout(ctx, callTimeout/2)
 	defer cancel()
-	desc, err := o.c.DescribeWorkflowExecution(ctx, id, "")
+	desc, err := o.c.DescribeWorkflow(ctx, id, "")
 	if err != nil {
 		if isNotFound(err) {
 			return st, domain.Errorf(domain.CodeNotFound, "rotation %q not found", id)
 		}
 		return st, unavailable(err)
 	}
-	switch desc.GetWorkflowExecutionInfo().GetStatus() {
+	switch desc.RawResponse.GetWorkflowExecutionInfo().GetStatus() {
 	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
 		v, err := o.c.QueryWorkflow(ctx, id, "", QueryRotationState)
 		if err != nil {
@@ -444,7 +444,7 @@ func (o *Orchestrator) RotationState(ctx context.Context, id string) (RotationSt
 		}
 		return st, fmt.Errorf("rotation %s failed: %w", id, err)
 	default:
-		return st, fmt.Errorf("rotation %s is %s", id, desc.GetWorkflowExecutionInfo().GetStatus())
+		return st, fmt.Errorf("rotation %s is %s", id, desc.RawResponse.GetWorkflowExecutionInfo().GetStatus())
 	}
 }
 

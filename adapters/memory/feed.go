@@ -43,15 +43,6 @@ func (s *Store) notify(kinds ...string) {
 	}
 }
 
-// Publish tells every listener about a change.
-func (s *Store) Publish(ctx context.Context, c ports.Change) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s.feed.publish(c)
-	return nil
-}
-
 // Listen calls fn, from this goroutine, for every change published from now
 // until ctx ends; it then returns nil.
 func (s *Store) Listen(ctx context.Context, fn func(ports.Change)) error {

@@ -30,6 +30,7 @@ func TestStores(t *testing.T) {
 		}
 		return portstest.Stores{
 			Providers: s, Keys: s, Models: s, ClientKeys: s, Config: s, Health: s, RequestLogs: s, Rotations: s, Feed: s, Leases: memory.NewLeases(nil),
+			Publish: s.Publish,
 			CopyCiphertext: func(t *testing.T, from, to int64) {
 				if err := s.CopyCiphertext(from, to); err != nil {
 					t.Fatal(err)

@@ -7,6 +7,7 @@ package memory
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"math"
@@ -308,9 +309,9 @@ func (s *Store) routesOf(modelID int64) []domain.Route {
 	}
 	slices.SortFunc(out, func(a, b domain.Route) int {
 		if a.Priority != b.Priority {
-			return cmpInt(a.Priority, b.Priority)
+			return cmp.Compare(a.Priority, b.Priority)
 		}
-		return cmpInt(a.ID, b.ID)
+		return cmp.Compare(a.ID, b.ID)
 	})
 	return out
 }
@@ -319,16 +320,6 @@ func (s *Store) modelWithRoutes(m domain.Model) domain.Model {
 	m = copyModel(m)
 	m.Routes = s.routesOf(m.ID)
 	return m
-}
-
-func cmpInt[T int | int64](a, b T) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func validHealth(st domain.HealthStatus) bool {

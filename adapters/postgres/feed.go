@@ -18,8 +18,9 @@ import (
 // pg_stat_activity.
 const ListenerApplicationName = "airouter-listen"
 
-// change is the payload Publish sends. The migration's triggers send the
-// bare table name instead.
+// change is a JSON payload naming a change and its id, as
+// pg_notify('airouter_config', '{"kind":"model","id":9}') sends it. The
+// migration's triggers send the bare table name instead.
 type change struct {
 	Kind string `json:"kind"`
 	ID   int64  `json:"id,omitempty"`
@@ -47,16 +48,6 @@ func parseChange(payload string) ports.Change {
 		return ports.Change{Kind: k}
 	}
 	return ports.Change{Kind: payload}
-}
-
-// Publish tells every listener (every replica) about a change, with
-// pg_notify. Writes through this Store notify by themselves (triggers).
-func (s *Store) Publish(ctx context.Context, c ports.Change) error {
-	b, err := json.Marshal(change{Kind: c.Kind, ID: c.ID})
-	if err != nil {
-		return err
-	}
-	return dbError(s.q.NotifyConfigChange(ctx, string(b)), "publish change", "change", nil)
 }
 
 // Listen LISTENs on a dedicated connection (outside the pool) and calls fn,

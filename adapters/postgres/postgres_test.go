@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -225,9 +226,21 @@ func TestStores(t *testing.T) {
 		s := newStore(t, pool, newBox(t))
 		return portstest.Stores{
 			Providers: s, Keys: s, Models: s, ClientKeys: s, Config: s, Health: s, RequestLogs: s, Rotations: s, Feed: s, Leases: s,
+			Publish:        func(ctx context.Context, c ports.Change) error { return publish(ctx, s, c) },
 			CopyCiphertext: func(t *testing.T, from, to int64) { copyCiphertext(t, pool, from, to) },
 		}
 	})
+}
+
+// publish notifies every listener of a change as an operator's pg_notify
+// would, with the change's id in a JSON payload.
+func publish(ctx context.Context, s *Store, c ports.Change) error {
+	b, err := json.Marshal(change{Kind: c.Kind, ID: c.ID})
+	if err != nil {
+		return err
+	}
+	_, err = s.pool.Exec(ctx, "SELECT pg_notify('airouter_config', $1::text)", string(b))
+	return err
 }
 
 func TestNewRejectsNil(t *testing.T) {
@@ -392,7 +405,7 @@ func TestFeedAcrossStores(t *testing.T) {
 	}
 	// A replica's Publish reaches another replica's listener.
 	await("b's publication", func(c ports.Change) bool { return c == ports.Change{Kind: "model", ID: 9} }, func() {
-		if err := b.Publish(t.Context(), ports.Change{Kind: "model", ID: 9}); err != nil {
+		if err := publish(t.Context(), b, ports.Change{Kind: "model", ID: 9}); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -415,7 +428,7 @@ func TestFeedAcrossStores(t *testing.T) {
 	}
 	await("a resync", func(c ports.Change) bool { return c.Kind == "resync" }, func() {})
 	await("a publication after the reconnect", func(c ports.Change) bool { return c == ports.Change{Kind: "route", ID: 1} }, func() {
-		if err := b.Publish(t.Context(), ports.Change{Kind: "route", ID: 1}); err != nil {
+		if err := publish(t.Context(), b, ports.Change{Kind: "route", ID: 1}); err != nil {
 			t.Fatal(err)
 		}
 	})

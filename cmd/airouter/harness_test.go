@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -334,5 +333,3 @@ func (s *server) chat(t *testing.T, token string, body map[string]any, hdr map[s
 func userMsg(model, text string) map[string]any {
 	return map[string]any{"model": model, "messages": []any{map[string]any{"role": "user", "content": text}}}
 }
-
-var _ = fmt.Sprintf

@@ -177,7 +177,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	defer svc.Close() // on early returns; a no-op after svc.Shutdown
 	admin, err := gateway.NewAdmin(gateway.AdminDeps{
 		Providers: d.store, Keys: d.store, Models: d.store, ClientKeys: d.store, Health: d.store, Logs: d.store,
-		Rotations: d.store, Orchestrator: orch, Service: svc, Clock: ports.SystemClock{}, Logger: log,
+		Rotations: d.store, Orchestrator: orch, Service: svc, Logger: log,
 		DenyPrivateUpstreams: !cfg.AllowPrivate,
 	})
 	if err != nil {

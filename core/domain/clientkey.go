@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"strconv"
 	"strings"
 	"time"
 )
@@ -90,7 +91,7 @@ func (l *Limits) Expired(now time.Time) bool {
 // Validate checks the limits; errors name the offending field.
 func (l *Limits) Validate() error {
 	for i, a := range l.Allow {
-		field := "allow[" + itoa(i) + "]"
+		field := "allow[" + strconv.Itoa(i) + "]"
 		p, wild := strings.CutSuffix(a, "*")
 		switch {
 		case a == "":
@@ -131,24 +132,10 @@ func (k *ClientKey) Validate() error {
 	}
 	for i, t := range k.Tags {
 		if t == "" || len(t) > 64 {
-			return FieldError("tags["+itoa(i)+"]", "must be 1-64 characters")
+			return FieldError("tags["+strconv.Itoa(i)+"]", "must be 1-64 characters")
 		}
 	}
 	return k.Limits.Validate()
-}
-
-func itoa(i int) string {
-	if i == 0 {
-		return "0"
-	}
-	var b [20]byte
-	n := len(b)
-	for i > 0 {
-		n--
-		b[n] = byte('0' + i%10)
-		i /= 10
-	}
-	return string(b[n:])
 }
 
 // ClientKeyStats is aggregated usage of one client key over a time range.

@@ -35,7 +35,6 @@ type Admin struct {
 	rotations    ports.RotationStore
 	orchestrator ports.Orchestrator // may be nil
 	svc          *Service
-	clock        ports.Clock
 	log          *slog.Logger
 	denyPrivate  bool
 	lookup       func(ctx context.Context, host string) ([]netip.Addr, error)
@@ -52,7 +51,6 @@ type AdminDeps struct {
 	Rotations    ports.RotationStore
 	Orchestrator ports.Orchestrator
 	Service      *Service
-	Clock        ports.Clock
 	Logger       *slog.Logger
 	// DenyPrivateUpstreams refuses provider base URLs whose host resolves to
 	// a non-public address (domain.NonPublicAddr); UPSTREAM_ALLOW_PRIVATE=false.
@@ -64,7 +62,7 @@ type AdminDeps struct {
 // NewAdmin checks the dependencies and returns an Admin.
 func NewAdmin(d AdminDeps) (*Admin, error) {
 	if d.Providers == nil || d.Keys == nil || d.Models == nil || d.ClientKeys == nil || d.Health == nil ||
-		d.Logs == nil || d.Rotations == nil || d.Service == nil || d.Clock == nil || d.Logger == nil {
+		d.Logs == nil || d.Rotations == nil || d.Service == nil || d.Logger == nil {
 		return nil, errors.New("gateway: NewAdmin needs every dependency but Orchestrator")
 	}
 	lookup := d.LookupHost
@@ -74,7 +72,7 @@ func NewAdmin(d AdminDeps) (*Admin, error) {
 		}
 	}
 	return &Admin{providers: d.Providers, keys: d.Keys, models: d.Models, clientKeys: d.ClientKeys, health: d.Health,
-		logs: d.Logs, rotations: d.Rotations, orchestrator: d.Orchestrator, svc: d.Service, clock: d.Clock, log: d.Logger,
+		logs: d.Logs, rotations: d.Rotations, orchestrator: d.Orchestrator, svc: d.Service, log: d.Logger,
 		denyPrivate: d.DenyPrivateUpstreams, lookup: lookup}, nil
 }
 

@@ -179,7 +179,7 @@ func newFixture(t *testing.T, maxRetries int) *fixture {
 	}
 	t.Cleanup(func() { cancel(); svc.Close() })
 	admin, err := gateway.NewAdmin(gateway.AdminDeps{Providers: store, Keys: store, Models: store, ClientKeys: store, Health: store, Logs: store,
-		Rotations: store, Service: svc, Clock: ports.SystemClock{}, Logger: log})
+		Rotations: store, Service: svc, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -128,7 +128,7 @@ func newLogFixture(t *testing.T, o gateway.Options, keys func(ports.KeyStore) po
 	}
 	t.Cleanup(func() { cancel(); fx.svc.Close() })
 	fx.admin, err = gateway.NewAdmin(gateway.AdminDeps{Providers: store, Keys: store, Models: store, ClientKeys: store, Health: store, Logs: store,
-		Rotations: store, Service: fx.svc, Clock: ports.SystemClock{}, Logger: log})
+		Rotations: store, Service: fx.svc, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -156,7 +156,6 @@ type healthKey struct{ provider, key int64 }
 type snapshot struct {
 	providers  map[int64]*providerEntry
 	clientKeys map[[sha256.Size]byte]*clientKeyEntry
-	models     map[string]*domain.Model
 	keyNames   map[int64]string // client key id → name, for metric labels
 }
 
@@ -243,7 +242,7 @@ func New(o Options) (*Service, error) {
 		}
 		s.limiter = l
 	}
-	s.snap.Store(&snapshot{providers: map[int64]*providerEntry{}, clientKeys: map[[32]byte]*clientKeyEntry{}, models: map[string]*domain.Model{}})
+	s.snap.Store(&snapshot{providers: map[int64]*providerEntry{}, clientKeys: map[[32]byte]*clientKeyEntry{}})
 	return s, nil
 }
 
@@ -375,7 +374,6 @@ func (s *Service) Reload(ctx context.Context) error {
 	next := &snapshot{
 		providers:  make(map[int64]*providerEntry, len(cfg.Providers)),
 		clientKeys: make(map[[32]byte]*clientKeyEntry, len(cfg.ClientKeys)),
-		models:     make(map[string]*domain.Model, len(cfg.Models)),
 		keyNames:   make(map[int64]string, len(cfg.ClientKeys)),
 	}
 	for _, p := range cfg.Providers {
@@ -406,10 +404,6 @@ func (s *Service) Reload(ctx context.Context) error {
 			e.lastUsed.Store(prev.lastUsed.Load())
 		}
 		next.clientKeys[h] = e
-	}
-	for i := range cfg.Models {
-		m := &cfg.Models[i]
-		next.models[m.Name] = m
 	}
 	for _, k := range cfg.Keys {
 		if k.LastError == domain.KeyErrorUndecryptable && !s.undecrypted[k.ID] {

@@ -74,9 +74,8 @@ func BenchmarkPlanParallel(b *testing.B) {
 // routes.
 func BenchmarkBeginEndParallel(b *testing.B) {
 	r := benchRouter(b, domain.StrategyAuto, "")
-	m, _ := r.Model("m")
 	r.Update(standard(8, domain.StrategyFallback, "")) // 8 distinct routes in a plan
-	m, _ = r.Model("m")
+	m, _ := r.Model("m")
 	p, _ := m.Plan(PlanRequest{}, make([]Attempt, 0, 8))
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {

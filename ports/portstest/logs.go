@@ -238,11 +238,11 @@ func wantDur(t *testing.T, what string, got, want time.Duration) {
 var feedTests = []test{
 	{"PublishListen", func(t *testing.T, s Stores) {
 		got := listen(t, s.Feed)
-		waitFor(t, s.Feed, got, ports.Change{Kind: "model", ID: 42})
+		waitFor(t, s.Publish, got, ports.Change{Kind: "model", ID: 42})
 	}},
 	{"WritesNotify", func(t *testing.T, s Stores) {
 		got := listen(t, s.Feed)
-		waitFor(t, s.Feed, got, ports.Change{Kind: "probe", ID: 1}) // the listener is up
+		waitFor(t, s.Publish, got, ports.Change{Kind: "probe", ID: 1}) // the listener is up
 		mkProvider(t, s, "p")
 		deadline := time.After(5 * time.Second)
 		for {
@@ -295,12 +295,12 @@ func listen(t *testing.T, feed ports.ChangeFeed) <-chan ports.Change {
 
 // waitFor publishes want until the listener sees it (a listener starts
 // asynchronously, so early publications may be missed).
-func waitFor(t *testing.T, feed ports.ChangeFeed, got <-chan ports.Change, want ports.Change) {
+func waitFor(t *testing.T, publish func(context.Context, ports.Change) error, got <-chan ports.Change, want ports.Change) {
 	t.Helper()
 	deadline := time.After(10 * time.Second)
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
-	ok(t, feed.Publish(ctx(t), want))
+	ok(t, publish(ctx(t), want))
 	for {
 		select {
 		case c := <-got:
@@ -308,7 +308,7 @@ func waitFor(t *testing.T, feed ports.ChangeFeed, got <-chan ports.Change, want 
 				return
 			}
 		case <-tick.C:
-			ok(t, feed.Publish(ctx(t), want))
+			ok(t, publish(ctx(t), want))
 		case <-deadline:
 			t.Fatalf("the listener did not receive %+v", want)
 		}

@@ -30,6 +30,9 @@ type Stores struct {
 	Rotations   ports.RotationStore
 	Leases      ports.LeaseStore
 	Feed        ports.ChangeFeed
+	// Publish sends a change to Feed's listeners as another replica would;
+	// the feed tests use it to see that a listener is up.
+	Publish func(ctx context.Context, c ports.Change) error
 	// CopyCiphertext, when set, copies the sealed secret of one key onto
 	// another key's row, behind the store's back; the suite then checks that
 	// the associated data binds a ciphertext to its row.
@@ -133,8 +136,6 @@ func mkModel(t *testing.T, s Stores, name string, routes ...domain.Route) domain
 		Name: name, Enabled: true, Routes: routes,
 	}))
 }
-
-func sameTime(a, b time.Time) bool { return a.Equal(b) }
 
 func sameTimePtr(a, b *time.Time) bool {
 	if a == nil || b == nil {

@@ -17,13 +17,3 @@ func (q *Queries) ListenConfigChanges(ctx context.Context) error {
 	_, err := q.db.Exec(ctx, listenConfigChanges)
 	return err
 }
-
-const notifyConfigChange = `-- name: NotifyConfigChange :exec
-SELECT pg_notify('airouter_config', $1::text)
-`
-
-// Tells every replica's listener that the configuration changed.
-func (q *Queries) NotifyConfigChange(ctx context.Context, payload string) error {
-	_, err := q.db.Exec(ctx, notifyConfigChange, payload)
-	return err
-}

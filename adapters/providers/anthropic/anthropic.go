@@ -32,8 +32,6 @@ type Client struct {
 	header   http.Header
 	rt       *http.Transport
 	t        domain.Timeouts
-	now      func() time.Time
-	maxLine  int
 	// denyNonPublic: see WithDenyNonPublic.
 	denyNonPublic bool
 }
@@ -43,18 +41,10 @@ var _ ports.ProviderClient = (*Client)(nil)
 // Option configures a Client.
 type Option func(*Client)
 
-// WithClock sets the clock used for created timestamps and Retry-After
-// dates.
-func WithClock(c ports.Clock) Option { return func(cl *Client) { cl.now = c.Now } }
-
 // WithDenyNonPublic makes the client refuse to connect to loopback, private,
 // link-local (cloud metadata), CGNAT and unspecified addresses, checked on
 // every dial after name resolution (UPSTREAM_ALLOW_PRIVATE=false).
 func WithDenyNonPublic(deny bool) Option { return func(cl *Client) { cl.denyNonPublic = deny } }
-
-// WithMaxEventSize sets the largest stream event accepted (default
-// sse.DefaultMaxLine, 4 MiB).
-func WithMaxEventSize(n int) Option { return func(cl *Client) { cl.maxLine = n } }
 
 // New returns a client for an anthropic provider. The base URL defaults to
 // https://api.anthropic.com (a trailing /v1 is accepted); p.Headers are sent
@@ -81,7 +71,7 @@ func New(p domain.Provider, opts ...Option) (*Client, error) {
 		header.Set("Anthropic-Version", DefaultVersion)
 	}
 	t := p.Timeouts.WithDefaults()
-	c := &Client{messages: messages, models: models, header: header, t: t, now: time.Now, maxLine: sse.DefaultMaxLine}
+	c := &Client{messages: messages, models: models, header: header, t: t}
 	for _, o := range opts {
 		o(c)
 	}
@@ -153,7 +143,7 @@ func (c *Client) Chat(ctx context.Context, t ports.Target, req *domain.ChatReque
 		return nil, err
 	}
 	if resp.StatusCode/100 != 2 {
-		return nil, a.ReadError(resp, c.now(), classify)
+		return nil, a.ReadError(resp, time.Now(), classify)
 	}
 	a.Receiving()
 	raw, err := upstream.ReadAll(a.Body(resp.Body), resp.ContentLength)
@@ -165,7 +155,7 @@ func (c *Client) Chat(ctx context.Context, t ports.Target, req *domain.ChatReque
 	if err := json.Unmarshal(raw, &r); err != nil || r.Type == "error" {
 		return nil, &domain.UpstreamError{Class: domain.ClassAmbiguous, Status: resp.StatusCode, Message: "the upstream returned an invalid message", Err: err}
 	}
-	return convertResponse(&r, c.now().Unix())
+	return convertResponse(&r, time.Now().Unix())
 }
 
 // ChatStream makes a streaming call; it returns once the upstream answered
@@ -182,7 +172,7 @@ func (c *Client) ChatStream(ctx context.Context, t ports.Target, req *domain.Cha
 		return nil, err
 	}
 	if resp.StatusCode/100 != 2 {
-		e := a.ReadError(resp, c.now(), classify)
+		e := a.ReadError(resp, time.Now(), classify)
 		a.End()
 		return nil, e
 	}
@@ -190,23 +180,21 @@ func (c *Client) ChatStream(ctx context.Context, t ports.Target, req *domain.Cha
 	// the idle timeout (Progress in Next), not bytes of comments.
 	b := resp.Body
 	return &stream{
-		a:       a,
-		body:    b,
-		sse:     sse.NewReaderSize(b, sse.DefaultInitialSize, c.maxLine),
-		maxLine: c.maxLine,
-		tr:      translator{created: c.now().Unix(), key: t.Key},
+		a:    a,
+		body: b,
+		sse:  sse.NewReaderSize(b, sse.DefaultInitialSize, sse.DefaultMaxLine),
+		tr:   translator{created: time.Now().Unix(), key: t.Key},
 	}, nil
 }
 
 type stream struct {
-	a       *upstream.Attempt
-	body    io.ReadCloser
-	sse     *sse.Reader
-	maxLine int
-	tr      translator
-	err     error
-	once    sync.Once
-	closed  atomic.Bool
+	a      *upstream.Attempt
+	body   io.ReadCloser
+	sse    *sse.Reader
+	tr     translator
+	err    error
+	once   sync.Once
+	closed atomic.Bool
 }
 
 // Next returns the next OpenAI chunk: a role chunk first, content,
@@ -227,7 +215,7 @@ func (s *stream) Next() (*domain.ChatChunk, error) {
 		ev, err := s.sse.Next()
 		if err != nil {
 			if err == sse.ErrTooLong {
-				return nil, s.end(s.a.EventTooLarge(s.maxLine))
+				return nil, s.end(s.a.EventTooLarge(sse.DefaultMaxLine))
 			}
 			if err == io.EOF || err == sse.ErrTruncated {
 				err = upstream.ErrTruncated
@@ -285,7 +273,7 @@ func (c *Client) Probe(ctx context.Context, t ports.Target) error {
 		return err
 	}
 	if resp.StatusCode/100 != 2 {
-		return a.ReadError(resp, c.now(), classify)
+		return a.ReadError(resp, time.Now(), classify)
 	}
 	a.Receiving()
 	_, err = io.Copy(io.Discard, io.LimitReader(a.Body(resp.Body), 1<<20))

@@ -61,8 +61,6 @@ type Client struct {
 	// denyNonPublic: see WithDenyNonPublic.
 	denyNonPublic bool
 	t             domain.Timeouts
-	now           func() time.Time
-	maxLine       int
 }
 
 var _ ports.ProviderClient = (*Client)(nil)
@@ -70,17 +68,10 @@ var _ ports.ProviderClient = (*Client)(nil)
 // Option configures a Client.
 type Option func(*Client)
 
-// WithClock sets the clock used for Retry-After dates.
-func WithClock(c ports.Clock) Option { return func(cl *Client) { cl.now = c.Now } }
-
 // WithDenyNonPublic makes the client refuse to connect to loopback, private,
 // link-local (cloud metadata), CGNAT and unspecified addresses, checked on
 // every dial after name resolution (UPSTREAM_ALLOW_PRIVATE=false).
 func WithDenyNonPublic(deny bool) Option { return func(cl *Client) { cl.denyNonPublic = deny } }
-
-// WithMaxEventSize sets the largest stream event accepted (default
-// sse.DefaultMaxLine, 4 MiB).
-func WithMaxEventSize(n int) Option { return func(cl *Client) { cl.maxLine = n } }
 
 // New returns a client for a provider of kind openai, volcengine or
 // openai_compatible. The base URL defaults to the kind's public endpoint;
@@ -111,7 +102,7 @@ func New(p domain.Provider, opts ...Option) (*Client, error) {
 		return nil, err
 	}
 	t := p.Timeouts.WithDefaults()
-	c := &Client{kind: p.Kind, chat: chat, models: models, header: header, t: t, now: time.Now, maxLine: sse.DefaultMaxLine}
+	c := &Client{kind: p.Kind, chat: chat, models: models, header: header, t: t}
 	for _, o := range opts {
 		o(c)
 	}
@@ -176,7 +167,7 @@ func (c *Client) Chat(ctx context.Context, t ports.Target, req *domain.ChatReque
 		return nil, err
 	}
 	if resp.StatusCode/100 != 2 {
-		return nil, a.ReadError(resp, c.now(), c.classify)
+		return nil, a.ReadError(resp, time.Now(), c.classify)
 	}
 	a.Receiving()
 	raw, err := readBody(a.Body(resp.Body), resp.ContentLength)
@@ -277,7 +268,7 @@ func (c *Client) ChatStream(ctx context.Context, t ports.Target, req *domain.Cha
 		return nil, err
 	}
 	if resp.StatusCode/100 != 2 {
-		e := a.ReadError(resp, c.now(), c.classify)
+		e := a.ReadError(resp, time.Now(), c.classify)
 		a.End()
 		return nil, e
 	}
@@ -300,13 +291,12 @@ func (c *Client) ChatStream(ctx context.Context, t ports.Target, req *domain.Cha
 	// (Progress below), not the bytes of ": ping" comments.
 	b := resp.Body
 	return &stream{
-		a:       a,
-		body:    b,
-		sse:     sse.NewReaderSize(b, sse.DefaultInitialSize, c.maxLine),
-		maxLine: c.maxLine,
-		strict:  c.kind != domain.KindOpenAICompatible,
-		key:     t.Key,
-		p:       chunkParser{reuse: true},
+		a:      a,
+		body:   b,
+		sse:    sse.NewReaderSize(b, sse.DefaultInitialSize, sse.DefaultMaxLine),
+		strict: c.kind != domain.KindOpenAICompatible,
+		key:    t.Key,
+		p:      chunkParser{reuse: true},
 	}, nil
 }
 
@@ -315,7 +305,6 @@ type stream struct {
 	a        *upstream.Attempt
 	body     io.ReadCloser
 	sse      *sse.Reader
-	maxLine  int
 	p        chunkParser
 	strict   bool // require data: [DONE] (OpenAI, Ark)
 	finished bool // a choice finished
@@ -350,7 +339,7 @@ func (s *stream) Next() (*domain.ChatChunk, error) {
 				return nil, s.end(io.EOF)
 			}
 			if err == sse.ErrTooLong {
-				return nil, s.end(s.a.EventTooLarge(s.maxLine))
+				return nil, s.end(s.a.EventTooLarge(sse.DefaultMaxLine))
 			}
 			if err == io.EOF || err == sse.ErrTruncated {
 				err = upstream.ErrTruncated

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/airouter/airouter/adapters/providers/internal/jsonx"
 	"github.com/airouter/airouter/adapters/providers/internal/upstream"
@@ -41,7 +42,7 @@ func (c *Client) probeModels(ctx context.Context, t ports.Target) error {
 		return err
 	}
 	if resp.StatusCode/100 != 2 {
-		return a.ReadError(resp, c.now(), c.classify)
+		return a.ReadError(resp, time.Now(), c.classify)
 	}
 	a.Receiving()
 	_, err = io.Copy(io.Discard, io.LimitReader(a.Body(resp.Body), 8<<20))

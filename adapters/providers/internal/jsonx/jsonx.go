@@ -294,15 +294,6 @@ func String(v []byte) (string, error) {
 	return s, nil
 }
 
-// AppendUnquoted appends the decoded contents of the JSON string v (with
-// its quotes) to dst.
-func AppendUnquoted(dst, v []byte) ([]byte, error) {
-	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
-		return dst, ErrSyntax
-	}
-	return appendUnescaped(dst, v[1:len(v)-1])
-}
-
 // Int decodes an integer value.
 func Int(v []byte) (int64, error) {
 	n, err := strconv.ParseInt(string(v), 10, 64)

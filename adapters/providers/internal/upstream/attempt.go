@@ -54,23 +54,22 @@ const drainTimeout = time.Second
 // Cancelling the caller's context cancels the request, which makes the
 // transport close the connection at once.
 type Attempt struct {
-	parent  context.Context
-	ctx     context.Context
-	cancel  context.CancelCauseFunc
-	stop    context.CancelFunc
-	timer   *time.Timer
-	stage   atomic.Int32
-	wrote   atomic.Bool
-	t       domain.Timeouts
-	key     string
-	trace   httptrace.ClientTrace
-	started time.Time
+	parent context.Context
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	stop   context.CancelFunc
+	timer  *time.Timer
+	stage  atomic.Int32
+	wrote  atomic.Bool
+	t      domain.Timeouts
+	key    string
+	trace  httptrace.ClientTrace
 }
 
 // Begin starts an attempt. t must have its defaults filled in. key is used
 // only to scrub messages.
 func Begin(parent context.Context, t domain.Timeouts, key string) *Attempt {
-	a := &Attempt{parent: parent, t: t, key: key, started: time.Now()}
+	a := &Attempt{parent: parent, t: t, key: key}
 	ctx, stop := context.WithTimeoutCause(parent, t.Total, errTotal)
 	ctx, cancel := context.WithCancelCause(ctx)
 	a.stop, a.cancel = stop, cancel
@@ -177,9 +176,6 @@ func (a *Attempt) End() {
 	a.cancel(errClosed)
 	a.stop()
 }
-
-// Elapsed is the time since Begin.
-func (a *Attempt) Elapsed() time.Duration { return time.Since(a.started) }
 
 // Fail converts err, which ended the attempt, into an *domain.UpstreamError.
 // An *domain.UpstreamError passes through unchanged.
