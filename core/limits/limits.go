@@ -246,11 +246,7 @@ func (l *Limiter) Settle(r *Reservation, tokens, cost float64) {
 	for i := range late {
 		if late[i].used > 0 {
 			c := late[i]
-			go func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				_ = l.sync(ctx, r.key, i, &c, 0, l.o.Now())
-			}()
+			go func() { _ = l.sync(context.Background(), r.key, i, &c, 0, l.o.Now()) }()
 		}
 	}
 }
@@ -324,11 +320,7 @@ func (l *Limiter) sync(ctx context.Context, key int64, i int, c *counter, delta 
 func (l *Limiter) rollover(ctx context.Context, key int64, i int, c *counter, win time.Time) {
 	if !c.window.IsZero() && (c.used > 0 || c.held > 0) {
 		old := *c
-		go func() {
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			defer cancel()
-			_ = l.sync(ctx, key, i, &old, -(old.held - old.used), l.o.Now())
-		}()
+		go func() { _ = l.sync(ctx, key, i, &old, -(old.held - old.used), l.o.Now()) }() // sync detaches and bounds itself
 	}
 	*c = counter{window: win}
 }
@@ -374,22 +366,11 @@ func (l *Limiter) Run(ctx context.Context) {
 // instead, so other replicas can use it and nothing is renewed forever.
 func (l *Limiter) Flush(ctx context.Context) {
 	now := l.o.Now()
-	l.keys.Range(func(k, v any) bool {
-		ks := v.(*keyState)
-		ks.mu.Lock()
-		for i := range ks.c {
-			c := &ks.c[i]
-			if c.window.IsZero() || (c.used <= 0 && c.held <= 0) {
-				continue
-			}
-			delta := 0.0
-			if c.inflight <= 0 && now.Sub(c.lastUse) > l.o.TTL {
-				delta = -max(c.avail(), 0)
-			}
-			_ = l.sync(ctx, k.(int64), i, c, delta, now)
+	l.syncAll(ctx, now, func(c *counter) float64 {
+		if c.inflight <= 0 && now.Sub(c.lastUse) > l.o.TTL {
+			return -max(c.avail(), 0)
 		}
-		ks.mu.Unlock()
-		return true
+		return 0
 	})
 }
 
@@ -398,14 +379,19 @@ func (l *Limiter) Flush(ctx context.Context) {
 func (l *Limiter) Close(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	now := l.o.Now()
+	l.syncAll(ctx, l.o.Now(), func(c *counter) float64 { return -max(c.avail(), 0) })
+}
+
+// syncAll syncs every lease that holds or spent something, asking delta(c)
+// of each.
+func (l *Limiter) syncAll(ctx context.Context, now time.Time, delta func(*counter) float64) {
 	l.keys.Range(func(k, v any) bool {
 		ks := v.(*keyState)
 		ks.mu.Lock()
 		for i := range ks.c {
 			c := &ks.c[i]
 			if !c.window.IsZero() && (c.used > 0 || c.held > 0) {
-				_ = l.sync(ctx, k.(int64), i, c, -max(c.avail(), 0), now)
+				_ = l.sync(ctx, k.(int64), i, c, delta(c), now)
 			}
 		}
 		ks.mu.Unlock()
