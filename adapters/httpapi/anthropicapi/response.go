@@ -193,7 +193,7 @@ func appendUsage(b []byte, u *domain.Usage, withInput bool) []byte {
 	var in, cached, out int
 	if u != nil {
 		cached = cachedTokens(u)
-		in, out = max(u.PromptTokens-cached, 0), u.CompletionTokens
+		in, out = max(u.PromptTokens-cached, 0), max(u.CompletionTokens, 0)
 	}
 	b = append(b, '{')
 	if withInput {
