@@ -108,8 +108,12 @@ func TestStreamEncoder(t *testing.T) {
 			},
 		},
 		{
-			name:   "content filter with usage in the finish chunk",
-			chunks: []*domain.ChatChunk{func() *domain.ChatChunk { c := finishChunk("content_filter"); c.Usage = &domain.Usage{PromptTokens: 4, CompletionTokens: 0}; return c }()},
+			name: "content filter with usage in the finish chunk",
+			chunks: []*domain.ChatChunk{func() *domain.ChatChunk {
+				c := finishChunk("content_filter")
+				c.Usage = &domain.Usage{PromptTokens: 4, CompletionTokens: 0}
+				return c
+			}()},
 			want: []string{
 				ev("message_start", `{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-x","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":4,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":0}}}`),
 				ev("message_delta", `{"type":"message_delta","delta":{"stop_reason":"refusal","stop_sequence":null},"usage":{"input_tokens":4,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":0}}`),
