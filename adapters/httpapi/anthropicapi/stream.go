@@ -28,11 +28,10 @@ type StreamEncoder struct {
 	started bool
 	done    bool // message_stop or error written
 
-	block   int // kind of the open block, blockNone when none is open
-	index   int // index of the open block
-	next    int // index of the next block
-	toolIdx int // chunk tool call index of the open tool block
-	tools   map[int]int
+	block int             // kind of the open block, blockNone when none is open
+	index int             // index of the open block
+	next  int             // index of the next block
+	tools map[int]toolRef // chunk tool call index → its latest block
 
 	finished bool // a finish_reason arrived
 	stop     string
@@ -40,6 +39,12 @@ type StreamEncoder struct {
 	matched  bool
 	usage    domain.Usage
 	hasUsage bool
+}
+
+// toolRef is the block of a tool call and the call's upstream id.
+type toolRef struct {
+	block int
+	id    string
 }
 
 // NewStreamEncoder returns an encoder for the response to req.
@@ -200,33 +205,27 @@ func (e *StreamEncoder) delta(head, s string, index int) {
 }
 
 // toolCall handles one tool call delta; pos is its position in the chunk,
-// used as its index when the upstream gives none. A new index starts a new
-// tool_use block; arguments for an earlier, closed call (upstreams that
-// interleave parallel calls) are sent as deltas to that call's block.
+// used as its index when the upstream gives none. A new index, or a new id
+// at a known index (upstreams that send every call at index 0), starts a new
+// tool_use block. Arguments go to the latest block of their index, even when
+// it is closed already (upstreams that interleave parallel calls).
 func (e *StreamEncoder) toolCall(tc *domain.ToolCall, pos int) {
 	idx := pos
 	if tc.Index != nil {
 		idx = *tc.Index
 	}
 	args := tc.Function.Arguments
-	if e.block == blockTool && e.toolIdx == idx {
+	if ref, ok := e.tools[idx]; ok && (tc.ID == "" || ref.id == "" || tc.ID == ref.id) {
 		if args != "" {
-			e.delta(`{"type":"input_json_delta","partial_json":`, args, e.index)
-		}
-		return
-	}
-	if bi, ok := e.tools[idx]; ok {
-		if args != "" {
-			e.delta(`{"type":"input_json_delta","partial_json":`, args, bi)
+			e.delta(`{"type":"input_json_delta","partial_json":`, args, ref.block)
 		}
 		return
 	}
 	e.open(blockTool)
-	e.toolIdx = idx
 	if e.tools == nil {
-		e.tools = make(map[int]int, 4)
+		e.tools = make(map[int]toolRef, 4)
 	}
-	e.tools[idx] = e.index
+	e.tools[idx] = toolRef{block: e.index, id: tc.ID}
 	e.out = append(e.out, `,"content_block":{"type":"tool_use","id":`...)
 	e.out = appendString(e.out, toolUseID(tc.ID))
 	e.out = append(e.out, `,"name":`...)

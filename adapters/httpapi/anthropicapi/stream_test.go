@@ -316,3 +316,31 @@ func TestCheckEventsRejects(t *testing.T) {
 		}
 	}
 }
+
+func TestStreamEncoderToolIndexes(t *testing.T) {
+	t.Parallel()
+	noIndex := func(id, name, args string) *domain.ChatChunk {
+		return chunk(domain.Delta{ToolCalls: []domain.ToolCall{{ID: id, Function: domain.FunctionCall{Name: name, Arguments: args}}}})
+	}
+	tests := []struct {
+		name   string
+		chunks []*domain.ChatChunk
+		starts int
+	}{
+		{"every call at index 0 with its own id", []*domain.ChatChunk{toolChunk(0, "a", "f", `{"x":`), toolChunk(0, "", "", `1}`), toolChunk(0, "b", "g", `{}`)}, 2},
+		{"no index, whole calls", []*domain.ChatChunk{noIndex("a", "f", `{}`), noIndex("b", "g", `{}`)}, 2},
+		{"two calls in one chunk", []*domain.ChatChunk{chunk(domain.Delta{ToolCalls: []domain.ToolCall{
+			{Index: new(0), ID: "a", Function: domain.FunctionCall{Name: "f", Arguments: "{}"}},
+			{Index: new(1), ID: "b", Function: domain.FunctionCall{Name: "g", Arguments: "{}"}}}})}, 2},
+		{"repeated id is the same call", []*domain.ChatChunk{toolChunk(0, "a", "f", `{`), toolChunk(0, "a", "", `}`)}, 1},
+	}
+	for _, tt := range tests {
+		got := encode(testReq(), append(tt.chunks, finishChunk("tool_calls"))...)
+		if err := checkEvents(got); err != nil {
+			t.Errorf("%s: %v\n%s", tt.name, err, got)
+		}
+		if n := strings.Count(got, `"type":"tool_use"`); n != tt.starts {
+			t.Errorf("%s: %d tool_use blocks, want %d\n%s", tt.name, n, tt.starts, got)
+		}
+	}
+}
