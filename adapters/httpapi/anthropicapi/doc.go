@@ -17,7 +17,9 @@
 //
 //	req, err := anthropicapi.DecodeRequest(body)
 //	// req.Chat is a *domain.ChatRequest: give it to the gateway as if it had
-//	// come to /v1/chat/completions (req.Chat.Raw is OpenAI JSON).
+//	// come to /v1/chat/completions (req.Chat.Raw is OpenAI JSON). The
+//	// Messages API has no provider field: set req.Chat.Provider from the
+//	// X-Provider header if that is honoured here too.
 //
 // JSON (stream false): on success write 200 with
 // anthropicapi.EncodeResponse(req, resp) and Content-Type application/json.
@@ -37,8 +39,11 @@
 //
 // Errors before the first byte (bad body, auth, unknown model, upstream
 // failure): compute the HTTP status as for the OpenAI front door
-// (gateway.StatusOf), then write that status with Content-Type
-// application/json and ErrorBody(status, message). Errors returned by
+// (gateway.StatusOf) and the message with domain.ErrorMessage, then write that
+// status with Content-Type application/json and ErrorBody(status, message)
+// (keep Retry-After on 429/503). After the first byte use enc.Fail with the
+// same status and message instead; Anthropic clients read the error type from
+// the envelope, so the status choice matters there too. Errors returned by
 // DecodeRequest and Routing are *domain.Error values with CodeInvalid (400)
 // naming the field in Field. Anthropic clients send x-api-key or
 // Authorization: Bearer, and anthropic-version, which needs no handling here.

@@ -208,7 +208,10 @@ func (e *StreamEncoder) delta(head, s string, index int) {
 // used as its index when the upstream gives none. A new index, or a new id
 // at a known index (upstreams that send every call at index 0), starts a new
 // tool_use block. Arguments go to the latest block of their index, even when
-// it is closed already (upstreams that interleave parallel calls).
+// it is closed already (upstreams that interleave parallel calls): correct
+// by the protocol and for SDKs that apply deltas by index (TypeScript, Python),
+// but anthropic-sdk-go's Message.Accumulate applies every delta to the last
+// block. OpenAI and the common compatible servers send calls one after another.
 func (e *StreamEncoder) toolCall(tc *domain.ToolCall, pos int) {
 	idx := pos
 	if tc.Index != nil {
