@@ -12,7 +12,7 @@ import (
 )
 
 // EncodeResponse converts a chat completion into a Messages API response body
-// (type "message"). The first choice is used; its reasoning_content becomes a
+// (type "message"). Choice 0 is used; its reasoning_content becomes a
 // thinking block, its text (or refusal) a text block and each tool call a
 // tool_use block whose input is the parsed arguments (an empty object when
 // they are not a JSON object, e.g. cut off by max_tokens). When resp has no
@@ -51,6 +51,12 @@ func EncodeResponse(req *Request, resp *domain.ChatResponse) ([]byte, error) {
 	refusal := false
 	if len(resp.Choices) > 0 {
 		c := &resp.Choices[0]
+		for i := range resp.Choices {
+			if resp.Choices[i].Index == 0 {
+				c = &resp.Choices[i]
+				break
+			}
+		}
 		finish = c.FinishReason
 		m := &c.Message
 		if m.ReasoningContent != "" {
