@@ -65,6 +65,16 @@ type Usage struct {
 type Options struct {
 	ID        string    // response id; "" generates "resp_…"
 	CreatedAt time.Time // zero: now
+	// NewID generates the ids of the response and its items; nil uses the
+	// package's NewID. Tests set it to get stable ids.
+	NewID func(prefix string) string
+}
+
+func (o Options) newID(prefix string) string {
+	if o.NewID != nil {
+		return o.NewID(prefix)
+	}
+	return NewID(prefix)
 }
 
 // NewID returns a random id with the given prefix and an underscore
@@ -84,7 +94,7 @@ var (
 func base(req *Request, o Options) *Response {
 	id := o.ID
 	if id == "" {
-		id = NewID("resp")
+		id = o.newID("resp")
 	}
 	at := o.CreatedAt
 	if at.IsZero() {
@@ -171,7 +181,7 @@ func NewResponse(req *Request, chat *domain.ChatResponse, o Options) (*Response,
 	r.end(finish)
 	st := r.itemStatus()
 	if msg.ReasoningContent != "" {
-		r.Output = append(r.Output, Item{Type: TypeReasoning, ID: NewID("rs"), Status: st, Summary: []Part{},
+		r.Output = append(r.Output, Item{Type: TypeReasoning, ID: o.newID("rs"), Status: st, Summary: []Part{},
 			Content: []Part{{Type: "reasoning_text", Text: msg.ReasoningContent}}})
 	}
 	text := msg.Content.String()
@@ -187,14 +197,14 @@ func NewResponse(req *Request, chat *domain.ChatResponse, o Options) (*Response,
 		if refusal != "" {
 			parts = append(parts, Part{Type: "refusal", Refusal: refusal})
 		}
-		r.Output = append(r.Output, Item{Type: TypeMessage, ID: NewID("msg"), Status: st, Role: "assistant", Content: parts})
+		r.Output = append(r.Output, Item{Type: TypeMessage, ID: o.newID("msg"), Status: st, Role: "assistant", Content: parts})
 	}
 	for _, tc := range msg.ToolCalls {
 		id := tc.ID
 		if id == "" {
-			id = NewID("call")
+			id = o.newID("call")
 		}
-		r.Output = append(r.Output, Item{Type: TypeFunctionCall, ID: NewID("fc"), Status: st, CallID: id,
+		r.Output = append(r.Output, Item{Type: TypeFunctionCall, ID: o.newID("fc"), Status: st, CallID: id,
 			Name: tc.Function.Name, Arguments: tc.Function.Arguments})
 	}
 	r.Usage = usageFrom(chat.Usage)

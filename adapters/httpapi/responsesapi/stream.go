@@ -15,6 +15,7 @@ import (
 // response.in_progress.
 type StreamEncoder struct {
 	resp    *Response
+	opts    Options
 	seq     int
 	started bool
 	done    bool
@@ -38,7 +39,7 @@ type streamItem struct {
 
 // NewStreamEncoder returns an encoder for the answer to req.
 func NewStreamEncoder(req *Request, o Options) *StreamEncoder {
-	return &StreamEncoder{resp: base(req, o), calls: map[int]*streamItem{}}
+	return &StreamEncoder{resp: base(req, o), opts: o, calls: map[int]*streamItem{}}
 }
 
 type event struct {
@@ -154,9 +155,9 @@ func (e *StreamEncoder) textDelta(itemType, partType, s string) {
 		it := Item{Type: itemType, Status: "in_progress"}
 		switch itemType {
 		case TypeMessage:
-			it.ID, it.Role, it.Content = NewID("msg"), "assistant", []Part{}
+			it.ID, it.Role, it.Content = e.opts.newID("msg"), "assistant", []Part{}
 		default:
-			it.ID, it.Summary, it.Content = NewID("rs"), []Part{}, []Part{}
+			it.ID, it.Summary, it.Content = e.opts.newID("rs"), []Part{}, []Part{}
 		}
 		si = e.addItem(it)
 		e.text = si
@@ -224,9 +225,9 @@ func (e *StreamEncoder) toolDelta(tc domain.ToolCall) {
 		}
 		id := tc.ID
 		if id == "" {
-			id = NewID("call")
+			id = e.opts.newID("call")
 		}
-		si = e.addItem(Item{Type: TypeFunctionCall, ID: NewID("fc"), Status: "in_progress", CallID: id, Name: tc.Function.Name})
+		si = e.addItem(Item{Type: TypeFunctionCall, ID: e.opts.newID("fc"), Status: "in_progress", CallID: id, Name: tc.Function.Name})
 		e.calls[k] = si
 	} else if si.item.Name == "" && tc.Function.Name != "" {
 		si.item.Name = tc.Function.Name
