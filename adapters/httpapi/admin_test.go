@@ -37,7 +37,12 @@ type fakeStore struct {
 	reloads   int
 }
 
-func (f *fakeStore) Reload(context.Context) error { f.mu.Lock(); f.reloads++; f.mu.Unlock(); return nil }
+func (f *fakeStore) Reload(context.Context) error {
+	f.mu.Lock()
+	f.reloads++
+	f.mu.Unlock()
+	return nil
+}
 
 func (f *fakeStore) CreateProvider(_ context.Context, p domain.Provider) (domain.Provider, error) {
 	f.mu.Lock()
