@@ -10,10 +10,10 @@ import (
 	"time"
 )
 
-// The validation rules of the configuration aggregates, once: the admin use
-// cases, the seed file and the stores' tests call these methods. The
-// database's check constraints (sql/migrations) repeat the rules that must
-// hold for every writer.
+// The validation rules of the configuration aggregates, once, as methods of
+// the domain types: the admin use cases (core/gateway) and the seed command
+// call them. The database's check constraints (sql/migrations) repeat the
+// rules that must hold for every writer.
 
 // ProviderNamePattern is the one Go spelling of the provider-name rule; the
 // providers_name_check constraint of sql/migrations/000001_init.up.sql is
@@ -107,28 +107,22 @@ func (k *ProviderKey) ValidateNew() error {
 	if len(k.Secret) < MinKeySecretLen || len(k.Secret) > MaxKeySecretLen || strings.ContainsAny(k.Secret, " \t\r\n") {
 		return FieldError("secret", "must be 8 to 4096 characters without white space")
 	}
-	if err := k.validateWeight(); err != nil {
+	if err := k.ValidateWeight(); err != nil {
 		return err
 	}
-	return k.validateName()
+	return k.ValidateName()
 }
 
-// Validate checks the fields an operator may change: name, then weight.
-func (k *ProviderKey) Validate() error {
-	if err := k.validateName(); err != nil {
-		return err
-	}
-	return k.validateWeight()
-}
-
-func (k *ProviderKey) validateName() error {
+// ValidateName checks the key's name.
+func (k *ProviderKey) ValidateName() error {
 	if len(k.Name) > MaxKeyNameLen {
 		return FieldError("name", "must be at most 128 characters")
 	}
 	return nil
 }
 
-func (k *ProviderKey) validateWeight() error {
+// ValidateWeight checks the key's weight.
+func (k *ProviderKey) ValidateWeight() error {
 	if k.Weight < 0 || k.Weight > MaxKeyWeight {
 		return FieldError("weight", "must be between 0 and 1000")
 	}

@@ -157,16 +157,24 @@ func (a *ProviderKeys) UpdateKey(ctx context.Context, ref string, keyID int64, n
 		return domain.ProviderKey{}, err
 	}
 	out, err := a.keys.UpdateKey(ctx, keyID, func(k *domain.ProviderKey) error {
+		// Only the fields given are checked: a stored key is not refused
+		// for a field the call leaves alone.
 		if name != nil {
 			k.Name = *name
+			if err := k.ValidateName(); err != nil {
+				return err
+			}
 		}
 		if weight != nil {
 			k.Weight = *weight
+			if err := k.ValidateWeight(); err != nil {
+				return err
+			}
 		}
 		if expiresAt != nil {
 			k.ExpiresAt = expiresAt
 		}
-		return k.Validate()
+		return nil
 	})
 	if err != nil {
 		return out, err
