@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -12,52 +13,75 @@ import (
 	"github.com/airouter/airouter/core/gateway"
 )
 
+// registerAdmin registers the admin API under /api/v1, behind the admin
+// token.
+func registerAdmin(api huma.API, a *gateway.Admin, token string, log *slog.Logger) {
+	admin := huma.NewGroup(api, "/api/v1")
+	admin.UseMiddleware(adminAuth(api, sha256.Sum256([]byte(token))))
+	ah := &adminHandlers{a: a, log: log}
+	ah.registerProviders(admin)
+	ah.registerKeys(admin)
+	ah.registerModels(admin)
+	ah.registerRoutes(admin)
+	ah.registerClientKeys(admin)
+	ah.registerObservability(admin)
+}
+
 type adminHandlers struct {
 	a   *gateway.Admin
 	log *slog.Logger
 }
 
-// problem maps a domain error to an RFC 9457 problem. Only internal errors
+// adminStatus is the one mapping of domain error codes to HTTP statuses on
+// the admin API; 0 for internal errors (and unknown codes).
+func adminStatus(c domain.Code) int {
+	switch c {
+	case domain.CodeInvalid:
+		return http.StatusUnprocessableEntity
+	case domain.CodeNotFound:
+		return http.StatusNotFound
+	case domain.CodeConflict:
+		return http.StatusConflict
+	case domain.CodeUnauthorized:
+		return http.StatusUnauthorized
+	case domain.CodeForbidden:
+		return http.StatusForbidden
+	case domain.CodeUnavailable:
+		return http.StatusServiceUnavailable
+	case domain.CodeRateLimited:
+		return http.StatusTooManyRequests
+	case domain.CodeTimeout:
+		return http.StatusGatewayTimeout
+	case domain.CodeUpstream:
+		return http.StatusBadGateway
+	}
+	return 0
+}
+
+// problem maps a domain error to an RFC 9457 problem; invalid input and
+// conflicts name the field in the problem's errors. Only internal errors
 // are logged, and their detail is not shown.
 func (h *adminHandlers) problem(ctx context.Context, err error) error {
+	code := domain.ErrorCode(err)
+	status := adminStatus(code)
+	if status == 0 {
+		h.log.ErrorContext(ctx, "admin API internal error", "err", err)
+		return huma.Error500InternalServerError("internal error")
+	}
 	msg := domain.ErrorMessage(err)
 	var field string
 	var de *domain.Error
 	if errors.As(err, &de) {
 		field, msg = de.Field, de.Msg
 	}
-	detail := func() []error {
-		if field == "" {
-			return nil
-		}
-		return []error{&huma.ErrorDetail{Location: "body." + field, Message: msg}}
+	if field == "" {
+		return huma.NewError(status, msg)
 	}
-	full := msg
-	if field != "" {
-		full = field + ": " + msg
+	full := field + ": " + msg
+	if code != domain.CodeInvalid && code != domain.CodeConflict {
+		return huma.NewError(status, full)
 	}
-	switch domain.ErrorCode(err) {
-	case domain.CodeInvalid:
-		return huma.Error422UnprocessableEntity(full, detail()...)
-	case domain.CodeNotFound:
-		return huma.Error404NotFound(full)
-	case domain.CodeConflict:
-		return huma.Error409Conflict(full, detail()...)
-	case domain.CodeUnauthorized:
-		return huma.Error401Unauthorized(full)
-	case domain.CodeForbidden:
-		return huma.Error403Forbidden(full)
-	case domain.CodeUnavailable:
-		return huma.Error503ServiceUnavailable(full)
-	case domain.CodeRateLimited:
-		return huma.Error429TooManyRequests(full)
-	case domain.CodeTimeout:
-		return huma.Error504GatewayTimeout(full)
-	case domain.CodeUpstream:
-		return huma.Error502BadGateway(full)
-	}
-	h.log.ErrorContext(ctx, "admin API internal error", "err", err)
-	return huma.Error500InternalServerError("internal error")
+	return huma.NewError(status, full, &huma.ErrorDetail{Location: "body." + field, Message: msg})
 }
 
 // adminErrors are the error statuses every admin operation documents.

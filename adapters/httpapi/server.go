@@ -98,16 +98,7 @@ func register(r chi.Router, api huma.API, o Options) {
 	r.Get("/v1/models/*", lim.wrap(oh.getModel))
 	documentOpenAI(api)
 
-	adminHash := sha256.Sum256([]byte(o.AdminToken))
-	admin := huma.NewGroup(api, "/api/v1")
-	admin.UseMiddleware(adminAuth(api, adminHash))
-	ah := &adminHandlers{a: o.Admin, log: o.Logger}
-	ah.registerProviders(admin)
-	ah.registerKeys(admin)
-	ah.registerModels(admin)
-	ah.registerRoutes(admin)
-	ah.registerClientKeys(admin)
-	ah.registerObservability(admin)
+	registerAdmin(api, o.Admin, o.AdminToken, o.Logger)
 
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

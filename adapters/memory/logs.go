@@ -429,3 +429,31 @@ func (s *Store) StatsByClientKey(_ context.Context, from, to time.Time) ([]domai
 	slices.SortFunc(out, func(a, b domain.ClientKeyStats) int { return cmp.Compare(a.ClientKeyID, b.ClientKeyID) })
 	return out, nil
 }
+
+// RecentChecksOf returns up to limit latest checks of each given provider,
+// by provider and newest first; unknown providers have none.
+func (s *Store) RecentChecksOf(ctx context.Context, providerIDs []int64, limit int) ([]domain.HealthCheck, error) {
+	out := []domain.HealthCheck{}
+	for _, id := range slices.Compact(slices.Sorted(slices.Values(providerIDs))) {
+		cs, err := s.RecentChecks(ctx, id, limit)
+		if err != nil && domain.ErrorCode(err) != domain.CodeNotFound {
+			return nil, err
+		}
+		out = append(out, cs...)
+	}
+	return out, nil
+}
+
+// ListKeysOf returns the keys of the given providers, by provider and id;
+// unknown providers have none.
+func (s *Store) ListKeysOf(ctx context.Context, providerIDs []int64) ([]domain.ProviderKey, error) {
+	out := []domain.ProviderKey{}
+	for _, id := range slices.Compact(slices.Sorted(slices.Values(providerIDs))) {
+		ks, err := s.ListKeys(ctx, id)
+		if err != nil && domain.ErrorCode(err) != domain.CodeNotFound {
+			return nil, err
+		}
+		out = append(out, ks...)
+	}
+	return out, nil
+}

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
-	"regexp"
 	"slices"
 	"strconv"
 	"sync"
@@ -151,8 +150,6 @@ func optCopy(t *time.Time) *time.Time {
 
 // ---- providers
 
-var providerName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-
 // checkProvider normalizes p as the database would store it and applies its
 // constraints (checks, then uniqueness), as PostgreSQL reports them.
 func (s *Store) checkProvider(p *domain.Provider, self int64) error {
@@ -166,7 +163,7 @@ func (s *Store) checkProvider(p *domain.Provider, self int64) error {
 	if !p.Kind.Valid() {
 		return invalid("kind", "must be one of openai, anthropic, volcengine, openai_compatible")
 	}
-	if !providerName.MatchString(p.Name) {
+	if !domain.ValidProviderName(p.Name) {
 		return invalid("name", "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
 	}
 	if t.Connect < 0 || t.FirstByte < 0 || t.Idle < 0 || t.Total < 0 {

@@ -163,3 +163,37 @@ func clampLimit(n int) int {
 	}
 	return n
 }
+
+// RecentChecksOf returns the latest checks of each given provider (limit
+// each, defaulting to 50 and capped at 1000), by provider and newest first,
+// in one query. Unknown providers have none.
+func (s *Store) RecentChecksOf(ctx context.Context, providerIDs []int64, limit int) ([]domain.HealthCheck, error) {
+	rows, err := s.q.ListRecentHealthChecksOf(ctx, sqlcgen.ListRecentHealthChecksOfParams{
+		ProviderIds: providerIDs, PerProvider: int32(clampLimit(limit)),
+	})
+	if err != nil {
+		return nil, dbError(err, "recent checks", "health", nil)
+	}
+	out := make([]domain.HealthCheck, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, domain.HealthCheck{
+			ProviderID: r.ProviderID, KeyID: derefID(r.KeyID), Status: domain.HealthStatus(r.Status),
+			Latency: ms(r.LatencyMs), Error: r.Error, CheckedAt: r.CheckedAt,
+		})
+	}
+	return out, nil
+}
+
+// ListKeysOf returns the keys (without secrets) of the given providers, by
+// provider and id, in one query. Unknown providers have none.
+func (s *Store) ListKeysOf(ctx context.Context, providerIDs []int64) ([]domain.ProviderKey, error) {
+	rows, err := s.q.ListProviderKeysOf(ctx, providerIDs)
+	if err != nil {
+		return nil, dbError(err, "list keys", "key", nil)
+	}
+	out := make([]domain.ProviderKey, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, toKey(keyRow(r)))
+	}
+	return out, nil
+}

@@ -40,7 +40,7 @@ func runSeedDemo(ctx context.Context, args []string, getenv func(string) string,
 	base := strings.TrimRight(*mockURL, "/")
 
 	ensureProvider := func(p domain.Provider, secret string) (domain.Provider, error) {
-		if err := gateway.ValidateProvider(&p); err != nil {
+		if err := p.Validate(); err != nil {
 			return p, err
 		}
 		got, err := s.GetProviderByName(ctx, p.Name)

@@ -119,8 +119,9 @@ func (l *Limits) Validate() error {
 	return nil
 }
 
-// Validate checks a client key's metadata and limits.
+// Validate trims the name and checks a client key's metadata and limits.
 func (k *ClientKey) Validate() error {
+	k.Name = strings.TrimSpace(k.Name)
 	if n := len(k.Name); n < 1 || n > 128 {
 		return FieldError("name", "must be 1-128 characters")
 	}

@@ -48,3 +48,21 @@ SELECT * FROM health_checks WHERE provider_id = $1 ORDER BY checked_at DESC, id 
 
 -- name: PruneHealthChecks :execrows
 DELETE FROM health_checks WHERE checked_at < $1;
+
+-- The health report (admin GET /health) reads many providers at once, in a
+-- constant number of queries.
+
+-- name: ListRecentHealthChecksOf :many
+-- The latest checks of each given provider, up to per_provider each.
+SELECT c.id, c.provider_id, c.key_id, c.status, c.latency_ms, c.error, c.checked_at
+FROM unnest(sqlc.arg(provider_ids)::bigint[]) AS p (id)
+CROSS JOIN LATERAL (
+    SELECT h.id, h.provider_id, h.key_id, h.status, h.latency_ms, h.error, h.checked_at
+    FROM health_checks h WHERE h.provider_id = p.id
+    ORDER BY h.checked_at DESC, h.id DESC LIMIT sqlc.arg(per_provider)::int
+) c
+ORDER BY c.provider_id, c.checked_at DESC, c.id DESC;
+
+-- name: ListProviderKeysOf :many
+SELECT id, provider_id, name, last4, fingerprint, status, weight, version, created_at, rotated_at, expires_at, last_error
+FROM provider_keys WHERE provider_id = ANY(sqlc.arg(provider_ids)::bigint[]) ORDER BY provider_id, id;

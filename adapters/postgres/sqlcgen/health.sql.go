@@ -99,6 +99,59 @@ func (q *Queries) ListProviderHealth(ctx context.Context) ([]ProviderHealth, err
 	return items, nil
 }
 
+const listProviderKeysOf = `-- name: ListProviderKeysOf :many
+SELECT id, provider_id, name, last4, fingerprint, status, weight, version, created_at, rotated_at, expires_at, last_error
+FROM provider_keys WHERE provider_id = ANY($1::bigint[]) ORDER BY provider_id, id
+`
+
+type ListProviderKeysOfRow struct {
+	ID          int64
+	ProviderID  int64
+	Name        string
+	Last4       string
+	Fingerprint string
+	Status      string
+	Weight      int32
+	Version     int64
+	CreatedAt   time.Time
+	RotatedAt   *time.Time
+	ExpiresAt   *time.Time
+	LastError   string
+}
+
+func (q *Queries) ListProviderKeysOf(ctx context.Context, providerIds []int64) ([]ListProviderKeysOfRow, error) {
+	rows, err := q.db.Query(ctx, listProviderKeysOf, providerIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListProviderKeysOfRow{}
+	for rows.Next() {
+		var i ListProviderKeysOfRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.ProviderID,
+			&i.Name,
+			&i.Last4,
+			&i.Fingerprint,
+			&i.Status,
+			&i.Weight,
+			&i.Version,
+			&i.CreatedAt,
+			&i.RotatedAt,
+			&i.ExpiresAt,
+			&i.LastError,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listRecentHealthChecks = `-- name: ListRecentHealthChecks :many
 SELECT id, provider_id, key_id, status, latency_ms, error, checked_at FROM health_checks WHERE provider_id = $1 ORDER BY checked_at DESC, id DESC LIMIT $2
 `
@@ -110,6 +163,54 @@ type ListRecentHealthChecksParams struct {
 
 func (q *Queries) ListRecentHealthChecks(ctx context.Context, arg ListRecentHealthChecksParams) ([]HealthCheck, error) {
 	rows, err := q.db.Query(ctx, listRecentHealthChecks, arg.ProviderID, arg.Limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []HealthCheck{}
+	for rows.Next() {
+		var i HealthCheck
+		if err := rows.Scan(
+			&i.ID,
+			&i.ProviderID,
+			&i.KeyID,
+			&i.Status,
+			&i.LatencyMs,
+			&i.Error,
+			&i.CheckedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listRecentHealthChecksOf = `-- name: ListRecentHealthChecksOf :many
+
+SELECT c.id, c.provider_id, c.key_id, c.status, c.latency_ms, c.error, c.checked_at
+FROM unnest($1::bigint[]) AS p (id)
+CROSS JOIN LATERAL (
+    SELECT h.id, h.provider_id, h.key_id, h.status, h.latency_ms, h.error, h.checked_at
+    FROM health_checks h WHERE h.provider_id = p.id
+    ORDER BY h.checked_at DESC, h.id DESC LIMIT $2::int
+) c
+ORDER BY c.provider_id, c.checked_at DESC, c.id DESC
+`
+
+type ListRecentHealthChecksOfParams struct {
+	ProviderIds []int64
+	PerProvider int32
+}
+
+// The health report (admin GET /health) reads many providers at once, in a
+// constant number of queries.
+// The latest checks of each given provider, up to per_provider each.
+func (q *Queries) ListRecentHealthChecksOf(ctx context.Context, arg ListRecentHealthChecksOfParams) ([]HealthCheck, error) {
+	rows, err := q.db.Query(ctx, listRecentHealthChecksOf, arg.ProviderIds, arg.PerProvider)
 	if err != nil {
 		return nil, err
 	}
