@@ -103,6 +103,7 @@ func Run(t *testing.T, s Subject) {
 	t.Run("Images", s.testImages)
 	t.Run("StreamText", s.testStreamText)
 	t.Run("StreamToolCall", s.testStreamToolCall)
+	t.Run("StreamReady", s.testStreamReady)
 	t.Run("Headers", s.testHeaders)
 	t.Run("ErrorStatuses", s.testErrorStatuses)
 	t.Run("RetryAfterDate", s.testRetryAfterDate)
@@ -591,6 +592,41 @@ func (s Subject) testStallBeforeFirstEvent(t *testing.T) {
 	}
 	within(t, "first-event timeout", 3*time.Second, start)
 	waitGone(t, e.u, "first-event timeout")
+}
+
+// readier is what a stream offers the HTTP layer to flush in batches.
+type readier interface{ Ready() bool }
+
+// testStreamReady checks Ready: false while the upstream sends nothing
+// (Next would wait), true once the stream has ended (Next returns at once).
+func (s Subject) testStreamReady(t *testing.T) {
+	t.Parallel()
+	e := s.setup(t, NormalTimeouts)
+	e.u.Respond(Behavior{StallAfter: -1})
+	st, err := e.c.ChatStream(context.Background(), e.tgt, parse(t, textRequest, true))
+	if err != nil {
+		t.Fatalf("ChatStream: %v", err)
+	}
+	r, ok := st.(readier)
+	if !ok {
+		t.Fatalf("%T has no Ready method", st)
+	}
+	if r.Ready() {
+		t.Fatal("Ready before the upstream sent any event")
+	}
+	st.Close()
+	e.u.Respond(Behavior{Reply: textReply})
+	st, err = e.c.ChatStream(context.Background(), e.tgt, parse(t, textRequest, true))
+	if err != nil {
+		t.Fatalf("ChatStream: %v", err)
+	}
+	defer st.Close()
+	if out := collect(t, st); out.err != io.EOF {
+		t.Fatalf("stream ended with %v, want io.EOF", out.err)
+	}
+	if !st.(readier).Ready() {
+		t.Fatal("not Ready after the end of the stream")
+	}
 }
 
 func (s Subject) testStallMidStream(t *testing.T) {
