@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/airouter/airouter/adapters/providers/internal/jsonx"
+	"github.com/airouter/airouter/adapters/providers/jsonx"
 	"github.com/airouter/airouter/core/domain"
 	"github.com/airouter/airouter/ports"
 )

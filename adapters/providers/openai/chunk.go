@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 
-	"github.com/airouter/airouter/adapters/providers/internal/jsonx"
 	"github.com/airouter/airouter/adapters/providers/internal/upstream"
+	"github.com/airouter/airouter/adapters/providers/jsonx"
 	"github.com/airouter/airouter/core/domain"
 )
 
