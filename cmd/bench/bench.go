@@ -246,15 +246,7 @@ func (b *bench) sections(ctx context.Context) error {
 // ourCPU is the CPU time of the harness, its three children and the
 // PostgreSQL backends of the benchmark's database.
 func (b *bench) ourCPU() time.Duration {
-	pids := []int{os.Getpid(), b.mock.pid(), b.proxy.pid()}
-	if b.portkey != nil {
-		pids = append(pids, b.portkey.pid())
-	}
-	if b.router != nil {
-		pids = append(pids, b.router.pid())
-		pids = append(pids, pgBackends(b.dbName)...)
-	}
-	return cpuSum(pids)
+	return cpuSum([]int{os.Getpid()}) + b.serversCPU()
 }
 
 // serversCPU is the CPU time of the measured servers: the mock, the
