@@ -1,6 +1,8 @@
 package mock
 
-import ()
+import (
+	"github.com/airouter/airouter/adapters/providers/jsonx"
+)
 
 type errKind struct {
 	openAIType, openAICode, openAIMsg string // openAICode "" renders as null
@@ -63,7 +65,7 @@ func appendError(dst []byte, prov provider, status int, msg, code string, salt u
 		dst = append(dst, `{"type":"error","error":{"type":"`...)
 		dst = append(dst, k.anthropicType...)
 		dst = append(dst, `","message":`...)
-		dst = appendJSONString(dst, msg)
+		dst = jsonx.AppendString(dst, msg)
 		dst = append(dst, `},"request_id":"req_mock`...)
 		dst = appendID(dst, salt, id)
 		return append(dst, `"}`...)
@@ -72,7 +74,7 @@ func appendError(dst []byte, prov provider, status int, msg, code string, salt u
 		msg = k.openAIMsg
 	}
 	dst = append(dst, `{"error":{"message":`...)
-	dst = appendJSONString(dst, msg)
+	dst = jsonx.AppendString(dst, msg)
 	dst = append(dst, `,"type":"`...)
 	dst = append(dst, k.openAIType...)
 	dst = append(dst, `","param":null,"code":`...)

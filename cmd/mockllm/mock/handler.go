@@ -1,6 +1,8 @@
 package mock
 
 import (
+	"github.com/airouter/airouter/adapters/providers/jsonx"
+
 	"io"
 	"math/rand/v2"
 
@@ -83,20 +85,20 @@ func renderModels(models []string) (oa, an []byte) {
 			an = append(an, ',')
 		}
 		oa = append(oa, `{"id":`...)
-		oa = appendJSONString(oa, m)
+		oa = jsonx.AppendString(oa, m)
 		oa = append(oa, `,"object":"model","created":1735689600,"owned_by":"mockllm"}`...)
 		an = append(an, `{"type":"model","id":`...)
-		an = appendJSONString(an, m)
+		an = jsonx.AppendString(an, m)
 		an = append(an, `,"display_name":`...)
-		an = appendJSONString(an, m)
+		an = jsonx.AppendString(an, m)
 		an = append(an, `,"created_at":"2025-01-01T00:00:00Z"}`...)
 	}
 	oa = append(oa, `]}`...)
 	an = append(an, `],"has_more":false,"first_id":`...)
 	if len(models) > 0 {
-		an = appendJSONString(an, models[0])
+		an = jsonx.AppendString(an, models[0])
 		an = append(an, `,"last_id":`...)
-		an = appendJSONString(an, models[len(models)-1])
+		an = jsonx.AppendString(an, models[len(models)-1])
 	} else {
 		an = append(an, `null,"last_id":null`...)
 	}
@@ -321,7 +323,7 @@ func (h *handler) newPlan(prov provider, p *params, ri *reqInfo, bodyLen int) pl
 		pl.tool = true
 		pl.toolName = ri.toolName
 		if p.toolName != "" {
-			pl.toolName = appendJSONString(nil, p.toolName)
+			pl.toolName = jsonx.AppendString(nil, p.toolName)
 		} else if pl.toolName == nil {
 			pl.toolName = []byte(`"tool"`)
 		}
