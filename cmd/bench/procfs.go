@@ -1,117 +1,89 @@
 package main
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"os"
-	"strconv"
+	"math"
 	"strings"
 	"time"
+
+	"github.com/prometheus/procfs"
 )
 
 // clockTick is USER_HZ, the unit of /proc/<pid>/stat times; it is 100 on
 // every Linux architecture Go supports.
 const clockTick = 10 * time.Millisecond
 
+// procFS is the mounted /proc; an error shows when it is read.
+func procFS() procfs.FS {
+	fs, _ := procfs.NewDefaultFS()
+	return fs
+}
+
 // procCPU is the user plus system CPU time of a process (all its threads),
 // from /proc/<pid>/stat; its resolution is one clock tick (10 ms).
-func procCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+func procCPU(pid int) (time.Duration, error) { return procCPUIn(procFS(), pid) }
+
+func procCPUIn(fs procfs.FS, pid int) (time.Duration, error) {
+	p, err := fs.Proc(pid)
 	if err != nil {
 		return 0, err
 	}
-	return parseStatCPU(b)
-}
-
-// parseStatCPU reads utime and stime (fields 14 and 15) of a stat line; the
-// command name (field 2) may hold spaces and parentheses, so fields are
-// counted from the last ')'.
-func parseStatCPU(b []byte) (time.Duration, error) {
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, errors.New("malformed /proc stat")
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, errors.New("short /proc stat")
-	}
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
+	st, err := p.Stat()
+	if err != nil {
 		return 0, err
 	}
-	return time.Duration(ut+st) * clockTick, nil
+	return time.Duration(st.UTime+st.STime) * clockTick, nil
 }
 
 // procRSS is a process's resident set size in bytes (VmRSS).
 func procRSS(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	p, err := procFS().Proc(pid)
 	if err != nil {
 		return 0, err
 	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			f := strings.Fields(v)
-			if len(f) < 1 {
-				break
-			}
-			kb, err := strconv.ParseInt(f[0], 10, 64)
-			return kb << 10, err
-		}
+	st, err := p.NewStatus()
+	if err != nil {
+		return 0, err
 	}
-	return 0, errors.New("no VmRSS")
+	return int64(st.VmRSS), nil
+}
+
+// ticks rounds seconds of /proc/stat (read in clock ticks) to a duration.
+func ticks(s float64) time.Duration {
+	return time.Duration(math.Round(s*float64(time.Second/clockTick))) * clockTick
 }
 
 // machineCPU returns the busy and total CPU time of the whole machine, from
 // the first line of /proc/stat.
 func machineCPU() (busy, total time.Duration, err error) {
-	b, err := os.ReadFile("/proc/stat")
+	st, err := procFS().Stat()
 	if err != nil {
 		return 0, 0, err
 	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	if len(f) < 5 || f[0] != "cpu" {
-		return 0, 0, errors.New("malformed /proc/stat")
-	}
-	var idle int64
-	var sum int64
 	// user nice system idle iowait irq softirq steal (guest times are
 	// already in user and nice).
-	for i, s := range f[1:min(len(f), 9)] {
-		v, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return 0, 0, err
-		}
-		sum += v
-		if i == 3 || i == 4 {
-			idle += v
-		}
-	}
-	return time.Duration(sum-idle) * clockTick, time.Duration(sum) * clockTick, nil
+	c := st.CPUTotal
+	idle := ticks(c.Idle) + ticks(c.Iowait)
+	total = ticks(c.User) + ticks(c.Nice) + ticks(c.System) + idle + ticks(c.IRQ) + ticks(c.SoftIRQ) + ticks(c.Steal)
+	return total - idle, total, nil
 }
 
 // pgBackends lists the PostgreSQL server processes connected to database
 // db, by their process titles ("postgres: user db host(port) state").
 func pgBackends(db string) []int {
-	ents, err := os.ReadDir("/proc")
+	procs, err := procFS().AllProcs()
 	if err != nil {
 		return nil
 	}
 	var pids []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
+	for _, p := range procs {
+		args, err := p.CmdLine()
+		if err != nil || len(args) == 0 || !strings.HasPrefix(args[0], "postgres: ") {
 			continue
 		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		if err != nil || !bytes.HasPrefix(b, []byte("postgres: ")) {
-			continue
-		}
-		f := strings.Fields(string(bytes.TrimRight(b, "\x00")))
+		f := strings.Fields(strings.Join(args, " "))
 		if len(f) >= 3 && f[2] == db {
-			pids = append(pids, pid)
+			pids = append(pids, p.PID)
 		}
 	}
 	return pids
@@ -137,41 +109,27 @@ type machine struct {
 }
 
 func readMachine() machine {
+	fs := procFS()
 	m := machine{CPUModel: "unknown"}
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for line := range strings.SplitSeq(string(b), "\n") {
-			k, v, ok := strings.Cut(line, ":")
-			if !ok {
-				continue
-			}
-			switch strings.TrimSpace(k) {
-			case "processor":
-				m.Cores++
-			case "model name":
-				if m.CPUModel == "unknown" {
-					m.CPUModel = strings.TrimSpace(v)
-				}
-			}
+	if cpus, err := fs.CPUInfo(); err == nil {
+		m.Cores = len(cpus)
+		if len(cpus) > 0 && cpus[0].ModelName != "" {
+			m.CPUModel = cpus[0].ModelName
 		}
 	}
-	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		m.Kernel = strings.TrimSpace(string(b))
+	if f, err := fs.SysctlStrings("kernel.osrelease"); err == nil {
+		m.Kernel = strings.Join(f, " ")
 	}
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		line, _, _ := strings.Cut(string(b), "\n")
-		m.MemTotal = strings.TrimSpace(strings.TrimPrefix(line, "MemTotal:"))
+	if mi, err := fs.Meminfo(); err == nil && mi.MemTotal != nil {
+		m.MemTotal = fmt.Sprintf("%d kB", *mi.MemTotal)
 	}
 	return m
 }
 
 func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
+	l, err := procFS().LoadAvg()
 	if err != nil {
 		return "unknown"
 	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
+	return fmt.Sprintf("%.2f %.2f %.2f", l.Load1, l.Load5, l.Load15)
 }

@@ -2,8 +2,13 @@ package main
 
 import (
 	"math"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/procfs"
 )
 
 func ms(v ...int) []time.Duration {
@@ -118,14 +123,52 @@ func TestSearchMaxRate(t *testing.T) {
 	}
 }
 
-func TestParseStatCPU(t *testing.T) {
+func TestProcCPU(t *testing.T) {
 	t.Parallel()
-	line := []byte("1234 (my (odd) proc) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 8 0 100 0 0")
-	got, err := parseStatCPU(line)
-	if err != nil || got != 3*time.Second {
-		t.Errorf("parseStatCPU = %v, %v; want 3s", got, err)
+	root := t.TempDir()
+	for pid, stat := range map[string]string{
+		"1234": "1234 (my (odd) proc) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 8 0 100 0 0" + strings.Repeat(" 0", 30),
+		"99":   "garbage",
+	} {
+		if err := os.MkdirAll(filepath.Join(root, pid), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, pid, "stat"), []byte(stat), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if _, err := parseStatCPU([]byte("garbage")); err == nil {
+	fs, err := procfs.NewFS(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := procCPUIn(fs, 1234)
+	if err != nil || got != 3*time.Second {
+		t.Errorf("procCPU = %v, %v; want 3s", got, err)
+	}
+	if _, err := procCPUIn(fs, 99); err == nil {
 		t.Error("want an error for a malformed line")
+	}
+}
+
+// TestProcSelf reads this process and machine through the real /proc.
+func TestProcSelf(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc")
+	}
+	if _, err := procCPU(os.Getpid()); err != nil {
+		t.Errorf("procCPU: %v", err)
+	}
+	if rss, err := procRSS(os.Getpid()); err != nil || rss <= 0 {
+		t.Errorf("procRSS = %d, %v", rss, err)
+	}
+	if busy, total, err := machineCPU(); err != nil || total <= 0 || busy > total {
+		t.Errorf("machineCPU = %v, %v, %v", busy, total, err)
+	}
+	if m := readMachine(); m.Cores <= 0 || m.Kernel == "" || !strings.HasSuffix(m.MemTotal, " kB") {
+		t.Errorf("readMachine = %+v", m)
+	}
+	if l := loadAvg(); len(strings.Fields(l)) != 3 {
+		t.Errorf("loadAvg = %q", l)
 	}
 }

@@ -11,12 +11,9 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/airouter/airouter/adapters/providers/internal/upstream"
-	"github.com/airouter/airouter/adapters/providers/sse"
 	"github.com/airouter/airouter/core/domain"
 	"github.com/airouter/airouter/ports"
 )
@@ -29,14 +26,15 @@ const DefaultVersion = "2023-06-01"
 type Client struct {
 	messages upstream.Endpoint
 	models   upstream.Endpoint
-	header   http.Header
-	rt       *http.Transport
-	t        domain.Timeouts
+	up       *upstream.Client
 	// denyNonPublic: see WithDenyNonPublic.
 	denyNonPublic bool
 }
 
-var _ ports.ProviderClient = (*Client)(nil)
+var (
+	_ ports.ProviderClient = (*Client)(nil)
+	_ ports.ChatStream     = (*stream)(nil)
+)
 
 // Option configures a Client.
 type Option func(*Client)
@@ -49,15 +47,12 @@ func WithDenyNonPublic(deny bool) Option { return func(cl *Client) { cl.denyNonP
 // New returns a client for an anthropic provider. The base URL defaults to
 // https://api.anthropic.com (a trailing /v1 is accepted); p.Headers are sent
 // on every request and may override anthropic-version or add anthropic-beta.
+// The key is sent as X-Api-Key.
 func New(p domain.Provider, opts ...Option) (*Client, error) {
 	if p.Kind != domain.KindAnthropic {
 		return nil, domain.Errorf(domain.CodeInvalid, "anthropic adapter: unsupported provider kind %q", p.Kind)
 	}
-	base := strings.TrimRight(strings.TrimSpace(p.BaseURL), "/")
-	if base == "" {
-		base = p.Kind.DefaultBaseURL()
-	}
-	base = strings.TrimSuffix(base, "/v1")
+	base := strings.TrimSuffix(upstream.BaseURL(p), "/v1")
 	messages, err := upstream.ParseEndpoint(base + "/v1/messages")
 	if err != nil {
 		return nil, &domain.Error{Code: domain.CodeInvalid, Field: "base_url", Msg: err.Error()}
@@ -70,39 +65,16 @@ func New(p domain.Provider, opts ...Option) (*Client, error) {
 	if header.Get("Anthropic-Version") == "" {
 		header.Set("Anthropic-Version", DefaultVersion)
 	}
-	t := p.Timeouts.WithDefaults()
-	c := &Client{messages: messages, models: models, header: header, t: t}
+	c := &Client{messages: messages, models: models}
 	for _, o := range opts {
 		o(c)
 	}
-	if c.denyNonPublic {
-		c.rt = upstream.NewTransport(t.Connect, upstream.DenyNonPublic())
-	} else {
-		c.rt = upstream.NewTransport(t.Connect)
-	}
+	c.up = upstream.NewClient(p.Timeouts.WithDefaults(), header, upstream.APIKey, classify, c.denyNonPublic)
 	return c, nil
 }
 
-var (
-	hdrJSON        = []string{"application/json"}
-	hdrEventStream = []string{"text/event-stream"}
-)
-
-func (c *Client) headers(key string, accept []string) http.Header {
-	h := make(http.Header, len(c.header)+3)
-	for k, v := range c.header {
-		h[k] = v
-	}
-	h["Content-Type"] = hdrJSON
-	h["Accept"] = accept
-	if key != "" {
-		h["X-Api-Key"] = []string{key}
-	}
-	return h
-}
-
 // Close releases idle connections.
-func (c *Client) Close() { c.rt.CloseIdleConnections() }
+func (c *Client) Close() { c.up.Close() }
 
 // classify classes an error by Anthropic's error type
 // (https://docs.claude.com/en/api/errors), which says more than the status:
@@ -136,20 +108,14 @@ func (c *Client) Chat(ctx context.Context, t ports.Target, req *domain.ChatReque
 	if err != nil {
 		return nil, err
 	}
-	a := upstream.Begin(ctx, c.t, t.Key)
-	defer a.End()
-	resp, err := a.Do(c.rt, c.messages.Request(a.Context(), http.MethodPost, c.headers(t.Key, hdrJSON), body))
+	a, resp, err := c.up.Send(ctx, c.messages, http.MethodPost, t.Key, upstream.JSON, body)
 	if err != nil {
 		return nil, err
 	}
-	if resp.StatusCode/100 != 2 {
-		return nil, a.ReadError(resp, time.Now(), classify)
-	}
-	a.Receiving()
-	raw, err := upstream.ReadAll(a.Body(resp.Body), resp.ContentLength)
-	resp.Body.Close()
+	defer a.End()
+	raw, err := a.ReadBody(resp)
 	if err != nil {
-		return nil, a.Fail(err)
+		return nil, err
 	}
 	var r response
 	if err := json.Unmarshal(raw, &r); err != nil || r.Type == "error" {
@@ -165,77 +131,56 @@ func (c *Client) ChatStream(ctx context.Context, t ports.Target, req *domain.Cha
 	if err != nil {
 		return nil, err
 	}
-	a := upstream.Begin(ctx, c.t, t.Key)
-	resp, err := a.Do(c.rt, c.messages.Request(a.Context(), http.MethodPost, c.headers(t.Key, hdrEventStream), body))
+	a, resp, err := c.up.Send(ctx, c.messages, http.MethodPost, t.Key, upstream.EventStream, body)
 	if err != nil {
-		a.End()
 		return nil, err
 	}
-	if resp.StatusCode/100 != 2 {
-		e := a.ReadError(resp, time.Now(), classify)
-		a.End()
-		return nil, e
-	}
-	// Raw body: only data events other than pings count as progress for
-	// the idle timeout (Progress in Next), not bytes of comments.
-	b := resp.Body
-	return &stream{
-		a:    a,
-		body: b,
-		sse:  sse.NewReaderSize(b, sse.DefaultInitialSize, sse.DefaultMaxLine),
-		tr:   translator{created: time.Now().Unix(), key: t.Key},
-	}, nil
+	s := &stream{tr: translator{created: time.Now().Unix(), key: t.Key}}
+	s.Start(a, resp)
+	return s, nil
 }
 
 type stream struct {
-	a      *upstream.Attempt
-	body   io.ReadCloser
-	sse    *sse.Reader
-	tr     translator
-	err    error
-	once   sync.Once
-	closed atomic.Bool
+	upstream.Stream
+	tr translator
 }
+
+// Ready reports whether Next can return without waiting for the upstream:
+// the stream has ended or message_stop was read, or the next event is
+// already buffered (which may be a ping or an event that translates to no
+// chunk, after which Next waits again), so that a writer may send the chunk
+// it holds together with the next one.
+func (s *stream) Ready() bool { return s.Ended() || s.tr.stopped || s.SSE.HasEvent() }
 
 // Next returns the next OpenAI chunk: a role chunk first, content,
 // reasoning and tool-call deltas, a finish chunk, then a usage chunk with no
 // choices; io.EOF after message_stop. A stream that ends before
 // message_stop is an error.
 func (s *stream) Next() (*domain.ChatChunk, error) {
-	if s.err != nil {
-		return nil, s.err
-	}
-	if s.closed.Load() {
-		return nil, s.end(&domain.UpstreamError{Class: domain.ClassCanceled, Message: "the stream was closed"})
+	if err := s.Done(); err != nil {
+		return nil, err
 	}
 	if s.tr.stopped {
-		return nil, s.end(io.EOF)
+		return nil, s.End(io.EOF)
 	}
 	for {
-		ev, err := s.sse.Next()
+		ev, err := s.SSE.Next()
 		if err != nil {
-			if err == sse.ErrTooLong {
-				return nil, s.end(s.a.EventTooLarge(sse.DefaultMaxLine))
-			}
-			if err == io.EOF || err == sse.ErrTruncated {
-				err = upstream.ErrTruncated
-			}
-			return nil, s.end(s.a.Fail(err))
+			return nil, s.Broken(err)
 		}
 		if ev.Type != "ping" {
-			s.a.Progress() // a keep-alive ping is not progress
+			s.A.Progress() // a keep-alive ping is not progress
 		}
 		ch, err := s.tr.event(ev.Data)
 		if err != nil {
-			return nil, s.end(err)
+			return nil, s.End(err)
 		}
 		if s.tr.started {
-			s.a.Receiving()
+			s.A.Receiving()
 		}
 		if s.tr.stopped {
-			s.a.Draining()
-			_, _ = io.CopyN(io.Discard, s.body, 64<<10)
-			s.release()
+			s.Drain()
+			s.Release()
 		}
 		if ch != nil {
 			return ch, nil
@@ -243,43 +188,7 @@ func (s *stream) Next() (*domain.ChatChunk, error) {
 	}
 }
 
-func (s *stream) end(err error) error {
-	s.err = err
-	s.release()
-	return err
-}
-
-func (s *stream) release() {
-	s.once.Do(func() {
-		s.a.End()
-		s.body.Close()
-	})
-}
-
-// Close ends the stream and releases its connection at once; safe to call
-// twice, and from another goroutine than Next's.
-func (s *stream) Close() error {
-	s.closed.Store(true)
-	s.release()
-	return nil
-}
-
 // Probe lists one model (GET /v1/models?limit=1): authenticated, and free.
 func (c *Client) Probe(ctx context.Context, t ports.Target) error {
-	a := upstream.Begin(ctx, c.t, t.Key)
-	defer a.End()
-	resp, err := a.Do(c.rt, c.models.Request(a.Context(), http.MethodGet, c.headers(t.Key, hdrJSON), nil))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode/100 != 2 {
-		return a.ReadError(resp, time.Now(), classify)
-	}
-	a.Receiving()
-	_, err = io.Copy(io.Discard, io.LimitReader(a.Body(resp.Body), 1<<20))
-	resp.Body.Close()
-	if err != nil {
-		return a.Fail(err)
-	}
-	return nil
+	return c.up.Probe(ctx, c.models, t.Key, 1<<20)
 }

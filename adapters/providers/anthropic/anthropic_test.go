@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/airouter/airouter/adapters/providers/internal/upstream"
 	"github.com/airouter/airouter/adapters/providers/sse"
 	"github.com/airouter/airouter/core/domain"
 	"github.com/airouter/airouter/ports"
@@ -390,12 +391,12 @@ func TestNewHeadersAndBase(t *testing.T) {
 	if c.messages.String() != "https://proxy.example.com/v1/messages" {
 		t.Errorf("messages URL %s", c.messages)
 	}
-	h := c.headers("k", hdrJSON)
+	h := c.up.Headers("k", upstream.JSON)
 	if h.Get("Anthropic-Version") != "2024-01-01" || h.Get("Anthropic-Beta") != "b1" || h.Get("X-Api-Key") != "k" {
 		t.Errorf("headers %v", h)
 	}
 	c, _ = New(domain.Provider{Kind: domain.KindAnthropic})
-	if c.messages.String() != "https://api.anthropic.com/v1/messages" || c.headers("", hdrJSON).Get("Anthropic-Version") != DefaultVersion {
+	if c.messages.String() != "https://api.anthropic.com/v1/messages" || c.up.Headers("", upstream.JSON).Get("Anthropic-Version") != DefaultVersion {
 		t.Errorf("defaults %s", c.messages)
 	}
 	if _, err := New(domain.Provider{Kind: domain.KindOpenAI}); err == nil {

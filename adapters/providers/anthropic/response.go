@@ -5,8 +5,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/airouter/airouter/adapters/providers/internal/jsonx"
 	"github.com/airouter/airouter/adapters/providers/internal/upstream"
+	"github.com/airouter/airouter/adapters/providers/jsonx"
 	"github.com/airouter/airouter/core/domain"
 )
 

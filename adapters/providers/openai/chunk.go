@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 
-	"github.com/airouter/airouter/adapters/providers/internal/jsonx"
 	"github.com/airouter/airouter/adapters/providers/internal/upstream"
+	"github.com/airouter/airouter/adapters/providers/jsonx"
 	"github.com/airouter/airouter/core/domain"
 )
 
@@ -94,12 +94,9 @@ func (p *chunkParser) parse(data []byte) (*domain.ChatChunk, error) {
 				c.SystemFingerprint = intern(&p.fp, v)
 			}
 		case "usage":
-			if !jsonx.IsNull(v) {
-				u := new(domain.Usage)
-				if err := json.Unmarshal(v, u); err != nil {
-					return nil, jsonx.ErrSyntax
-				}
-				fillCached(u)
+			if u, err := parseUsage(v); err != nil {
+				return nil, err
+			} else if u != nil {
 				c.Usage = u
 			}
 		case "choices":
@@ -250,12 +247,9 @@ func parseResponse(raw []byte) (*domain.ChatResponse, error) {
 		case "choices":
 			hasChoices = !jsonx.IsNull(v)
 		case "usage":
-			if !jsonx.IsNull(v) {
-				u := new(domain.Usage)
-				if err := json.Unmarshal(v, u); err != nil {
-					return nil, jsonx.ErrSyntax
-				}
-				fillCached(u)
+			if u, err := parseUsage(v); err != nil {
+				return nil, err
+			} else if u != nil {
 				r.Usage = u
 			}
 		case "error":
@@ -285,4 +279,18 @@ func fillCached(u *domain.Usage) {
 	if json.Unmarshal(u.PromptTokensDetails, &d) == nil && d.CachedTokens > 0 {
 		u.CachedTokens = d.CachedTokens
 	}
+}
+
+// parseUsage decodes a usage object (nil for null) and fills its cached
+// token counts.
+func parseUsage(v []byte) (*domain.Usage, error) {
+	if jsonx.IsNull(v) {
+		return nil, nil
+	}
+	u := new(domain.Usage)
+	if err := json.Unmarshal(v, u); err != nil {
+		return nil, jsonx.ErrSyntax
+	}
+	fillCached(u)
+	return u, nil
 }

@@ -41,12 +41,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/airouter/airouter/adapters/providers/internal/upstream"
-	"github.com/airouter/airouter/adapters/providers/sse"
 	"github.com/airouter/airouter/core/domain"
 	"github.com/airouter/airouter/ports"
 )
@@ -56,14 +52,15 @@ type Client struct {
 	kind   domain.ProviderKind
 	chat   upstream.Endpoint
 	models upstream.Endpoint
-	header http.Header // the provider's extra headers, canonical keys
-	rt     *http.Transport
+	up     *upstream.Client
 	// denyNonPublic: see WithDenyNonPublic.
 	denyNonPublic bool
-	t             domain.Timeouts
 }
 
-var _ ports.ProviderClient = (*Client)(nil)
+var (
+	_ ports.ProviderClient = (*Client)(nil)
+	_ ports.ChatStream     = (*stream)(nil)
+)
 
 // Option configures a Client.
 type Option func(*Client)
@@ -77,17 +74,15 @@ func WithDenyNonPublic(deny bool) Option { return func(cl *Client) { cl.denyNonP
 // openai_compatible. The base URL defaults to the kind's public endpoint;
 // openai_compatible needs one. p.Headers are sent on every request (e.g.
 // OpenAI-Organization, OpenAI-Project). Authentication headers are not
-// accepted there (the admin API refuses them): keys are provider keys.
+// accepted there (the admin API refuses them): keys are provider keys, sent
+// as bearer tokens.
 func New(p domain.Provider, opts ...Option) (*Client, error) {
 	switch p.Kind {
 	case domain.KindOpenAI, domain.KindVolcengine, domain.KindOpenAICompatible:
 	default:
 		return nil, domain.Errorf(domain.CodeInvalid, "openai adapter: unsupported provider kind %q", p.Kind)
 	}
-	base := strings.TrimRight(strings.TrimSpace(p.BaseURL), "/")
-	if base == "" {
-		base = p.Kind.DefaultBaseURL()
-	}
+	base := upstream.BaseURL(p)
 	if base == "" {
 		return nil, &domain.Error{Code: domain.CodeInvalid, Field: "base_url", Msg: "is required for an OpenAI-compatible provider"}
 	}
@@ -101,41 +96,16 @@ func New(p domain.Provider, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := p.Timeouts.WithDefaults()
-	c := &Client{kind: p.Kind, chat: chat, models: models, header: header, t: t}
+	c := &Client{kind: p.Kind, chat: chat, models: models}
 	for _, o := range opts {
 		o(c)
 	}
-	if c.denyNonPublic {
-		c.rt = upstream.NewTransport(t.Connect, upstream.DenyNonPublic())
-	} else {
-		c.rt = upstream.NewTransport(t.Connect)
-	}
+	c.up = upstream.NewClient(p.Timeouts.WithDefaults(), header, upstream.Bearer, c.classify, c.denyNonPublic)
 	return c, nil
 }
 
-var (
-	hdrJSON        = []string{"application/json"}
-	hdrEventStream = []string{"text/event-stream"}
-)
-
-// headers builds a request's headers: the provider's, then content type and
-// the key, which configuration cannot override.
-func (c *Client) headers(key string, accept []string) http.Header {
-	h := make(http.Header, len(c.header)+3)
-	for k, v := range c.header {
-		h[k] = v
-	}
-	h["Content-Type"] = hdrJSON
-	h["Accept"] = accept
-	if key != "" {
-		h["Authorization"] = []string{"Bearer " + key}
-	}
-	return h
-}
-
 // Close releases idle connections.
-func (c *Client) Close() { c.rt.CloseIdleConnections() }
+func (c *Client) Close() { c.up.Close() }
 
 // classify refines error classes with provider codes.
 func (c *Client) classify(status int, eb upstream.ErrorBody, class domain.ErrorClass) domain.ErrorClass {
@@ -160,20 +130,14 @@ func (c *Client) Chat(ctx context.Context, t ports.Target, req *domain.ChatReque
 	if err != nil {
 		return nil, err
 	}
-	a := upstream.Begin(ctx, c.t, t.Key)
-	defer a.End()
-	resp, err := a.Do(c.rt, c.chat.Request(a.Context(), http.MethodPost, c.headers(t.Key, hdrJSON), body))
+	a, resp, err := c.up.Send(ctx, c.chat, http.MethodPost, t.Key, upstream.JSON, body)
 	if err != nil {
 		return nil, err
 	}
-	if resp.StatusCode/100 != 2 {
-		return nil, a.ReadError(resp, time.Now(), c.classify)
-	}
-	a.Receiving()
-	raw, err := readBody(a.Body(resp.Body), resp.ContentLength)
-	resp.Body.Close()
+	defer a.End()
+	raw, err := a.ReadBody(resp)
 	if err != nil {
-		return nil, a.Fail(err)
+		return nil, err
 	}
 	out, err := parseResponse(raw)
 	if err != nil {
@@ -248,12 +212,6 @@ func inBandStatus(s string) int {
 	return 0
 }
 
-// readBody reads a whole response body, presized from its Content-Length
-// and bounded by upstream.MaxBody.
-func readBody(r io.Reader, n int64) ([]byte, error) {
-	return upstream.ReadAll(r, n)
-}
-
 // ChatStream makes a streaming call; it returns once the upstream answered
 // 200.
 func (c *Client) ChatStream(ctx context.Context, t ports.Target, req *domain.ChatRequest) (ports.ChatStream, error) {
@@ -261,21 +219,14 @@ func (c *Client) ChatStream(ctx context.Context, t ports.Target, req *domain.Cha
 	if err != nil {
 		return nil, err
 	}
-	a := upstream.Begin(ctx, c.t, t.Key)
-	resp, err := a.Do(c.rt, c.chat.Request(a.Context(), http.MethodPost, c.headers(t.Key, hdrEventStream), body))
+	a, resp, err := c.up.Send(ctx, c.chat, http.MethodPost, t.Key, upstream.EventStream, body)
 	if err != nil {
-		a.End()
 		return nil, err
-	}
-	if resp.StatusCode/100 != 2 {
-		e := a.ReadError(resp, time.Now(), c.classify)
-		a.End()
-		return nil, e
 	}
 	if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/json") {
 		// The upstream answered with a JSON body instead of a stream:
 		// an error object, or a server that ignores "stream".
-		raw, rerr := readBody(io.LimitReader(resp.Body, 1<<20), resp.ContentLength)
+		raw, rerr := upstream.ReadAll(io.LimitReader(resp.Body, 1<<20), resp.ContentLength)
 		resp.Body.Close()
 		a.End()
 		if rerr == nil {
@@ -287,32 +238,23 @@ func (c *Client) ChatStream(ctx context.Context, t ports.Target, req *domain.Cha
 		}
 		return nil, &domain.UpstreamError{Class: domain.ClassAmbiguous, Status: resp.StatusCode, Message: "the upstream answered a streaming request without a stream"}
 	}
-	// Raw body: only data events count as progress for the idle timeout
-	// (Progress below), not the bytes of ": ping" comments.
-	b := resp.Body
-	return &stream{
-		a:      a,
-		body:   b,
-		sse:    sse.NewReaderSize(b, sse.DefaultInitialSize, sse.DefaultMaxLine),
+	s := &stream{
 		strict: c.kind != domain.KindOpenAICompatible,
 		key:    t.Key,
 		p:      chunkParser{reuse: true},
-	}, nil
+	}
+	s.Start(a, resp)
+	return s, nil
 }
 
 // stream reads an OpenAI chunk stream.
 type stream struct {
-	a        *upstream.Attempt
-	body     io.ReadCloser
-	sse      *sse.Reader
+	upstream.Stream
 	p        chunkParser
 	strict   bool // require data: [DONE] (OpenAI, Ark)
 	finished bool // a choice finished
 	started  bool
-	err      error
 	key      string
-	once     sync.Once
-	closed   atomic.Bool
 }
 
 var done = []byte("[DONE]")
@@ -320,54 +262,45 @@ var done = []byte("[DONE]")
 // Ready reports whether Next can return without waiting for the upstream
 // (the next event is already buffered, or the stream has ended), so that a
 // writer may send the chunk it holds together with the next one.
-func (s *stream) Ready() bool { return s.err != nil || s.sse.HasEvent() }
+func (s *stream) Ready() bool { return s.Ended() || s.SSE.HasEvent() }
 
 // Next returns the next chunk; io.EOF after data: [DONE]. OpenAI-compatible
 // servers that end the body without [DONE] after a finish reason also end
 // cleanly; any other early end is an error.
 func (s *stream) Next() (*domain.ChatChunk, error) {
-	if s.err != nil {
-		return nil, s.err
-	}
-	if s.closed.Load() {
-		return nil, s.end(&domain.UpstreamError{Class: domain.ClassCanceled, Message: "the stream was closed"})
+	if err := s.Done(); err != nil {
+		return nil, err
 	}
 	for {
-		ev, err := s.sse.Next()
+		ev, err := s.SSE.Next()
 		if err != nil {
 			if err == io.EOF && !s.strict && s.finished {
-				return nil, s.end(io.EOF)
+				return nil, s.End(io.EOF)
 			}
-			if err == sse.ErrTooLong {
-				return nil, s.end(s.a.EventTooLarge(sse.DefaultMaxLine))
-			}
-			if err == io.EOF || err == sse.ErrTruncated {
-				err = upstream.ErrTruncated
-			}
-			return nil, s.end(s.a.Fail(err))
+			return nil, s.Broken(err)
 		}
 		if bytes.Equal(ev.Data, done) {
-			s.drain()
-			return nil, s.end(io.EOF)
+			s.Drain()
+			return nil, s.End(io.EOF)
 		}
 		if ev.Type == "error" {
 			// An SSE error event, whatever its data (JSON or text).
-			return nil, s.end(streamError(upstream.ParseErrorBody(ev.Data), s.key))
+			return nil, s.End(streamError(upstream.ParseErrorBody(ev.Data), s.key))
 		}
 		if len(bytes.TrimSpace(ev.Data)) == 0 {
 			continue // a keep-alive: not progress
 		}
-		s.a.Progress()
+		s.A.Progress()
 		ch, err := s.p.parse(ev.Data)
 		if err != nil {
 			if ec, ok := err.(*errChunk); ok {
-				return nil, s.end(streamError(ec.body, s.key))
+				return nil, s.End(streamError(ec.body, s.key))
 			}
-			return nil, s.end(&domain.UpstreamError{Class: domain.ClassAmbiguous, Status: http.StatusOK, Message: "the upstream sent an invalid stream chunk", Err: err})
+			return nil, s.End(&domain.UpstreamError{Class: domain.ClassAmbiguous, Status: http.StatusOK, Message: "the upstream sent an invalid stream chunk", Err: err})
 		}
 		if !s.started {
 			s.started = true
-			s.a.Receiving()
+			s.A.Receiving()
 		}
 		for i := range ch.Choices {
 			if ch.Choices[i].FinishReason != nil {
@@ -376,35 +309,6 @@ func (s *stream) Next() (*domain.ChatChunk, error) {
 		}
 		return ch, nil
 	}
-}
-
-// drain reads what follows [DONE] (normally just the end of the body), so
-// that the connection returns to the pool; it gives up quickly.
-func (s *stream) drain() {
-	s.a.Draining()
-	_, _ = io.CopyN(io.Discard, s.body, 64<<10)
-}
-
-func (s *stream) end(err error) error {
-	s.err = err
-	s.release()
-	return err
-}
-
-func (s *stream) release() {
-	s.once.Do(func() {
-		s.a.End()
-		s.body.Close()
-	})
-}
-
-// Close ends the stream and releases its connection at once (an unfinished
-// body is not drained: the connection is closed); safe to call twice, and
-// from another goroutine than Next's.
-func (s *stream) Close() error {
-	s.closed.Store(true)
-	s.release()
-	return nil
 }
 
 // maxTokensKey is the member that bounds a completion at this kind of

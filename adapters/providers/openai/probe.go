@@ -2,12 +2,9 @@ package openai
 
 import (
 	"context"
-	"io"
 	"net/http"
-	"time"
 
-	"github.com/airouter/airouter/adapters/providers/internal/jsonx"
-	"github.com/airouter/airouter/adapters/providers/internal/upstream"
+	"github.com/airouter/airouter/adapters/providers/jsonx"
 	"github.com/airouter/airouter/core/domain"
 	"github.com/airouter/airouter/ports"
 )
@@ -35,22 +32,7 @@ func (c *Client) Probe(ctx context.Context, t ports.Target) error {
 }
 
 func (c *Client) probeModels(ctx context.Context, t ports.Target) error {
-	a := upstream.Begin(ctx, c.t, t.Key)
-	defer a.End()
-	resp, err := a.Do(c.rt, c.models.Request(a.Context(), http.MethodGet, c.headers(t.Key, hdrJSON), nil))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode/100 != 2 {
-		return a.ReadError(resp, time.Now(), c.classify)
-	}
-	a.Receiving()
-	_, err = io.Copy(io.Discard, io.LimitReader(a.Body(resp.Body), 8<<20))
-	resp.Body.Close()
-	if err != nil {
-		return a.Fail(err)
-	}
-	return nil
+	return c.up.Probe(ctx, c.models, t.Key, 8<<20)
 }
 
 func (c *Client) probeChat(ctx context.Context, t ports.Target) error {

@@ -1,14 +1,13 @@
 package mock
 
 import (
-	"context"
-	"errors"
-	"fmt"
+	"github.com/airouter/airouter/adapters/providers/jsonx"
+
 	"io"
 	"math/rand/v2"
-	"net"
+
 	"net/http"
-	"strconv"
+
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -77,13 +76,6 @@ func NewHandler(cfg Config) http.Handler {
 	return h
 }
 
-func retryAfterSeconds(d time.Duration) string {
-	if d <= 0 {
-		return "1"
-	}
-	return strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10)
-}
-
 func renderModels(models []string) (oa, an []byte) {
 	oa = append(oa, `{"object":"list","data":[`...)
 	an = append(an, `{"data":[`...)
@@ -93,20 +85,20 @@ func renderModels(models []string) (oa, an []byte) {
 			an = append(an, ',')
 		}
 		oa = append(oa, `{"id":`...)
-		oa = appendJSONString(oa, m)
+		oa = jsonx.AppendString(oa, m)
 		oa = append(oa, `,"object":"model","created":1735689600,"owned_by":"mockllm"}`...)
 		an = append(an, `{"type":"model","id":`...)
-		an = appendJSONString(an, m)
+		an = jsonx.AppendString(an, m)
 		an = append(an, `,"display_name":`...)
-		an = appendJSONString(an, m)
+		an = jsonx.AppendString(an, m)
 		an = append(an, `,"created_at":"2025-01-01T00:00:00Z"}`...)
 	}
 	oa = append(oa, `]}`...)
 	an = append(an, `],"has_more":false,"first_id":`...)
 	if len(models) > 0 {
-		an = appendJSONString(an, models[0])
+		an = jsonx.AppendString(an, models[0])
 		an = append(an, `,"last_id":`...)
-		an = appendJSONString(an, models[len(models)-1])
+		an = jsonx.AppendString(an, models[len(models)-1])
 	} else {
 		an = append(an, `null,"last_id":null`...)
 	}
@@ -178,101 +170,6 @@ func (h *handler) writeError(w http.ResponseWriter, prov provider, status int, m
 	}
 	w.WriteHeader(status)
 	_, _ = w.Write(buf)
-}
-
-// params is the effective configuration of one request.
-type params struct {
-	latency, jitter, ttft time.Duration
-	tps                   float64
-	tokens, size          int
-	errorRate             float64
-	errorStatus           int
-	errorCode             string
-	retryAfter            []string
-	stall                 Stall
-	cut                   bool
-	reset                 Point
-	toolCall              ToolCallMode
-	toolName              string
-}
-
-// params layers the X-Mock-* headers over the Config in one pass over the
-// request headers.
-func (h *handler) params(hdr http.Header) (params, error) {
-	c := &h.cfg
-	p := params{
-		latency: c.Latency, jitter: c.Jitter, ttft: c.TTFT, tps: c.TPS,
-		tokens: c.Tokens, size: c.Size,
-		errorRate: c.ErrorRate, errorStatus: c.ErrorStatus, errorCode: c.ErrorCode, retryAfter: h.retryAfter,
-		stall: c.Stall, cut: c.Cut, reset: c.Reset, toolCall: c.ToolCall,
-	}
-	if c.IgnoreHeaders {
-		return p, nil
-	}
-	for k, vs := range hdr {
-		if len(k) <= len("X-Mock-") || k[:len("X-Mock-")] != "X-Mock-" || len(vs) == 0 {
-			continue
-		}
-		v := vs[0]
-		var err error
-		switch k[len("X-Mock-"):] {
-		case "Latency":
-			p.latency, err = ParseDelay(v)
-		case "Jitter":
-			p.jitter, err = ParseDelay(v)
-		case "Ttft":
-			p.ttft, err = ParseDelay(v)
-		case "Tps":
-			p.tps, err = strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err == nil && (p.tps < 0 || p.tps != p.tps || p.tps > 1e9) {
-				err = errors.New("want 0..1e9")
-			}
-		case "Tokens":
-			p.tokens, err = strconv.Atoi(strings.TrimSpace(v))
-			if err == nil && (p.tokens < 0 || p.tokens > MaxTokens) {
-				err = fmt.Errorf("want 0..%d", MaxTokens)
-			}
-		case "Size":
-			p.size, err = ParseSize(v)
-		case "Error-Rate":
-			p.errorRate, err = strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err == nil && !(p.errorRate >= 0 && p.errorRate <= 1) {
-				err = errors.New("want 0..1")
-			}
-		case "Error-Status":
-			p.errorStatus, err = strconv.Atoi(strings.TrimSpace(v))
-			if err == nil && (p.errorStatus < 400 || p.errorStatus > 599) {
-				err = errors.New("want 400..599")
-			}
-		case "Error-Code":
-			p.errorCode = strings.TrimSpace(v)
-			err = checkErrorCode(p.errorCode)
-		case "Retry-After":
-			var n int
-			n, err = strconv.Atoi(strings.TrimSpace(v))
-			if err == nil && n < 0 {
-				err = errors.New("want seconds >= 0")
-			}
-			p.retryAfter = []string{strconv.Itoa(n)}
-		case "Stall":
-			p.stall, err = ParseStall(v)
-		case "Cut":
-			p.cut, err = strconv.ParseBool(strings.TrimSpace(v))
-		case "Reset":
-			p.reset, err = ParsePoint(v)
-		case "Tool-Call":
-			p.toolCall, err = ParseToolCallMode(v)
-			if err != nil && strings.TrimSpace(v) != "" {
-				p.toolCall, p.toolName, err = ToolCallAuto, strings.TrimSpace(v), nil
-			}
-		default:
-			err = errors.New("unknown mock header")
-		}
-		if err != nil {
-			return p, fmt.Errorf("header %s: %q: %v", k, v, err)
-		}
-	}
-	return p, nil
 }
 
 func (h *handler) getState() *state { return h.pool.Get().(*state) }
@@ -399,14 +296,6 @@ func (h *handler) validate(hdr http.Header, prov provider, ri *reqInfo) string {
 	return ""
 }
 
-func (p *params) delay() time.Duration {
-	d := p.latency
-	if p.jitter > 0 {
-		d += time.Duration(rand.Int64N(int64(p.jitter)))
-	}
-	return d
-}
-
 // newPlan decides the whole response from the effective parameters and the
 // request.
 func (h *handler) newPlan(prov provider, p *params, ri *reqInfo, bodyLen int) plan {
@@ -434,7 +323,7 @@ func (h *handler) newPlan(prov provider, p *params, ri *reqInfo, bodyLen int) pl
 		pl.tool = true
 		pl.toolName = ri.toolName
 		if p.toolName != "" {
-			pl.toolName = appendJSONString(nil, p.toolName)
+			pl.toolName = jsonx.AppendString(nil, p.toolName)
 		} else if pl.toolName == nil {
 			pl.toolName = []byte(`"tool"`)
 		}
@@ -446,177 +335,4 @@ func (h *handler) newPlan(prov provider, p *params, ri *reqInfo, bodyLen int) pl
 	}
 	pl.tokens, pl.size = tokens, max(size, tokens)
 	return pl
-}
-
-// due is when body event i of a stream is due, relative to its start.
-func (p *params) due(i int) time.Duration {
-	if p.tps <= 0 || i == 0 {
-		return p.ttft
-	}
-	return p.ttft + time.Duration(float64(i)*float64(time.Second)/p.tps)
-}
-
-// writeWhole writes a JSON response and reports whether all of it was
-// written.
-func (h *handler) writeWhole(ctx context.Context, w http.ResponseWriter, st *state, p *params, pl *plan) bool {
-	if !st.sleep(ctx, p.due(pl.bodyEvents()-1)) {
-		return false
-	}
-	st.buf = pl.appendJSON(st.buf[:0])
-	hdr := w.Header()
-	hdr["Content-Type"] = hvJSON
-	mid := p.stall.At == MidStream || p.cut || p.reset == MidStream
-	if mid || len(st.buf) > 2048 {
-		// Below the server's chunking threshold net/http sets
-		// Content-Length itself without allocating.
-		hdr["Content-Length"] = []string{strconv.Itoa(len(st.buf))}
-	}
-	if !mid {
-		return write(w, st.buf)
-	}
-	half := len(st.buf) / 2
-	_, _ = w.Write(st.buf[:half])
-	flush(w)
-	switch {
-	case p.reset == MidStream:
-		abort(w, true)
-		return false
-	case p.cut:
-		abort(w, false)
-		return false
-	}
-	if !st.sleep(ctx, p.stall.For) {
-		return false
-	}
-	return write(w, st.buf[half:])
-}
-
-// flushAt is the buffered size above which a stream writes without waiting
-// for a pause.
-const flushAt = 32 << 10
-
-// writeStream writes an event stream and reports whether all of it was
-// written.
-func (h *handler) writeStream(ctx context.Context, w http.ResponseWriter, st *state, p *params, pl *plan) bool {
-	hdr := w.Header()
-	hdr["Content-Type"] = hvSSE
-	hdr["Cache-Control"] = hvNoCache
-	if pl.prov == openAI {
-		st.pre = pl.renderChunkPrefix(st.pre[:0])
-		pl.chunkPrefix = st.pre
-	}
-	start := time.Now()
-	st.buf = pl.appendHead(st.buf[:0])
-	n := pl.bodyEvents()
-	mid := n / 2
-	for i := range n {
-		if i == mid {
-			switch {
-			case p.reset == MidStream:
-				write(w, st.buf)
-				flush(w)
-				abort(w, true)
-				return false
-			case p.cut:
-				// Half of this event, then a closed connection.
-				pending := len(st.buf)
-				st.buf = pl.appendBody(st.buf, i)
-				write(w, st.buf[:pending+(len(st.buf)-pending)/2])
-				flush(w)
-				abort(w, false)
-				return false
-			case p.stall.At == MidStream:
-				write(w, st.buf)
-				flush(w)
-				st.buf = st.buf[:0]
-				if !st.sleep(ctx, p.stall.For) {
-					return false
-				}
-				// The stall shifts the remaining schedule.
-				start = start.Add(p.stall.For)
-			}
-		}
-		if wait := time.Until(start.Add(p.due(i))); wait > 0 {
-			if len(st.buf) > 0 {
-				write(w, st.buf)
-				st.buf = st.buf[:0]
-			}
-			flush(w)
-			if !st.sleep(ctx, wait) {
-				return false
-			}
-		}
-		st.buf = pl.appendBody(st.buf, i)
-		if len(st.buf) >= flushAt {
-			if !write(w, st.buf) {
-				return false
-			}
-			st.buf = st.buf[:0]
-		}
-	}
-	st.buf = pl.appendTail(st.buf)
-	if !write(w, st.buf) {
-		return false
-	}
-	// The tail is only delivered once flushed.
-	return flushErr(w) == nil
-}
-
-func write(w http.ResponseWriter, b []byte) bool {
-	_, err := w.Write(b)
-	return err == nil
-}
-
-func flush(w http.ResponseWriter) {
-	if f, ok := w.(http.Flusher); ok {
-		f.Flush()
-		return
-	}
-	// A wrapping ResponseWriter may still reach a Flusher through Unwrap.
-	_ = http.NewResponseController(w).Flush()
-}
-
-// flushErr is flush that reports a failed write; net/http's own writer has
-// the FlushError method, which spares the ResponseController.
-func flushErr(w http.ResponseWriter) error {
-	if f, ok := w.(interface{ FlushError() error }); ok {
-		return f.FlushError()
-	}
-	return http.NewResponseController(w).Flush()
-}
-
-// abort drops the connection: with reset, by a TCP RST (SO_LINGER 0);
-// otherwise by an orderly close (FIN) that leaves the response unfinished.
-func abort(w http.ResponseWriter, reset bool) {
-	conn, _, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		// HTTP/2 or a writer that cannot hijack: the server drops the
-		// connection (HTTP/1) or resets the stream (HTTP/2).
-		panic(http.ErrAbortHandler)
-	}
-	if reset {
-		if tc, ok := conn.(*net.TCPConn); ok {
-			_ = tc.SetLinger(0)
-		}
-	}
-	_ = conn.Close()
-}
-
-// sleep waits d or until ctx ends, reporting whether it waited it all.
-func (st *state) sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	if st.timer == nil {
-		st.timer = time.NewTimer(d)
-	} else {
-		st.timer.Reset(d)
-	}
-	select {
-	case <-st.timer.C:
-		return true
-	case <-ctx.Done():
-		st.timer.Stop()
-		return false
-	}
 }

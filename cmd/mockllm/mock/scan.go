@@ -3,6 +3,8 @@ package mock
 import (
 	"bytes"
 	"errors"
+
+	"github.com/airouter/airouter/adapters/providers/jsonx"
 )
 
 // reqInfo is what the mock needs from a chat request. Byte slices point
@@ -22,496 +24,222 @@ type reqInfo struct {
 }
 
 var (
-	errSyntax   = errors.New("request body is not valid JSON")
-	errTooDeep  = errors.New("request body nests too deeply")
-	errNotBool  = errors.New("expected a boolean")
-	errNotStr   = errors.New("expected a string")
-	errNotInt   = errors.New("expected a non-negative integer")
-	errNotObj   = errors.New("request body must be a JSON object")
-	maxDepth    = 256
-	litTrue     = []byte("true")
-	litFalse    = []byte("false")
-	litNull     = []byte("null")
-	litUser     = []byte(`"user"`)
-	litNone     = []byte(`"none"`)
-	litToolRes  = []byte(`"tool_result"`)
-	numberBytes = [256]bool{'-': true, '+': true, '.': true, 'e': true, 'E': true,
-		'0': true, '1': true, '2': true, '3': true, '4': true, '5': true, '6': true, '7': true, '8': true, '9': true}
+	errSyntax  = errors.New("request body is not valid JSON")
+	errTooDeep = errors.New("request body nests too deeply")
+	errNotBool = errors.New("expected a boolean")
+	errNotStr  = errors.New("expected a string")
+	errNotInt  = errors.New("expected a non-negative integer")
+	errNotObj  = errors.New("request body must be a JSON object")
+	litUser    = []byte(`"user"`)
+	litNone    = []byte(`"none"`)
+	litToolRes = []byte(`"tool_result"`)
 )
 
+// maxDepth bounds the nesting of a request body.
+const maxDepth = 256
+
 // scanRequest reads the fields of an OpenAI or Anthropic chat request that
-// the mock acts on, skipping everything else without allocating. It checks
-// JSON structure (brackets, separators, literals, string ends) but not
-// every detail of the grammar (number shapes, escapes inside strings).
+// the mock acts on, skipping everything else without allocating. The body
+// is checked first with jsonx.Check (structure, separators, literals,
+// string ends, but not every detail of the grammar: number shapes, escapes
+// inside strings), then walked with jsonx's iterators. Keys are matched as
+// written (escapes are not decoded).
 func scanRequest(b []byte, ri *reqInfo) error {
-	i := ws(b, 0)
-	if i >= len(b) || b[i] != '{' {
+	if i := jsonx.SkipSpace(b, 0); i >= len(b) || b[i] != '{' {
 		return errNotObj
 	}
-	i++
-	for first := true; ; first = false {
-		key, vi, ok, err := member(b, i, first)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			i = vi
-			break
-		}
-		switch string(key) {
+	switch err := jsonx.Check(b, maxDepth); err {
+	case nil:
+	case jsonx.ErrTooDeep:
+		return errTooDeep
+	default:
+		return errSyntax
+	}
+	it := jsonx.Object(b)
+	var m jsonx.Member
+	for it.Next(&m) {
+		v := m.Value(b)
+		var err error
+		switch string(m.RawKey()) {
 		case "model":
-			var s []byte
-			s, i, err = str(b, vi)
-			if err == nil {
-				ri.model = s
+			if v[0] != '"' {
+				return errNotStr
 			}
+			ri.model = v
 		case "stream":
-			i, ri.stream, err = boolean(b, vi)
+			ri.stream, err = boolean(v)
 		case "stream_options":
-			i, err = scanStreamOptions(b, vi, ri)
+			err = scanStreamOptions(v, ri)
 		case "tools":
-			i, err = scanTools(b, vi, ri)
+			scanTools(v, ri)
 		case "tool_choice":
-			i, err = scanToolChoice(b, vi, ri)
+			scanToolChoice(v, ri)
 		case "messages":
-			i, err = scanMessages(b, vi, ri)
+			scanMessages(v, ri)
 		case "max_tokens", "max_completion_tokens":
 			var n int64
-			i, n, err = integer(b, vi)
+			n, err = integer(v)
 			if n > 0 && (ri.maxTokens == 0 || n < ri.maxTokens) {
 				ri.maxTokens = n
 			}
-		default:
-			i, err = skip(b, vi, 0)
 		}
 		if err != nil {
 			return err
 		}
 	}
-	if ws(b, i) != len(b) {
+	if it.Err() != nil {
 		return errSyntax
 	}
 	return nil
 }
 
-func scanStreamOptions(b []byte, i int, ri *reqInfo) (int, error) {
-	if b[i] != '{' {
-		return skip(b, i, 0)
+func scanStreamOptions(v []byte, ri *reqInfo) error {
+	if v[0] != '{' {
+		return nil
 	}
-	i++
-	for first := true; ; first = false {
-		key, vi, ok, err := member(b, i, first)
-		if err != nil || !ok {
-			return vi, err
-		}
-		if string(key) == "include_usage" {
-			i, ri.includeUsage, err = boolean(b, vi)
-		} else {
-			i, err = skip(b, vi, 1)
-		}
-		if err != nil {
-			return i, err
+	it := jsonx.Object(v)
+	var m jsonx.Member
+	for it.Next(&m) {
+		if string(m.RawKey()) == "include_usage" {
+			var err error
+			if ri.includeUsage, err = boolean(m.Value(v)); err != nil {
+				return err
+			}
 		}
 	}
+	return nil
 }
 
 // scanTools counts the tools and records the first one's name: OpenAI
 // nests it ({"type":"function","function":{"name":...}}), Anthropic does
 // not ({"name":...}).
-func scanTools(b []byte, i int, ri *reqInfo) (int, error) {
-	if b[i] != '[' {
-		return skip(b, i, 0)
+func scanTools(v []byte, ri *reqInfo) {
+	if v[0] != '[' {
+		return
 	}
-	i++
-	for first := true; ; first = false {
-		vi, ok, err := element(b, i, first)
-		if err != nil || !ok {
-			return vi, err
-		}
+	it := jsonx.Array(v)
+	var e jsonx.Member
+	for it.Next(&e) {
 		ri.tools++
-		if b[vi] != '{' {
-			if i, err = skip(b, vi, 1); err != nil {
-				return i, err
-			}
+		tool := e.Value(v)
+		if tool[0] != '{' {
 			continue
 		}
-		i = vi + 1
-		for mfirst := true; ; mfirst = false {
-			key, mvi, ok, err := member(b, i, mfirst)
-			if err != nil {
-				return mvi, err
-			}
-			if !ok {
-				i = mvi
-				break
-			}
-			switch string(key) {
+		mt := jsonx.Object(tool)
+		var m jsonx.Member
+		for mt.Next(&m) {
+			switch string(m.RawKey()) {
 			case "name":
-				if b[mvi] == '"' {
-					var s []byte
-					s, i, err = str(b, mvi)
-					if ri.toolName == nil {
-						ri.toolName = s
-					}
-				} else {
-					i, err = skip(b, mvi, 2)
-				}
+				toolName(m.Value(tool), ri)
 			case "function":
-				i, err = scanFunction(b, mvi, ri)
-			default:
-				i, err = skip(b, mvi, 2)
-			}
-			if err != nil {
-				return i, err
+				fn := m.Value(tool)
+				if fn[0] != '{' {
+					continue
+				}
+				ft := jsonx.Object(fn)
+				var f jsonx.Member
+				for ft.Next(&f) {
+					if string(f.RawKey()) == "name" {
+						toolName(f.Value(fn), ri)
+					}
+				}
 			}
 		}
 	}
 }
 
-func scanFunction(b []byte, i int, ri *reqInfo) (int, error) {
-	if b[i] != '{' {
-		return skip(b, i, 2)
-	}
-	i++
-	for first := true; ; first = false {
-		key, vi, ok, err := member(b, i, first)
-		if err != nil || !ok {
-			return vi, err
-		}
-		if string(key) == "name" && b[vi] == '"' {
-			var s []byte
-			s, i, err = str(b, vi)
-			if ri.toolName == nil {
-				ri.toolName = s
-			}
-		} else {
-			i, err = skip(b, vi, 3)
-		}
-		if err != nil {
-			return i, err
-		}
+// toolName records the first tool name that is a string.
+func toolName(v []byte, ri *reqInfo) {
+	if v[0] == '"' && ri.toolName == nil {
+		ri.toolName = v
 	}
 }
 
 // scanToolChoice recognises "none" (OpenAI) and {"type":"none"} (Anthropic).
-func scanToolChoice(b []byte, i int, ri *reqInfo) (int, error) {
-	switch b[i] {
+func scanToolChoice(v []byte, ri *reqInfo) {
+	switch v[0] {
 	case '"':
-		s, end, err := str(b, i)
-		ri.toolChoiceNone = bytes.Equal(s, litNone)
-		return end, err
+		ri.toolChoiceNone = bytes.Equal(v, litNone)
 	case '{':
-		i++
-		for first := true; ; first = false {
-			key, vi, ok, err := member(b, i, first)
-			if err != nil || !ok {
-				return vi, err
-			}
-			if string(key) == "type" && b[vi] == '"' {
-				var s []byte
-				s, i, err = str(b, vi)
-				ri.toolChoiceNone = bytes.Equal(s, litNone)
-			} else {
-				i, err = skip(b, vi, 1)
-			}
-			if err != nil {
-				return i, err
+		it := jsonx.Object(v)
+		var m jsonx.Member
+		for it.Next(&m) {
+			if t := m.Value(v); string(m.RawKey()) == "type" && t[0] == '"' {
+				ri.toolChoiceNone = bytes.Equal(t, litNone)
 			}
 		}
 	}
-	return skip(b, i, 0)
 }
 
 // scanMessages counts the messages and records whether the last one is the
 // user's own turn: role "user" and, for Anthropic, no tool_result block.
-func scanMessages(b []byte, i int, ri *reqInfo) (int, error) {
-	if b[i] != '[' {
-		return skip(b, i, 0)
+func scanMessages(v []byte, ri *reqInfo) {
+	if v[0] != '[' {
+		return
 	}
-	i++
-	for first := true; ; first = false {
-		vi, ok, err := element(b, i, first)
-		if err != nil || !ok {
-			return vi, err
-		}
+	it := jsonx.Array(v)
+	var e jsonx.Member
+	for it.Next(&e) {
 		ri.messages++
 		ri.lastIsUser, ri.lastToolResult = false, false
-		if b[vi] != '{' {
-			if i, err = skip(b, vi, 1); err != nil {
-				return i, err
-			}
+		msg := e.Value(v)
+		if msg[0] != '{' {
 			continue
 		}
-		i = vi + 1
-		for mfirst := true; ; mfirst = false {
-			key, mvi, ok, err := member(b, i, mfirst)
-			if err != nil {
-				return mvi, err
-			}
-			if !ok {
-				i = mvi
-				break
-			}
+		mt := jsonx.Object(msg)
+		var m jsonx.Member
+		for mt.Next(&m) {
+			mv := m.Value(msg)
 			switch {
-			case string(key) == "role" && b[mvi] == '"':
-				var s []byte
-				s, i, err = str(b, mvi)
-				ri.lastIsUser = bytes.Equal(s, litUser)
-			case string(key) == "content" && b[mvi] == '[':
-				i, err = scanContent(b, mvi, ri)
-			default:
-				i, err = skip(b, mvi, 2)
-			}
-			if err != nil {
-				return i, err
+			case string(m.RawKey()) == "role" && mv[0] == '"':
+				ri.lastIsUser = bytes.Equal(mv, litUser)
+			case string(m.RawKey()) == "content" && mv[0] == '[':
+				scanContent(mv, ri)
 			}
 		}
 	}
 }
 
-func scanContent(b []byte, i int, ri *reqInfo) (int, error) {
-	i++
-	for first := true; ; first = false {
-		vi, ok, err := element(b, i, first)
-		if err != nil || !ok {
-			return vi, err
-		}
-		if b[vi] != '{' {
-			if i, err = skip(b, vi, 3); err != nil {
-				return i, err
-			}
+func scanContent(v []byte, ri *reqInfo) {
+	it := jsonx.Array(v)
+	var e jsonx.Member
+	for it.Next(&e) {
+		block := e.Value(v)
+		if block[0] != '{' {
 			continue
 		}
-		i = vi + 1
-		for mfirst := true; ; mfirst = false {
-			key, mvi, ok, err := member(b, i, mfirst)
-			if err != nil {
-				return mvi, err
-			}
-			if !ok {
-				i = mvi
-				break
-			}
-			if string(key) == "type" && b[mvi] == '"' {
-				var s []byte
-				s, i, err = str(b, mvi)
-				if bytes.Equal(s, litToolRes) {
-					ri.lastToolResult = true
-				}
-			} else {
-				i, err = skip(b, mvi, 4)
-			}
-			if err != nil {
-				return i, err
+		bt := jsonx.Object(block)
+		var m jsonx.Member
+		for bt.Next(&m) {
+			if string(m.RawKey()) == "type" && bytes.Equal(m.Value(block), litToolRes) {
+				ri.lastToolResult = true
 			}
 		}
 	}
-}
-
-// member reads the next key of an object whose '{' (first) or previous
-// value has been consumed. It returns the raw key, the index of the value
-// and ok; at the closing '}' ok is false and the index is just past it.
-func member(b []byte, i int, first bool) (key []byte, vi int, ok bool, err error) {
-	i = ws(b, i)
-	if i >= len(b) {
-		return nil, i, false, errSyntax
-	}
-	if b[i] == '}' {
-		return nil, i + 1, false, nil
-	}
-	if !first {
-		if b[i] != ',' {
-			return nil, i, false, errSyntax
-		}
-		i = ws(b, i+1)
-		if i >= len(b) {
-			return nil, i, false, errSyntax
-		}
-	}
-	if b[i] != '"' {
-		return nil, i, false, errSyntax
-	}
-	end, err := stringEnd(b, i)
-	if err != nil {
-		return nil, i, false, err
-	}
-	key = b[i+1 : end-1]
-	i = ws(b, end)
-	if i >= len(b) || b[i] != ':' {
-		return nil, i, false, errSyntax
-	}
-	i = ws(b, i+1)
-	if i >= len(b) {
-		return nil, i, false, errSyntax
-	}
-	return key, i, true, nil
-}
-
-// element is member's counterpart for arrays.
-func element(b []byte, i int, first bool) (vi int, ok bool, err error) {
-	i = ws(b, i)
-	if i >= len(b) {
-		return i, false, errSyntax
-	}
-	if b[i] == ']' {
-		return i + 1, false, nil
-	}
-	if !first {
-		if b[i] != ',' {
-			return i, false, errSyntax
-		}
-		i = ws(b, i+1)
-		if i >= len(b) {
-			return i, false, errSyntax
-		}
-	}
-	return i, true, nil
-}
-
-// skip returns the index just past the value starting at b[i].
-func skip(b []byte, i, depth int) (int, error) {
-	if depth > maxDepth {
-		return i, errTooDeep
-	}
-	i = ws(b, i)
-	if i >= len(b) {
-		return i, errSyntax
-	}
-	switch c := b[i]; c {
-	case '"':
-		return stringEnd(b, i)
-	case '{':
-		i++
-		for first := true; ; first = false {
-			_, vi, ok, err := member(b, i, first)
-			if err != nil || !ok {
-				return vi, err
-			}
-			if i, err = skip(b, vi, depth+1); err != nil {
-				return i, err
-			}
-		}
-	case '[':
-		i++
-		for first := true; ; first = false {
-			vi, ok, err := element(b, i, first)
-			if err != nil || !ok {
-				return vi, err
-			}
-			if i, err = skip(b, vi, depth+1); err != nil {
-				return i, err
-			}
-		}
-	case 't':
-		return literal(b, i, litTrue)
-	case 'f':
-		return literal(b, i, litFalse)
-	case 'n':
-		return literal(b, i, litNull)
-	default:
-		j := i
-		for j < len(b) && numberBytes[b[j]] {
-			j++
-		}
-		if j == i {
-			return i, errSyntax
-		}
-		return j, nil
-	}
-}
-
-func literal(b []byte, i int, lit []byte) (int, error) {
-	if !bytes.HasPrefix(b[i:], lit) {
-		return i, errSyntax
-	}
-	return i + len(lit), nil
-}
-
-// stringEnd returns the index just past the string literal at b[i] == '"'.
-// A quote ends the string when an even number of backslashes precede it.
-func stringEnd(b []byte, i int) (int, error) {
-	start := i + 1
-	for j := start; ; {
-		k := bytes.IndexByte(b[j:], '"')
-		if k < 0 {
-			return len(b), errSyntax
-		}
-		k += j
-		n := 0
-		for p := k - 1; p >= start && b[p] == '\\'; p-- {
-			n++
-		}
-		if n%2 == 0 {
-			return k + 1, nil
-		}
-		j = k + 1
-	}
-}
-
-// str reads a string literal, returning it raw (quotes included).
-func str(b []byte, i int) ([]byte, int, error) {
-	if b[i] != '"' {
-		end, err := skip(b, i, 1)
-		if err == nil {
-			err = errNotStr
-		}
-		return nil, end, err
-	}
-	end, err := stringEnd(b, i)
-	if err != nil {
-		return nil, end, err
-	}
-	return b[i:end], end, nil
 }
 
 // boolean reads true, false or null (false).
-func boolean(b []byte, i int) (int, bool, error) {
-	switch b[i] {
-	case 't':
-		end, err := literal(b, i, litTrue)
-		return end, err == nil, err
-	case 'f':
-		end, err := literal(b, i, litFalse)
-		return end, false, err
-	case 'n':
-		end, err := literal(b, i, litNull)
-		return end, false, err
+func boolean(v []byte) (bool, error) {
+	switch string(v) {
+	case "true":
+		return true, nil
+	case "false", "null":
+		return false, nil
 	}
-	end, err := skip(b, i, 1)
-	if err == nil {
-		err = errNotBool
-	}
-	return end, false, err
+	return false, errNotBool
 }
 
 // integer reads a non-negative integer or null (0).
-func integer(b []byte, i int) (int, int64, error) {
-	if b[i] == 'n' {
-		end, err := literal(b, i, litNull)
-		return end, 0, err
-	}
-	end, err := skip(b, i, 1)
-	if err != nil {
-		return end, 0, err
+func integer(v []byte) (int64, error) {
+	if jsonx.IsNull(v) {
+		return 0, nil
 	}
 	var n int64
-	for _, c := range b[i:end] {
+	for _, c := range v {
 		if c < '0' || c > '9' || n > 1<<40 {
-			return end, 0, errNotInt
+			return 0, errNotInt
 		}
 		n = n*10 + int64(c-'0')
 	}
-	return end, n, nil
-}
-
-func ws(b []byte, i int) int {
-	for i < len(b) {
-		switch b[i] {
-		case ' ', '\t', '\n', '\r':
-			i++
-		default:
-			return i
-		}
-	}
-	return i
+	return n, nil
 }

@@ -140,31 +140,29 @@ func trimJSON(b json.RawMessage) []byte {
 
 // scalar renders a string or number JSON value as text.
 func scalar(b json.RawMessage) string {
-	b = trimJSON(b)
-	if len(b) == 0 {
-		return ""
-	}
-	if b[0] == '"' {
-		var s string
-		_ = json.Unmarshal(b, &s)
+	b, s, ok := unquoted(b)
+	if ok || len(b) == 0 || b[0] == '{' || b[0] == '[' {
 		return s
 	}
-	if b[0] == '{' || b[0] == '[' {
-		return ""
-	}
 	return string(b)
+}
+
+// unquoted trims b and, when it is a string, decodes it (ok true).
+func unquoted(b json.RawMessage) (json.RawMessage, string, bool) {
+	b = trimJSON(b)
+	if len(b) == 0 || b[0] != '"' {
+		return b, "", false
+	}
+	var s string
+	_ = json.Unmarshal(b, &s)
+	return b, s, true
 }
 
 // text renders a string, or any other JSON value compactly (FastAPI sends
 // detail as a list of objects).
 func text(b json.RawMessage) string {
-	b = trimJSON(b)
-	if len(b) == 0 {
-		return ""
-	}
-	if b[0] == '"' {
-		var s string
-		_ = json.Unmarshal(b, &s)
+	b, s, ok := unquoted(b)
+	if ok || len(b) == 0 {
 		return s
 	}
 	return truncate(string(b), 512)

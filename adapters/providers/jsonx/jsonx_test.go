@@ -146,3 +146,25 @@ func FuzzPatch(f *testing.F) {
 		}
 	})
 }
+
+func TestCheck(t *testing.T) {
+	t.Parallel()
+	for _, ok := range []string{`{}`, ` [ ] `, `"x"`, `1`, `-2.5e3`, `true`, `null`, `{"a":[1,{"b":false},"c\"}"],"d":{}}`} {
+		if err := Check([]byte(ok), 8); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{``, ` `, `{`, `{"a"}`, `{"a":1,}`, `[1,]`, `[,1]`, `{"a":tru}`, `{"a":nul}`, `{"a":"x}`,
+		`{"a":1}}`, `{"a":{"b":1 "c":2}}`, `{1:2}`, `[1 2]`, `{"a"::1}`, `x`, `]`} {
+		if err := Check([]byte(bad), 8); err != ErrSyntax {
+			t.Errorf("%q: %v, want ErrSyntax", bad, err)
+		}
+	}
+	deep := strings.Repeat("[", 9) + strings.Repeat("]", 9)
+	if err := Check([]byte(deep), 8); err != ErrTooDeep {
+		t.Errorf("9 levels: %v", err)
+	}
+	if err := Check([]byte(deep[1:len(deep)-1]), 8); err != nil {
+		t.Errorf("8 levels: %v", err)
+	}
+}
