@@ -197,6 +197,10 @@ type stream struct {
 	closed atomic.Bool
 }
 
+// Ready reports false: the anthropic stream cannot tell yet whether Next
+// would wait for the upstream.
+func (s *stream) Ready() bool { return false }
+
 // Next returns the next OpenAI chunk: a role chunk first, content,
 // reasoning and tool-call deltas, a finish chunk, then a usage chunk with no
 // choices; io.EOF after message_stop. A stream that ends before
