@@ -48,6 +48,11 @@ type ChatStream interface {
 	// cut short). A chunk (its Raw included) is valid only until the next
 	// call: implementations may reuse it.
 	Next() (*domain.ChatChunk, error)
+	// Ready reports whether Next will return without waiting for the
+	// upstream (a chunk is already buffered); false when it cannot tell. A
+	// writer flushes only when it is false, so chunks that arrived together
+	// leave together.
+	Ready() bool
 	// Close ends the stream and releases its connection; safe to call twice.
 	Close() error
 }

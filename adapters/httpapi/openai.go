@@ -122,13 +122,13 @@ func (h *openaiHandlers) chatCompletions(w http.ResponseWriter, r *http.Request)
 			return
 		}
 		writeOpenAIError(w, err)
-		h.gw.Reject(reqID, start, client, gateway.StatusOf(err), err)
+		h.gw.Reject(reqID, start, client, StatusOf(err), err)
 		return
 	}
 	req, err := domain.ParseChatRequest(body)
 	if err != nil {
 		writeOpenAIError(w, err)
-		h.gw.Reject(reqID, start, client, gateway.StatusOf(err), err)
+		h.gw.Reject(reqID, start, client, StatusOf(err), err)
 		return
 	}
 	call := &gateway.Call{Req: req, Client: client, Provider: r.Header.Get("X-Provider"), RequestID: reqID, Start: start}
@@ -312,7 +312,7 @@ type openAIErrorBody struct {
 
 // openAIErrorFor maps an error to a status and OpenAI's type and code.
 func openAIErrorFor(err error) (status int, typ, code, param, msg string) {
-	status = gateway.StatusOf(err)
+	status = StatusOf(err)
 	msg = domain.ErrorMessage(err)
 	var de *domain.Error
 	if errors.As(err, &de) {

@@ -153,7 +153,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 	svc, err = gateway.New(gateway.Options{
 		Loader: d.store, Providers: providerFactory(cfg), Keys: d.store, Logs: d.store, ClientKeys: d.store,
-		Orchestrator: orch, Metrics: prom, Logger: log, Clock: clockFrom(ctx),
+		Orchestrator: orch, Metrics: prom, Logger: log, Clock: clockFrom(ctx), StatusOf: httpapi.StatusOf,
 		Routing:        routing.Options{DefaultStrategy: cfg.Strategy},
 		MaxRetries:     cfg.MaxRetries,
 		RequestTimeout: cfg.RequestTimeout,

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/airouter/airouter/adapters/httpapi"
 	"github.com/airouter/airouter/adapters/postgres"
 	"github.com/airouter/airouter/adapters/providers"
 	"github.com/airouter/airouter/adapters/secretbox"
@@ -66,7 +67,7 @@ func TestRegressionShutdownFlushesQueuedEntriesToPostgres(t *testing.T) {
 	out := &syncBuffer{}
 	svc, err := gateway.New(gateway.Options{
 		Loader: store, Providers: providers.NewFactory(), Keys: store, Logs: logs, ClientKeys: store,
-		Metrics: ports.NopMetrics{}, Logger: slog.New(slog.NewTextHandler(out, nil)), Clock: ports.SystemClock{},
+		Metrics: ports.NopMetrics{}, Logger: slog.New(slog.NewTextHandler(out, nil)), Clock: ports.SystemClock{}, StatusOf: httpapi.StatusOf,
 		LogBatchSize: 1024, LogFlushInterval: time.Hour, // nothing is written before the shutdown
 	})
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/airouter/airouter/adapters/httpapi"
 	"github.com/airouter/airouter/adapters/memory"
 	"github.com/airouter/airouter/adapters/secretbox"
 	"github.com/airouter/airouter/core/domain"
@@ -79,6 +80,7 @@ func (s *fakeStream) Next() (*domain.ChatChunk, error) {
 }
 
 func (s *fakeStream) Close() error { s.closed.Store(true); return nil }
+func (s *fakeStream) Ready() bool  { return false }
 
 func text(s string) *domain.ChatChunk {
 	return &domain.ChatChunk{Object: "chat.completion.chunk", Choices: []domain.ChunkChoice{{Delta: domain.Delta{Content: &s}}}}
@@ -167,7 +169,7 @@ func newFixture(t *testing.T, maxRetries int) *fixture {
 	})
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc, err := gateway.New(gateway.Options{Loader: store, Providers: factory, Keys: store, Logs: store, ClientKeys: store,
-		Metrics: fx.metrics, Logger: log, Clock: ports.SystemClock{}, MaxRetries: maxRetries, BackoffBase: time.Millisecond, BackoffMax: 2 * time.Millisecond,
+		Metrics: fx.metrics, Logger: log, Clock: ports.SystemClock{}, StatusOf: httpapi.StatusOf, MaxRetries: maxRetries, BackoffBase: time.Millisecond, BackoffMax: 2 * time.Millisecond,
 		LogFlushInterval: 10 * time.Millisecond, Leases: memory.NewLeases(nil)})
 	if err != nil {
 		t.Fatal(err)
@@ -265,7 +267,7 @@ func TestNonRetryableStops(t *testing.T) {
 	fx.model(t, "m", domain.StrategyFallback, "a", "b")
 	fx.script("a", behaviour{err: upstreamErr(domain.ClassRequest, 400)})
 	_, res, err := fx.svc.Complete(context.Background(), fx.call("m", ""))
-	if err == nil || res.Attempts != 1 || gateway.StatusOf(err) != 400 {
+	if err == nil || res.Attempts != 1 || httpapi.StatusOf(err) != 400 {
 		t.Fatalf("err %v attempts %d", err, res.Attempts)
 	}
 	// An ambiguous failure (the upstream may have processed it) is not resent.
@@ -284,8 +286,8 @@ func TestAllAttemptsFailReturnsLastReason(t *testing.T) {
 	fx.script("a", behaviour{err: upstreamErr(domain.ClassRetryable, 500)}, behaviour{err: upstreamErr(domain.ClassRetryable, 502)},
 		behaviour{err: &domain.UpstreamError{Class: domain.ClassRetryable, Status: 503, Message: "overloaded"}})
 	_, res, err := fx.svc.Complete(context.Background(), fx.call("m", ""))
-	if res.Attempts != 3 || gateway.StatusOf(err) != 503 || !strings.Contains(err.Error(), "overloaded") {
-		t.Fatalf("attempts %d err %v status %d", res.Attempts, err, gateway.StatusOf(err))
+	if res.Attempts != 3 || httpapi.StatusOf(err) != 503 || !strings.Contains(err.Error(), "overloaded") {
+		t.Fatalf("attempts %d err %v status %d", res.Attempts, err, httpapi.StatusOf(err))
 	}
 }
 
@@ -293,7 +295,7 @@ func TestUnknownModelAndAuth(t *testing.T) {
 	t.Parallel()
 	fx := newFixture(t, 1)
 	_, _, err := fx.svc.Complete(context.Background(), fx.call("nope", ""))
-	if gateway.StatusOf(err) != 404 {
+	if httpapi.StatusOf(err) != 404 {
 		t.Fatalf("unknown model: %v", err)
 	}
 	_, tok, err := fx.admin.CreateClientKey(context.Background(), "app")

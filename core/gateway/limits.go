@@ -12,11 +12,23 @@ import (
 // max_tokens on a model without a default, for the worst-case reservation.
 const fallbackMaxTokens = 4096
 
+// modelFinder resolves a public model name.
+type modelFinder interface {
+	Model(name string) (*routing.Model, bool)
+}
+
+// admission applies a client key's limits to a request: its allowlist, and
+// its rate limits and budget, spent from the key's local leases.
+type admission struct {
+	limiter *limits.Limiter // nil: rate limits and budgets are not enforced
+	models  modelFinder
+}
+
 // admit checks the client key's allowlist and reserves the request's worst
 // case (prompt estimate + max_tokens, at the dearest route's prices) from
 // the key's local leases. The limits' state goes into res for the
 // x-ratelimit headers.
-func (s *Service) admit(ctx context.Context, c *Call, res *Result) (*limits.Reservation, error) {
+func (s *admission) admit(ctx context.Context, c *Call, res *Result) (*limits.Reservation, error) {
 	k := c.Client
 	if k == nil {
 		return nil, nil
@@ -30,7 +42,7 @@ func (s *Service) admit(ctx context.Context, c *Call, res *Result) (*limits.Rese
 	var need limits.Need
 	prompt := c.Req.EstimatedPromptTokens()
 	maxTok := c.Req.MaxTokens
-	if m, ok := s.router.Model(c.Req.Model); ok {
+	if m, ok := s.models.Model(c.Req.Model); ok {
 		dm := m.Domain()
 		if maxTok <= 0 {
 			maxTok = dm.DefaultMaxTokens
@@ -62,7 +74,7 @@ func (s *Service) admit(ctx context.Context, c *Call, res *Result) (*limits.Rese
 // counts. A route without usage (a stream the client left before its usage
 // chunk, an upstream that reports none) is charged the worst case it
 // reserved: the upstream generated, and billed, an unknown amount.
-func (s *Service) settle(r *limits.Reservation, route *routing.Route, u *domain.Usage) {
+func (s *admission) settle(r *limits.Reservation, route *routing.Route, u *domain.Usage) {
 	if r == nil {
 		return
 	}

@@ -233,7 +233,7 @@ func (r *recorder) insert(ctx context.Context, buf []domain.RequestLog, persist 
 type toucher struct {
 	store ports.ClientKeyStore
 	log   *slog.Logger
-	svc   *Service
+	snap  func() *snapshot
 	stop  <-chan struct{} // closed at shutdown
 	sent  map[int64]int64
 }
@@ -258,7 +258,7 @@ func (t *toucher) run(ctx context.Context) {
 
 func (t *toucher) flush(ctx context.Context) {
 	used := map[int64]time.Time{}
-	for _, e := range t.svc.snap.Load().clientKeys {
+	for _, e := range t.snap().clientKeys {
 		ns := e.lastUsed.Load()
 		if ns == 0 || t.sent[e.key.ID] == ns {
 			continue

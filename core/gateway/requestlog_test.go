@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/airouter/airouter/adapters/httpapi"
 	"github.com/airouter/airouter/adapters/memory"
 	"github.com/airouter/airouter/adapters/secretbox"
 	"github.com/airouter/airouter/core/domain"
@@ -113,7 +114,7 @@ func newLogFixture(t *testing.T, o gateway.Options, keys func(ports.KeyStore) po
 	if o.Logger != nil {
 		log = o.Logger
 	}
-	o.Metrics, o.Logger, o.Clock = fx.metrics, log, ports.SystemClock{}
+	o.Metrics, o.Logger, o.Clock, o.StatusOf = fx.metrics, log, ports.SystemClock{}, httpapi.StatusOf
 	if o.LogFlushInterval == 0 {
 		o.LogFlushInterval = time.Hour // flushed at shutdown only, unless a batch fills
 	}
@@ -303,7 +304,7 @@ func TestRegressionShutdownWaitsForKeyInvalidation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := fx.svc.Complete(ctx, &gateway.Call{Req: req, RequestID: "r1", Start: time.Now()}); gateway.StatusOf(err) != 502 {
+	if _, _, err := fx.svc.Complete(ctx, &gateway.Call{Req: req, RequestID: "r1", Start: time.Now()}); httpapi.StatusOf(err) != 502 {
 		t.Fatalf("Complete: %v", err)
 	}
 	fx.stop()

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/airouter/airouter/adapters/httpapi"
 	"github.com/airouter/airouter/core/domain"
 	"github.com/airouter/airouter/core/gateway"
 )
@@ -94,7 +95,7 @@ func TestRegressionRefusalsDoNotCascade(t *testing.T) {
 	fx.script("a", behaviour{err: upstreamErr(domain.ClassAuth, 401)})
 	_, res, err := fx.svc.Complete(context.Background(), fx.call("m", ""))
 	var ue *domain.UpstreamError
-	if !errors.As(err, &ue) || ue.Class != domain.ClassAuth || res.Attempts != 2 || gateway.StatusOf(err) != 502 {
+	if !errors.As(err, &ue) || ue.Class != domain.ClassAuth || res.Attempts != 2 || httpapi.StatusOf(err) != 502 {
 		t.Fatalf("err %v attempts %d", err, res.Attempts)
 	}
 	if n := fx.clients["a"].calls.Load(); n != 2 {
@@ -114,7 +115,7 @@ func TestRegressionCoolingKeyNotCalledAgain(t *testing.T) {
 	fx.model(t, "m", "", "a")
 	fx.script("a", behaviour{err: &domain.UpstreamError{Class: domain.ClassRateLimited, Status: 429, Message: "slow down", RetryAfter: 30 * time.Second}})
 	_, res, err := fx.svc.Complete(context.Background(), fx.call("m", ""))
-	if gateway.StatusOf(err) != 429 || res.Attempts != 1 || fx.clients["a"].calls.Load() != 1 {
+	if httpapi.StatusOf(err) != 429 || res.Attempts != 1 || fx.clients["a"].calls.Load() != 1 {
 		t.Fatalf("err %v attempts %d calls %d", err, res.Attempts, fx.clients["a"].calls.Load())
 	}
 	for _, stream := range []bool{false, true} {
@@ -130,7 +131,7 @@ func TestRegressionCoolingKeyNotCalledAgain(t *testing.T) {
 			_, res, err = fx.svc.Complete(context.Background(), fx.call("m", ""))
 		}
 		var ue *domain.UpstreamError
-		if !errors.As(err, &ue) || gateway.StatusOf(err) != 429 || res.Attempts != 0 {
+		if !errors.As(err, &ue) || httpapi.StatusOf(err) != 429 || res.Attempts != 0 {
 			t.Fatalf("stream %v: err %v attempts %d", stream, err, res.Attempts)
 		}
 		if ue.RetryAfter < 28*time.Second || ue.RetryAfter > 30*time.Second {
@@ -152,8 +153,8 @@ func TestRegressionContentRefusalIsTheClients(t *testing.T) {
 	fx.model(t, "m", "", "a")
 	fx.script("a", behaviour{err: &domain.UpstreamError{Class: domain.ClassRequest, Status: 403, Type: "content_policy_violation", Message: "Your input was flagged"}})
 	_, res, err := fx.svc.Complete(context.Background(), fx.call("m", ""))
-	if gateway.StatusOf(err) != 400 || res.Attempts != 1 {
-		t.Fatalf("err %v status %d attempts %d", err, gateway.StatusOf(err), res.Attempts)
+	if httpapi.StatusOf(err) != 400 || res.Attempts != 1 {
+		t.Fatalf("err %v status %d attempts %d", err, httpapi.StatusOf(err), res.Attempts)
 	}
 	time.Sleep(50 * time.Millisecond)
 	if fx.probed.Load() != 0 || fx.storedInvalid(t, "a") != 0 {
@@ -177,7 +178,7 @@ func TestAmbiguousTimeoutNotRetried(t *testing.T) {
 	fx.model(t, "m", domain.StrategyFallback, "a", "b")
 	fx.script("a", behaviour{err: &domain.UpstreamError{Class: domain.ClassAmbiguous, Timeout: true, Message: "the upstream did not answer within first_byte_ms (2s) after the request was sent"}})
 	_, res, err := fx.svc.Complete(context.Background(), fx.call("m", ""))
-	if gateway.StatusOf(err) != 504 || res.Attempts != 1 || fx.clients["b"] != nil && fx.clients["b"].calls.Load() != 0 {
+	if httpapi.StatusOf(err) != 504 || res.Attempts != 1 || fx.clients["b"] != nil && fx.clients["b"].calls.Load() != 0 {
 		t.Fatalf("err %v attempts %d", err, res.Attempts)
 	}
 }
