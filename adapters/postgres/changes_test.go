@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -145,4 +147,80 @@ func TestParseChange(t *testing.T) {
 			t.Errorf("parseChange(%s) = %+v, want %+v", payload, got, want)
 		}
 	}
+}
+
+// seedFleet writes n providers with two keys each, a model per provider
+// with two routes, and health for every provider and key: the shape the
+// reload figures in the README were measured on.
+func seedFleet(tb testing.TB, s *Store, n int) []domain.Provider {
+	tb.Helper()
+	ctx := context.Background()
+	var ps []domain.Provider
+	var checks []domain.HealthCheck
+	for i := range n {
+		p, err := s.CreateProvider(ctx, domain.Provider{Name: fmt.Sprintf("p%d", i), Kind: domain.KindOpenAI, BaseURL: "https://api.openai.com/v1", Enabled: true})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		ps = append(ps, p)
+		checks = append(checks, domain.HealthCheck{ProviderID: p.ID, Status: domain.HealthHealthy})
+		for j := range 2 {
+			k, err := s.AddKey(ctx, domain.ProviderKey{ProviderID: p.ID, Secret: fmt.Sprintf("sk-fleet-%04d-%d-000000", i, j)})
+			if err != nil {
+				tb.Fatal(err)
+			}
+			checks = append(checks, domain.HealthCheck{ProviderID: p.ID, KeyID: k.ID, Status: domain.HealthHealthy})
+		}
+	}
+	for i, p := range ps {
+		other := ps[(i+1)%len(ps)]
+		if _, err := s.CreateModel(ctx, domain.Model{Name: fmt.Sprintf("m%d", i), Enabled: true, Routes: []domain.Route{
+			{ProviderID: p.ID, UpstreamModel: "gpt", Weight: 1, Enabled: true},
+			{ProviderID: other.ID, UpstreamModel: "gpt", Weight: 1, Enabled: true},
+		}}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := s.RecordChecks(ctx, checks); err != nil {
+		tb.Fatal(err)
+	}
+	return ps
+}
+
+// BenchmarkLoadConfig50 is a full reload of 50 providers (100 keys, all
+// decrypted), 50 models with 100 routes and 150 health rows.
+func BenchmarkLoadConfig50(b *testing.B) {
+	s := fleetStore(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.LoadConfig(b.Context()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkLoadProvider50 reloads one provider of the same fleet: what a
+// provider or key change costs a replica now.
+func BenchmarkLoadProvider50(b *testing.B) {
+	s := fleetStore(b)
+	pc, err := s.LoadConfig(b.Context())
+	if err != nil {
+		b.Fatal(err)
+	}
+	id := pc.Providers[len(pc.Providers)/2].ID
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := s.LoadProvider(b.Context(), id); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func fleetStore(b *testing.B) *Store {
+	if os.Getenv("TEST_DATABASE_URL") == "" {
+		b.Skip("TEST_DATABASE_URL not set")
+	}
+	s := benchStore(b)
+	seedFleet(b, s, 50)
+	return s
 }
