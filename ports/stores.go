@@ -86,9 +86,23 @@ type Config struct {
 	Health     []domain.Health
 }
 
-// ConfigLoader loads a consistent snapshot of the configuration.
+// ConfigLoader loads a consistent snapshot of the configuration, or one part
+// of it, so that a replica can apply one change without rereading the rest.
 type ConfigLoader interface {
 	LoadConfig(ctx context.Context) (Config, error)
+	// LoadProvider reads one provider and its keys (secrets opened as in
+	// LoadConfig); found is false when it no longer exists.
+	LoadProvider(ctx context.Context, id int64) (pc ProviderConfig, found bool, err error)
+	// LoadModel reads one model with its routes.
+	LoadModel(ctx context.Context, id int64) (m domain.Model, found bool, err error)
+	// LoadClientKey reads one client key.
+	LoadClientKey(ctx context.Context, id int64) (k domain.ClientKey, found bool, err error)
+}
+
+// ProviderConfig is one provider with its keys.
+type ProviderConfig struct {
+	Provider domain.Provider
+	Keys     []domain.ProviderKey
 }
 
 // HealthStore keeps current health and recent checks.
@@ -119,16 +133,37 @@ type RequestLogStore interface {
 
 // Change says what part of the configuration changed.
 type Change struct {
-	Kind string // provider, key, model, route, client_key, health
-	ID   int64
+	Kind ChangeKind
+	// ID is the provider, key, model or client key that changed.
+	ID int64
+	// ProviderID is the key's provider (ChangeKey) or the health's
+	// (ChangeHealth).
+	ProviderID int64
+	// Health is the current health as written (ChangeHealth; KeyID 0 for
+	// the provider's own), or nil when the row was deleted.
+	Health *domain.Health
 }
+
+// ChangeKind names what a Change is about.
+type ChangeKind string
+
+// The kinds of change. A route's change is its model's. ChangeResync means
+// changes may have been missed: reread everything.
+const (
+	ChangeProvider  ChangeKind = "provider"
+	ChangeKey       ChangeKind = "key"
+	ChangeModel     ChangeKind = "model"
+	ChangeClientKey ChangeKind = "client_key"
+	ChangeHealth    ChangeKind = "health"
+	ChangeResync    ChangeKind = "resync"
+)
 
 // ChangeFeed tells every replica about configuration changes; the stores'
 // writes publish them (in PostgreSQL, through triggers).
 type ChangeFeed interface {
 	// Listen calls fn for every change published by any replica until ctx
-	// ends; it reconnects on failure and calls fn with Kind "resync" after a
-	// reconnect, since changes may have been missed.
+	// ends; it reconnects on failure and calls fn with ChangeResync each
+	// time it starts listening, since changes may have been missed.
 	Listen(ctx context.Context, fn func(Change)) error
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/airouter/airouter/adapters/postgres/sqlcgen"
-	"github.com/airouter/airouter/core/domain"
 	"github.com/airouter/airouter/ports"
 )
 
@@ -56,22 +55,7 @@ func (s *Store) LoadConfig(ctx context.Context) (ports.Config, error) {
 	if cfg.Providers, err = toProviders(providers); err != nil {
 		return ports.Config{}, err
 	}
-	cfg.Keys = make([]domain.ProviderKey, 0, len(keys))
-	for _, r := range keys {
-		k := toKey(secretKeyRow(r))
-		if k.Status == domain.KeyActive || k.Status == domain.KeyDraining {
-			secret, marked, ok := s.open(ctx, r)
-			switch {
-			case ok:
-				k.Secret = secret
-			case marked != nil:
-				k = *marked
-			default:
-				k.Status, k.LastError = domain.KeyInvalid, domain.KeyErrorUndecryptable
-			}
-		}
-		cfg.Keys = append(cfg.Keys, k)
-	}
+	cfg.Keys = s.openKeys(ctx, keys)
 	cfg.Models = withRoutes(models, routes)
 	cfg.ClientKeys = toClientKeys(clientKeys)
 	cfg.Health = toHealth(ph, kh)

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/airouter/airouter/adapters/postgres/sqlcgen"
+	"github.com/airouter/airouter/core/domain"
 	"github.com/airouter/airouter/ports"
 )
 
@@ -18,36 +19,53 @@ import (
 // pg_stat_activity.
 const ListenerApplicationName = "airouter-listen"
 
-// change is a JSON payload naming a change and its id, as
-// pg_notify('airouter_config', '{"kind":"model","id":9}') sends it. The
-// migration's triggers send the bare table name instead.
+// change is a notification's JSON payload, as the triggers of migration
+// 000004 send it (see there), e.g. {"kind":"key","id":7,"provider":2}.
 type change struct {
-	Kind string `json:"kind"`
-	ID   int64  `json:"id,omitempty"`
+	Kind     string `json:"kind"`
+	ID       int64  `json:"id"`
+	Provider int64  `json:"provider"`
+	// Health rows carry their values.
+	Key       int64     `json:"key"`
+	Deleted   bool      `json:"deleted"`
+	Status    string    `json:"status"`
+	CheckedAt time.Time `json:"checked_at"`
+	LatencyMs int64     `json:"latency_ms"`
+	Failures  int       `json:"failures"`
+	Error     string    `json:"error"`
 }
 
-// tableKinds maps the triggers' table names to change kinds.
-var tableKinds = map[string]string{
-	"providers":       "provider",
-	"provider_keys":   "key",
-	"models":          "model",
-	"model_routes":    "route",
-	"client_keys":     "client_key",
-	"provider_health": "health",
-	"key_health":      "health",
-}
-
+// parseChange reads a payload. Anything it does not understand (an older
+// schema's bare table name, an operator's hand-made notification) asks for
+// a resync, which is always correct.
 func parseChange(payload string) ports.Change {
-	if strings.HasPrefix(payload, "{") {
-		var c change
-		if err := json.Unmarshal([]byte(payload), &c); err == nil && c.Kind != "" {
-			return ports.Change{Kind: c.Kind, ID: c.ID}
+	var c change
+	if !strings.HasPrefix(payload, "{") || json.Unmarshal([]byte(payload), &c) != nil {
+		return ports.Change{Kind: ports.ChangeResync}
+	}
+	switch k := ports.ChangeKind(c.Kind); k {
+	case ports.ChangeProvider, ports.ChangeModel, ports.ChangeClientKey:
+		if c.ID > 0 {
+			return ports.Change{Kind: k, ID: c.ID}
 		}
+	case ports.ChangeKey:
+		if c.ID > 0 && c.Provider > 0 {
+			return ports.Change{Kind: k, ID: c.ID, ProviderID: c.Provider}
+		}
+	case ports.ChangeHealth:
+		if c.Provider <= 0 {
+			break
+		}
+		ch := ports.Change{Kind: k, ID: c.Key, ProviderID: c.Provider}
+		if !c.Deleted {
+			ch.Health = &domain.Health{
+				ProviderID: c.Provider, KeyID: c.Key, Status: domain.HealthStatus(c.Status), CheckedAt: c.CheckedAt,
+				Latency: ms(int32(min(c.LatencyMs, 1<<31-1))), ConsecutiveFailures: c.Failures, LastError: c.Error,
+			}
+		}
+		return ch
 	}
-	if k, ok := tableKinds[payload]; ok {
-		return ports.Change{Kind: k}
-	}
-	return ports.Change{Kind: payload}
+	return ports.Change{Kind: ports.ChangeResync}
 }
 
 // Listen LISTENs on a dedicated connection (outside the pool) and calls fn,
@@ -108,7 +126,7 @@ func (s *Store) listenOnce(ctx context.Context, fn func(ports.Change), resync bo
 		return false, err
 	}
 	if resync {
-		fn(ports.Change{Kind: "resync"})
+		fn(ports.Change{Kind: ports.ChangeResync})
 	}
 	for {
 		wctx, cancel := context.WithTimeout(ctx, listenPing)

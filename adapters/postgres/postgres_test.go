@@ -235,7 +235,7 @@ func TestStores(t *testing.T) {
 // publish notifies every listener of a change as an operator's pg_notify
 // would, with the change's id in a JSON payload.
 func publish(ctx context.Context, s *Store, c ports.Change) error {
-	b, err := json.Marshal(change{Kind: c.Kind, ID: c.ID})
+	b, err := json.Marshal(change{Kind: string(c.Kind), ID: c.ID, Provider: c.ProviderID})
 	if err != nil {
 		return err
 	}
@@ -427,8 +427,8 @@ func TestFeedAcrossStores(t *testing.T) {
 		t.Fatal(err)
 	}
 	await("a resync", func(c ports.Change) bool { return c.Kind == "resync" }, func() {})
-	await("a publication after the reconnect", func(c ports.Change) bool { return c == ports.Change{Kind: "route", ID: 1} }, func() {
-		if err := publish(t.Context(), b, ports.Change{Kind: "route", ID: 1}); err != nil {
+	await("a publication after the reconnect", func(c ports.Change) bool { return c == ports.Change{Kind: "client_key", ID: 1} }, func() {
+		if err := publish(t.Context(), b, ports.Change{Kind: "client_key", ID: 1}); err != nil {
 			t.Fatal(err)
 		}
 	})

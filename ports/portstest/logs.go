@@ -242,7 +242,7 @@ var feedTests = []test{
 	}},
 	{"WritesNotify", func(t *testing.T, s Stores) {
 		got := listen(t, s.Feed)
-		waitFor(t, s.Publish, got, ports.Change{Kind: "probe", ID: 1}) // the listener is up
+		waitFor(t, s.Publish, got, ports.Change{Kind: ports.ChangeModel, ID: 1}) // the listener is up
 		mkProvider(t, s, "p")
 		deadline := time.After(5 * time.Second)
 		for {

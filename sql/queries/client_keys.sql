@@ -7,6 +7,9 @@ RETURNING *;
 -- name: ListClientKeys :many
 SELECT * FROM client_keys ORDER BY id;
 
+-- name: GetClientKey :one
+SELECT * FROM client_keys WHERE id = $1;
+
 -- name: GetClientKeyForUpdate :one
 SELECT * FROM client_keys WHERE id = $1 FOR UPDATE;
 

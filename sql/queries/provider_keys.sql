@@ -28,6 +28,11 @@ SELECT id, provider_id, name, secret_ciphertext, last4, fingerprint, status, wei
        rotated_at, expires_at, last_error
 FROM provider_keys WHERE status <> 'retired' ORDER BY provider_id, id;
 
+-- name: ListProviderKeysWithSecrets :many
+SELECT id, provider_id, name, secret_ciphertext, last4, fingerprint, status, weight, version, created_at,
+       rotated_at, expires_at, last_error
+FROM provider_keys WHERE provider_id = $1 AND status <> 'retired' ORDER BY id;
+
 -- name: SetProviderKeyStatus :one
 -- Compare-and-swap on version; retiring wipes the secret; becoming active
 -- from standby or draining records the rotation time.

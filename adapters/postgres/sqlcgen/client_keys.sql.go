@@ -83,6 +83,34 @@ func (q *Queries) DeleteClientKey(ctx context.Context, id int64) (int64, error) 
 	return result.RowsAffected(), nil
 }
 
+const getClientKey = `-- name: GetClientKey :one
+SELECT id, name, token_sha256, prefix, enabled, created_at, last_used_at, allow, rpm, tpm, budget_usd, budget_period, budget_hard_stop, expires_at, owner, tags FROM client_keys WHERE id = $1
+`
+
+func (q *Queries) GetClientKey(ctx context.Context, id int64) (ClientKey, error) {
+	row := q.db.QueryRow(ctx, getClientKey, id)
+	var i ClientKey
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.TokenSha256,
+		&i.Prefix,
+		&i.Enabled,
+		&i.CreatedAt,
+		&i.LastUsedAt,
+		&i.Allow,
+		&i.Rpm,
+		&i.Tpm,
+		&i.BudgetUsd,
+		&i.BudgetPeriod,
+		&i.BudgetHardStop,
+		&i.ExpiresAt,
+		&i.Owner,
+		&i.Tags,
+	)
+	return i, err
+}
+
 const getClientKeyForUpdate = `-- name: GetClientKeyForUpdate :one
 SELECT id, name, token_sha256, prefix, enabled, created_at, last_used_at, allow, rpm, tpm, budget_usd, budget_period, budget_hard_stop, expires_at, owner, tags FROM client_keys WHERE id = $1 FOR UPDATE
 `

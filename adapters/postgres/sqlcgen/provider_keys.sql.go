@@ -340,6 +340,46 @@ func (q *Queries) ListProviderKeys(ctx context.Context, providerID int64) ([]Lis
 	return items, nil
 }
 
+const listProviderKeysWithSecrets = `-- name: ListProviderKeysWithSecrets :many
+SELECT id, provider_id, name, secret_ciphertext, last4, fingerprint, status, weight, version, created_at,
+       rotated_at, expires_at, last_error
+FROM provider_keys WHERE provider_id = $1 AND status <> 'retired' ORDER BY id
+`
+
+func (q *Queries) ListProviderKeysWithSecrets(ctx context.Context, providerID int64) ([]ProviderKey, error) {
+	rows, err := q.db.Query(ctx, listProviderKeysWithSecrets, providerID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ProviderKey{}
+	for rows.Next() {
+		var i ProviderKey
+		if err := rows.Scan(
+			&i.ID,
+			&i.ProviderID,
+			&i.Name,
+			&i.SecretCiphertext,
+			&i.Last4,
+			&i.Fingerprint,
+			&i.Status,
+			&i.Weight,
+			&i.Version,
+			&i.CreatedAt,
+			&i.RotatedAt,
+			&i.ExpiresAt,
+			&i.LastError,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const nextProviderKeyID = `-- name: NextProviderKeyID :one
 SELECT nextval(pg_get_serial_sequence('provider_keys', 'id'))::bigint AS id
 `
