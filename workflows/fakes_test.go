@@ -48,7 +48,7 @@ var (
 
 func newPGStore(t *testing.T) *pgStore {
 	t.Helper()
-	pool, err := postgres.Open(t.Context(), pgtest.Migrated(t, postgres.Migrate), 4)
+	pool, err := postgres.Open(t.Context(), pgtest.Migrated(t, os.Getenv, postgres.Migrate), 4)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -179,5 +179,5 @@ func BenchmarkLeaseSync(b *testing.B) {
 // benchStore is a store over a fresh migrated database, for a benchmark.
 func benchStore(b *testing.B) *Store {
 	b.Helper()
-	return newStore(b, openPool(b, pgtest.Migrated(b, Migrate)), newBox(b))
+	return newStore(b, openPool(b, pgtest.Migrated(b, os.Getenv, Migrate)), newBox(b))
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -26,7 +27,7 @@ import (
 // migratedDB is a fresh database with the schema.
 func migratedDB(t *testing.T) string {
 	t.Helper()
-	return pgtest.Migrated(t, Migrate)
+	return pgtest.Migrated(t, os.Getenv, Migrate)
 }
 
 func newBox(t testing.TB) *secretbox.Box {
@@ -72,7 +73,7 @@ func copyCiphertext(t *testing.T, pool *pgxpool.Pool, from, to int64) {
 }
 
 func TestStores(t *testing.T) {
-	pgtest.ServerURL(t)
+	pgtest.ServerURL(t, os.Getenv)
 	portstest.TestStores(t, func(t *testing.T) portstest.Stores {
 		pool := openPool(t, migratedDB(t))
 		s := newStore(t, pool, newBox(t))
@@ -127,7 +128,7 @@ func TestOpenHidesPassword(t *testing.T) {
 
 func TestMigrateUpDownUp(t *testing.T) {
 	t.Parallel()
-	u := pgtest.Empty(t)
+	u := pgtest.Empty(t, os.Getenv)
 	ctx := t.Context()
 	version := func(want uint) {
 		t.Helper()

@@ -26,7 +26,7 @@ import (
 // migrates it, as in production.
 func freshDatabase(t *testing.T) string {
 	t.Helper()
-	return pgtest.Empty(t)
+	return pgtest.Empty(t, os.Getenv)
 }
 
 // syncBuffer is an io.Writer safe for concurrent use.

@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -34,13 +33,14 @@ import (
 // postgres.Migrate is one.
 type MigrateFunc func(ctx context.Context, url, direction string) error
 
-// ServerURL returns the server to create test databases on. Without one it
-// skips the test under -short and fails it otherwise.
-func ServerURL(t testing.TB) string {
+// ServerURL returns the server to create test databases on, read through
+// getenv (os.Getenv in tests: only cmd and tests read the environment).
+// Without one it skips the test under -short and fails it otherwise.
+func ServerURL(t testing.TB, getenv func(string) string) string {
 	t.Helper()
-	u := os.Getenv("TEST_DATABASE_URL")
+	u := getenv("TEST_DATABASE_URL")
 	if u == "" {
-		u = os.Getenv("DATABASE_URL")
+		u = getenv("DATABASE_URL")
 	}
 	if u == "" {
 		if testing.Short() {
@@ -53,17 +53,17 @@ func ServerURL(t testing.TB) string {
 
 // Empty creates an empty database and returns its URL; it is dropped when
 // the test ends.
-func Empty(t testing.TB) string {
+func Empty(t testing.TB, getenv func(string) string) string {
 	t.Helper()
-	return fresh(t, ServerURL(t), "")
+	return fresh(t, ServerURL(t, getenv), "")
 }
 
 // Migrated creates a database with the current schema (applied by migrate
 // to a template database, once per server and set of migrations) and
 // returns its URL; it is dropped when the test ends.
-func Migrated(t testing.TB, migrate MigrateFunc) string {
+func Migrated(t testing.TB, getenv func(string) string, migrate MigrateFunc) string {
 	t.Helper()
-	base := ServerURL(t)
+	base := ServerURL(t, getenv)
 	tpl.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
