@@ -2,32 +2,35 @@ package workflows
 
 import (
 	"context"
+	"crypto/rand"
 	"log/slog"
 	"os"
-	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/airouter/airouter/adapters/postgres"
+	"github.com/airouter/airouter/adapters/postgres/pgtest"
+	"github.com/airouter/airouter/adapters/secretbox"
 	"github.com/airouter/airouter/core/domain"
 	"github.com/airouter/airouter/ports"
 )
 
-// fakeStore implements the store ports in memory, with compare-and-swap on
-// key versions like the real stores, and records what was done to it.
-type fakeStore struct {
-	mu        sync.Mutex
-	nextID    int64
-	providers map[int64]domain.Provider
-	keys      map[int64]domain.ProviderKey
-	checks    []domain.HealthCheck
-	health    map[[2]int64]domain.Health
-	rotations map[string]domain.Rotation
-	saves     []domain.Rotation // every SaveRotation, in order
-	sets      []statusSet       // every successful SetKeyStatus, in order
-	// beforeSet, when set, runs (without the lock) before each
-	// SetKeyStatus; tests use it to make concurrent changes.
-	beforeSet func(id int64, to domain.KeyStatus)
+// pgStore is the real PostgreSQL store over a fresh database (the activity
+// tests exercise persistence against PostgreSQL, never a copy of its
+// rules). It records what the code under test did to it: every successful
+// SetKeyStatus and every SaveRotation, in order. Tests arrange and inspect
+// data through base, behind the recorder's back.
+type pgStore struct {
+	*postgres.Store
+	base  *postgres.Store
+	pool  *pgxpool.Pool
+	t     *testing.T
+	mu    sync.Mutex
+	saves []domain.Rotation // every SaveRotation, in order
+	sets  []statusSet       // every successful SetKeyStatus, in order
 }
 
 type statusSet struct {
@@ -37,55 +40,73 @@ type statusSet struct {
 }
 
 var (
-	_ ports.ProviderStore = (*fakeStore)(nil)
-	_ ports.KeyStore      = (*fakeStore)(nil)
-	_ ports.HealthStore   = (*fakeStore)(nil)
-	_ ports.RotationStore = (*fakeStore)(nil)
+	_ ports.ProviderStore = (*pgStore)(nil)
+	_ ports.KeyStore      = (*pgStore)(nil)
+	_ ports.HealthStore   = (*pgStore)(nil)
+	_ ports.RotationStore = (*pgStore)(nil)
 )
 
-func newFakeStore() *fakeStore {
-	return &fakeStore{providers: map[int64]domain.Provider{}, keys: map[int64]domain.ProviderKey{},
-		health: map[[2]int64]domain.Health{}, rotations: map[string]domain.Rotation{}}
+func newPGStore(t *testing.T) *pgStore {
+	t.Helper()
+	pool, err := postgres.Open(t.Context(), pgtest.Migrated(t, os.Getenv, postgres.Migrate), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		t.Fatal(err)
+	}
+	box, err := secretbox.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := postgres.New(pool, box)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &pgStore{Store: st, base: st, pool: pool, t: t}
 }
 
-func notFound(what string, id any) error {
-	return domain.Errorf(domain.CodeNotFound, "%s %v not found", what, id)
-}
+func (s *pgStore) ctx() context.Context { return context.Background() }
 
-func (s *fakeStore) addProvider(p domain.Provider) domain.Provider {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.nextID++
-	p.ID = s.nextID
+func (s *pgStore) addProvider(p domain.Provider) domain.Provider {
+	s.t.Helper()
 	if p.Kind == "" {
 		p.Kind = domain.KindOpenAI
 	}
-	s.providers[p.ID] = p
+	p, err := s.base.CreateProvider(s.ctx(), p)
+	if err != nil {
+		s.t.Fatalf("create provider: %v", err)
+	}
 	return p
 }
 
-func (s *fakeStore) addKey(providerID int64, secret string, status domain.KeyStatus) domain.ProviderKey {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.nextID++
-	k := domain.ProviderKey{ID: s.nextID, ProviderID: providerID, Secret: secret, Status: status, Version: 1, Weight: 1,
-		Last4: secret[max(0, len(secret)-4):], Fingerprint: "fp" + secret}
-	s.keys[k.ID] = k
-	return withoutSecret(k)
-}
-
-func withoutSecret(k domain.ProviderKey) domain.ProviderKey {
-	k.Secret = ""
+func (s *pgStore) addKey(providerID int64, secret string, status domain.KeyStatus) domain.ProviderKey {
+	s.t.Helper()
+	k, err := s.base.AddKey(s.ctx(), domain.ProviderKey{ProviderID: providerID, Secret: secret, Status: status, Weight: 1})
+	if err != nil {
+		s.t.Fatalf("add key: %v", err)
+	}
 	return k
 }
 
-func (s *fakeStore) key(id int64) domain.ProviderKey {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.keys[id]
+// key returns a key with its secret ("" when it has none, as once retired).
+func (s *pgStore) key(id int64) domain.ProviderKey {
+	s.t.Helper()
+	k, err := s.base.GetKey(s.ctx(), id)
+	if err != nil {
+		s.t.Fatalf("get key %d: %v", id, err)
+	}
+	if secret, err := s.base.KeySecret(s.ctx(), id); err == nil {
+		k.Secret = secret
+	} else if domain.ErrorCode(err) != domain.CodeConflict {
+		s.t.Fatalf("key %d's secret: %v", id, err)
+	}
+	return k
 }
 
-func (s *fakeStore) setsFor(id int64, to domain.KeyStatus) int {
+func (s *pgStore) setsFor(id int64, to domain.KeyStatus) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
@@ -97,20 +118,31 @@ func (s *fakeStore) setsFor(id int64, to domain.KeyStatus) int {
 	return n
 }
 
-func (s *fakeStore) recorded() []domain.HealthCheck {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.checks)
+// checkCount is the number of health checks stored.
+func (s *pgStore) checkCount() int {
+	s.t.Helper()
+	var n int
+	if err := s.pool.QueryRow(s.ctx(), "SELECT count(*) FROM health_checks").Scan(&n); err != nil {
+		s.t.Fatal(err)
+	}
+	return n
 }
 
-func (s *fakeStore) current(providerID, keyID int64) (domain.Health, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	h, ok := s.health[[2]int64{providerID, keyID}]
-	return h, ok
+func (s *pgStore) current(providerID, keyID int64) (domain.Health, bool) {
+	s.t.Helper()
+	hs, err := s.base.ListHealth(s.ctx())
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	for _, h := range hs {
+		if h.ProviderID == providerID && h.KeyID == keyID {
+			return h, true
+		}
+	}
+	return domain.Health{}, false
 }
 
-func (s *fakeStore) savedSteps(id string) []string {
+func (s *pgStore) savedSteps(id string) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []string
@@ -122,262 +154,36 @@ func (s *fakeStore) savedSteps(id string) []string {
 	return out
 }
 
-// ProviderStore.
-
-func (s *fakeStore) CreateProvider(_ context.Context, p domain.Provider) (domain.Provider, error) {
-	return s.addProvider(p), nil
-}
-
-func (s *fakeStore) GetProvider(_ context.Context, id int64) (domain.Provider, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, ok := s.providers[id]
-	if !ok {
-		return p, notFound("provider", id)
-	}
-	return p, nil
-}
-
-func (s *fakeStore) GetProviderByName(_ context.Context, name string) (domain.Provider, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, p := range s.providers {
-		if p.Name == name {
-			return p, nil
-		}
-	}
-	return domain.Provider{}, notFound("provider", name)
-}
-
-func (s *fakeStore) ListProviders(context.Context) ([]domain.Provider, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []domain.Provider
-	for _, p := range s.providers {
-		out = append(out, p)
-	}
-	slices.SortFunc(out, func(a, b domain.Provider) int { return int(a.ID - b.ID) })
-	return out, nil
-}
-
-func (s *fakeStore) UpdateProvider(_ context.Context, id int64, fn func(*domain.Provider) error) (domain.Provider, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, ok := s.providers[id]
-	if !ok {
-		return p, notFound("provider", id)
-	}
-	if err := fn(&p); err != nil {
-		return p, err
-	}
-	s.providers[id] = p
-	return p, nil
-}
-
-func (s *fakeStore) DeleteProvider(_ context.Context, id int64) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.providers[id]; !ok {
-		return notFound("provider", id)
-	}
-	delete(s.providers, id)
-	return nil
-}
-
-// KeyStore.
-
-func (s *fakeStore) AddKey(_ context.Context, k domain.ProviderKey) (domain.ProviderKey, error) {
-	return s.addKey(k.ProviderID, k.Secret, k.Status), nil
-}
-
-func (s *fakeStore) GetKey(_ context.Context, id int64) (domain.ProviderKey, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k, ok := s.keys[id]
-	if !ok {
-		return k, notFound("key", id)
-	}
-	return withoutSecret(k), nil
-}
-
-func (s *fakeStore) ListKeys(_ context.Context, providerID int64) ([]domain.ProviderKey, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []domain.ProviderKey
-	for _, k := range s.keys {
-		if k.ProviderID == providerID {
-			out = append(out, withoutSecret(k))
-		}
-	}
-	slices.SortFunc(out, func(a, b domain.ProviderKey) int { return int(a.ID - b.ID) })
-	return out, nil
-}
-
-func (s *fakeStore) KeySecret(_ context.Context, id int64) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k, ok := s.keys[id]
-	if !ok {
-		return "", notFound("key", id)
-	}
-	if k.Secret == "" {
-		return "", domain.Errorf(domain.CodeInvalid, "key %d has no secret", id)
-	}
-	return k.Secret, nil
-}
-
-func (s *fakeStore) SetKeyStatus(_ context.Context, id, expectedVersion int64, status domain.KeyStatus, lastError string) (domain.ProviderKey, error) {
-	if s.beforeSet != nil {
-		s.beforeSet(id, status)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k, ok := s.keys[id]
-	if !ok {
-		return k, notFound("key", id)
-	}
-	if k.Version != expectedVersion {
-		return domain.ProviderKey{}, domain.Errorf(domain.CodeConflict, "key %d was changed concurrently: version is %d, expected %d", id, k.Version, expectedVersion)
-	}
-	k.Status, k.LastError = status, lastError
-	k.Version++
-	if status == domain.KeyRetired {
-		k.Secret = ""
-	}
-	s.keys[id] = k
-	s.sets = append(s.sets, statusSet{ID: id, Expected: expectedVersion, To: status})
-	return withoutSecret(k), nil
-}
-
 // forceStatus changes a key as an operator would, bumping its version.
-func (s *fakeStore) forceStatus(id int64, status domain.KeyStatus) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k := s.keys[id]
-	k.Status = status
-	k.Version++
-	s.keys[id] = k
-}
-
-func (s *fakeStore) UpdateKey(_ context.Context, id int64, fn func(*domain.ProviderKey) error) (domain.ProviderKey, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k, ok := s.keys[id]
-	if !ok {
-		return k, notFound("key", id)
+func (s *pgStore) forceStatus(id int64, status domain.KeyStatus) {
+	s.t.Helper()
+	k, err := s.base.GetKey(s.ctx(), id)
+	if err != nil {
+		s.t.Fatal(err)
 	}
-	if err := fn(&k); err != nil {
-		return k, err
+	if _, err := s.base.SetKeyStatus(s.ctx(), id, k.Version, status, k.LastError); err != nil {
+		s.t.Fatalf("force key %d to %s: %v", id, status, err)
 	}
-	k.Version++
-	s.keys[id] = k
-	return withoutSecret(k), nil
 }
 
-func (s *fakeStore) DeleteKey(_ context.Context, id int64) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.keys, id)
-	return nil
-}
-
-func (s *fakeStore) ListExpiringKeys(_ context.Context, before time.Time) ([]domain.ProviderKey, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []domain.ProviderKey
-	for _, k := range s.keys {
-		if (k.Status == domain.KeyActive || k.Status == domain.KeyDraining) && k.ExpiresAt != nil && k.ExpiresAt.Before(before) {
-			out = append(out, withoutSecret(k))
-		}
+// SetKeyStatus records every successful compare-and-swap.
+func (s *pgStore) SetKeyStatus(ctx context.Context, id, expectedVersion int64, status domain.KeyStatus, lastError string) (domain.ProviderKey, error) {
+	k, err := s.base.SetKeyStatus(ctx, id, expectedVersion, status, lastError)
+	if err == nil {
+		s.mu.Lock()
+		s.sets = append(s.sets, statusSet{ID: id, Expected: expectedVersion, To: status})
+		s.mu.Unlock()
 	}
-	slices.SortFunc(out, func(a, b domain.ProviderKey) int { return a.ExpiresAt.Compare(*b.ExpiresAt) })
-	return out, nil
+	return k, err
 }
 
-// HealthStore.
-
-func (s *fakeStore) RecordChecks(_ context.Context, checks []domain.HealthCheck) error {
+// SaveRotation records every save.
+func (s *pgStore) SaveRotation(ctx context.Context, r domain.Rotation) (domain.Rotation, error) {
+	out, err := s.base.SaveRotation(ctx, r)
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, c := range checks {
-		s.checks = append(s.checks, c)
-		k := [2]int64{c.ProviderID, c.KeyID}
-		h := s.health[k]
-		fails := 0
-		if c.Status == domain.HealthUnhealthy {
-			fails = h.ConsecutiveFailures + 1
-		}
-		s.health[k] = domain.Health{ProviderID: c.ProviderID, KeyID: c.KeyID, Status: c.Status, CheckedAt: c.CheckedAt,
-			Latency: c.Latency, ConsecutiveFailures: fails, LastError: c.Error}
-	}
-	return nil
-}
-
-func (s *fakeStore) SetHealth(_ context.Context, h domain.Health) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.health[[2]int64{h.ProviderID, h.KeyID}] = h
-	return nil
-}
-
-func (s *fakeStore) ListHealth(context.Context) ([]domain.Health, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []domain.Health
-	for _, h := range s.health {
-		out = append(out, h)
-	}
-	return out, nil
-}
-
-func (s *fakeStore) RecentChecks(_ context.Context, providerID int64, limit int) ([]domain.HealthCheck, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []domain.HealthCheck
-	for i := len(s.checks) - 1; i >= 0 && len(out) < limit; i-- {
-		if s.checks[i].ProviderID == providerID {
-			out = append(out, s.checks[i])
-		}
-	}
-	return out, nil
-}
-
-// RotationStore.
-
-func (s *fakeStore) SaveRotation(_ context.Context, r domain.Rotation) (domain.Rotation, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if old, ok := s.rotations[r.ID]; ok {
-		r.StartedAt = old.StartedAt
-		if r.OldKeyID == 0 {
-			r.OldKeyID = old.OldKeyID
-		}
-	}
-	s.rotations[r.ID] = r
 	s.saves = append(s.saves, r)
-	return r, nil
-}
-
-func (s *fakeStore) GetRotation(_ context.Context, id string) (domain.Rotation, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, ok := s.rotations[id]
-	if !ok {
-		return r, notFound("rotation", id)
-	}
-	return r, nil
-}
-
-func (s *fakeStore) ListRotations(_ context.Context, providerID int64, limit int) ([]domain.Rotation, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []domain.Rotation
-	for _, r := range s.rotations {
-		if r.ProviderID == providerID {
-			out = append(out, r)
-		}
-	}
-	return out, nil
+	s.mu.Unlock()
+	return out, err
 }
 
 // fakeFactory builds clients whose Probe calls probe; by default every
@@ -439,10 +245,10 @@ func upstreamErr(status int) error {
 	return &domain.UpstreamError{Class: domain.ClassifyStatus(status), Status: status, Message: "fake upstream says no"}
 }
 
-// fixture is a store with one provider, a factory and the activities over
+// fixture is a PostgreSQL store with one provider, a factory and the activities over
 // them.
 type fixture struct {
-	store *fakeStore
+	store *pgStore
 	fac   *fakeFactory
 	acts  *Activities
 	prov  domain.Provider
@@ -450,7 +256,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	s := newFakeStore()
+	s := newPGStore(t)
 	f := &fakeFactory{}
 	p := s.addProvider(domain.Provider{Name: "acme", Kind: domain.KindOpenAI, BaseURL: "http://upstream.invalid", Enabled: true})
 	a, err := NewActivities(Config{HostPort: "x:1", TaskQueue: "q", HealthInterval: 30 * time.Second, DegradedThreshold: time.Second,

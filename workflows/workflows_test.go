@@ -68,7 +68,7 @@ func TestHealthCheckHealthy(t *testing.T) {
 			t.Errorf("health of key %d = %+v, want healthy", id, h)
 		}
 	}
-	if n := len(f.store.recorded()); n != 3 {
+	if n := f.store.checkCount(); n != 3 {
 		t.Errorf("recorded %d checks, want 3 (two keys and the provider)", n)
 	}
 }
@@ -201,7 +201,7 @@ func TestHealthCheckSkipsDisabledAndDeleted(t *testing.T) {
 	f := newFixture(t)
 	f.store.addKey(f.prov.ID, "sk-one-1111", domain.KeyActive)
 	f.store.UpdateProvider(context.Background(), f.prov.ID, func(p *domain.Provider) error { p.Enabled = false; return nil })
-	if rep := runHealth(t, f); rep.Skipped == "" || len(f.store.recorded()) != 0 {
+	if rep := runHealth(t, f); rep.Skipped == "" || f.store.checkCount() != 0 {
 		t.Fatalf("disabled provider: %+v", rep)
 	}
 	f.store.DeleteProvider(context.Background(), f.prov.ID)
@@ -316,7 +316,7 @@ func TestRecoveryBackoffThenSuccess(t *testing.T) {
 	if h.Status != domain.HealthHealthy {
 		t.Fatalf("provider health = %+v, want healthy", h)
 	}
-	if n := len(f.store.recorded()); n != 2 {
+	if n := f.store.checkCount(); n != 2 {
 		t.Errorf("recorded %d checks, want 2 (only the successful probe: key and provider)", n)
 	}
 }
@@ -342,7 +342,7 @@ func TestRecoveryBackoffCapsAndGivesUp(t *testing.T) {
 			t.Fatalf("timers %v exceed the 4 s cap", timers)
 		}
 	}
-	if len(f.store.recorded()) != 0 {
+	if f.store.checkCount() != 0 {
 		t.Error("a failed recovery recorded health")
 	}
 }

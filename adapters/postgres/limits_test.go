@@ -2,19 +2,15 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
-	"github.com/airouter/airouter/adapters/secretbox"
+	"github.com/airouter/airouter/adapters/postgres/pgtest"
 	"github.com/airouter/airouter/core/domain"
 	"github.com/airouter/airouter/core/limits"
 	"github.com/airouter/airouter/ports"
@@ -180,46 +176,8 @@ func BenchmarkLeaseSync(b *testing.B) {
 	}
 }
 
-// benchStore migrates a fresh database for a benchmark (the test helpers
-// take a *testing.T).
+// benchStore is a store over a fresh migrated database, for a benchmark.
 func benchStore(b *testing.B) *Store {
 	b.Helper()
-	base := os.Getenv("TEST_DATABASE_URL")
-	ctx := b.Context()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	name := fmt.Sprintf("bench_lease_%d", time.Now().UnixNano())
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), base)
-		if err == nil {
-			_, _ = c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-			_ = c.Close(context.Background())
-		}
-	})
-	u, _ := url.Parse(base)
-	u.Path = "/" + name
-	if err := Migrate(ctx, u.String(), "up"); err != nil {
-		b.Fatal(err)
-	}
-	pool, err := Open(ctx, u.String(), 4)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(pool.Close)
-	key := make([]byte, 32)
-	box, err := secretbox.New(key)
-	if err != nil {
-		b.Fatal(err)
-	}
-	s, err := New(pool, box)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return s
+	return newStore(b, openPool(b, pgtest.Migrated(b, os.Getenv, Migrate)), newBox(b))
 }

@@ -4,22 +4,19 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io/fs"
-	"net/url"
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/airouter/airouter/adapters/postgres/pgtest"
 	"github.com/airouter/airouter/adapters/secretbox"
 	"github.com/airouter/airouter/core/domain"
 	"github.com/airouter/airouter/ports"
@@ -27,157 +24,13 @@ import (
 	"github.com/airouter/airouter/sql/migrations"
 )
 
-// Every test gets a fresh database, copied from a template database that is
-// migrated once per set of migration files (its name carries their hash), so
-// that the copy takes a fraction of a second.
-
-// adminURL is the server to create test databases on.
-func adminURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("TEST_DATABASE_URL")
-	if u == "" {
-		u = os.Getenv("DATABASE_URL")
-	}
-	if u == "" {
-		if testing.Short() {
-			t.Skip("PostgreSQL is not configured (TEST_DATABASE_URL); skipped under -short")
-		}
-		t.Fatal("PostgreSQL is required: run `make test`, or set TEST_DATABASE_URL")
-	}
-	return u
-}
-
-// withDatabase returns base pointing at another database.
-func withDatabase(base, db string) (string, error) {
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return "", errors.New("TEST_DATABASE_URL must be a postgres:// URL")
-	}
-	u.Path = "/" + db
-	return u.String(), nil
-}
-
-var admin struct {
-	once     sync.Once
-	pool     *pgxpool.Pool
-	template string
-	err      error
-}
-
-// templateName names the template database after the migrations' content.
-func templateName() (string, error) {
-	h := sha256.New()
-	names, err := fs.Glob(migrations.FS, "*.sql")
-	if err != nil {
-		return "", err
-	}
-	slices.Sort(names)
-	for _, n := range names {
-		b, err := fs.ReadFile(migrations.FS, n)
-		if err != nil {
-			return "", err
-		}
-		fmt.Fprintf(h, "%s\x00%d\x00", n, len(b))
-		h.Write(b)
-	}
-	return "airouter_tpl_" + hex.EncodeToString(h.Sum(nil))[:16], nil
-}
-
-// setupAdmin connects to the server and builds the template database
-// unless it exists. Test binaries running at the same time serialize on an
-// advisory lock; the template is built under another name and renamed when
-// complete, so a half-built one is never used.
-func setupAdmin(t *testing.T) (*pgxpool.Pool, string) {
-	t.Helper()
-	base := adminURL(t)
-	admin.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		admin.err = func() error {
-			tpl, err := templateName()
-			if err != nil {
-				return err
-			}
-			pool, err := Open(ctx, base, 4)
-			if err != nil {
-				return err
-			}
-			admin.pool, admin.template = pool, tpl
-			conn, err := pool.Acquire(ctx)
-			if err != nil {
-				return err
-			}
-			defer conn.Release()
-			const lockKey = 0x61697274706c // "airtpl"
-			if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", int64(lockKey)); err != nil {
-				return err
-			}
-			defer conn.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", int64(lockKey)) //nolint:errcheck
-			var exists bool
-			if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", tpl).Scan(&exists); err != nil {
-				return err
-			}
-			if exists {
-				return nil
-			}
-			building := tpl + "_build"
-			if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+building+" WITH (FORCE)"); err != nil {
-				return err
-			}
-			if _, err := conn.Exec(ctx, "CREATE DATABASE "+building+" TEMPLATE template0"); err != nil {
-				return err
-			}
-			u, err := withDatabase(base, building)
-			if err != nil {
-				return err
-			}
-			if err := Migrate(ctx, u, "up"); err != nil {
-				return err
-			}
-			_, err = conn.Exec(ctx, "ALTER DATABASE "+building+" RENAME TO "+tpl)
-			return err
-		}()
-	})
-	if admin.err != nil {
-		t.Fatalf("preparing the template database: %v", admin.err)
-	}
-	return admin.pool, admin.template
-}
-
-// freshDB creates an empty database (template "" means template0) and drops
-// it when the test ends; it returns its URL.
-func freshDB(t *testing.T, template string) string {
-	t.Helper()
-	pool, _ := setupAdmin(t)
-	name := "airouter_t_" + strings.ToLower(rand.Text()[:12])
-	if template == "" {
-		template = "template0"
-	}
-	if _, err := pool.Exec(t.Context(), "CREATE DATABASE "+name+" TEMPLATE "+template); err != nil {
-		t.Fatalf("create test database: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := pool.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop test database %s: %v", name, err)
-		}
-	})
-	u, err := withDatabase(adminURL(t), name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u
-}
-
 // migratedDB is a fresh database with the schema.
 func migratedDB(t *testing.T) string {
 	t.Helper()
-	_, tpl := setupAdmin(t)
-	return freshDB(t, tpl)
+	return pgtest.Migrated(t, os.Getenv, Migrate)
 }
 
-func newBox(t *testing.T) *secretbox.Box {
+func newBox(t testing.TB) *secretbox.Box {
 	t.Helper()
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
@@ -190,7 +43,7 @@ func newBox(t *testing.T) *secretbox.Box {
 	return box
 }
 
-func openPool(t *testing.T, url string) *pgxpool.Pool {
+func openPool(t testing.TB, url string) *pgxpool.Pool {
 	t.Helper()
 	pool, err := Open(t.Context(), url, 4)
 	if err != nil {
@@ -200,7 +53,7 @@ func openPool(t *testing.T, url string) *pgxpool.Pool {
 	return pool
 }
 
-func newStore(t *testing.T, pool *pgxpool.Pool, box ports.SecretBox) *Store {
+func newStore(t testing.TB, pool *pgxpool.Pool, box ports.SecretBox) *Store {
 	t.Helper()
 	s, err := New(pool, box)
 	if err != nil {
@@ -220,7 +73,7 @@ func copyCiphertext(t *testing.T, pool *pgxpool.Pool, from, to int64) {
 }
 
 func TestStores(t *testing.T) {
-	adminURL(t)
+	pgtest.ServerURL(t, os.Getenv)
 	portstest.TestStores(t, func(t *testing.T) portstest.Stores {
 		pool := openPool(t, migratedDB(t))
 		s := newStore(t, pool, newBox(t))
@@ -275,7 +128,7 @@ func TestOpenHidesPassword(t *testing.T) {
 
 func TestMigrateUpDownUp(t *testing.T) {
 	t.Parallel()
-	u := freshDB(t, "")
+	u := pgtest.Empty(t, os.Getenv)
 	ctx := t.Context()
 	version := func(want uint) {
 		t.Helper()

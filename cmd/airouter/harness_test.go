@@ -5,11 +5,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"regexp"
 	"strings"
@@ -17,59 +15,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
+	"github.com/airouter/airouter/adapters/postgres/pgtest"
 	"github.com/airouter/airouter/ports"
 )
 
 // End-to-end tests run the real program (run) on port 0 against a fresh
 // PostgreSQL database per test, with fake upstreams from cmd/mockllm/mock.
 
-func testDatabaseURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("TEST_DATABASE_URL")
-	if u == "" {
-		u = os.Getenv("DATABASE_URL")
-	}
-	if u == "" {
-		if testing.Short() {
-			t.Skip("PostgreSQL not configured (-short)")
-		}
-		t.Fatal("PostgreSQL is required: run `make test`, or set TEST_DATABASE_URL to a server where this role may CREATE DATABASE")
-	}
-	return u
-}
-
-// freshDatabase creates an empty database and returns its URL.
+// freshDatabase creates an empty database and returns its URL; run
+// migrates it, as in production.
 func freshDatabase(t *testing.T) string {
 	t.Helper()
-	base := testDatabaseURL(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connect to TEST_DATABASE_URL: %v", err)
-	}
-	defer conn.Close(ctx)
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	name := "e2e_" + hex.EncodeToString(b[:])
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		c, err := pgx.Connect(ctx, base)
-		if err != nil {
-			return
-		}
-		defer c.Close(ctx)
-		_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-	})
-	u, _ := url.Parse(base)
-	u.Path = "/" + name
-	return u.String()
+	return pgtest.Empty(t, os.Getenv)
 }
 
 // syncBuffer is an io.Writer safe for concurrent use.

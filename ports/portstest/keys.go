@@ -197,7 +197,7 @@ var keyTests = []test{
 	}},
 	{"CiphertextBoundToRow", func(t *testing.T, s Stores) {
 		if s.CopyCiphertext == nil {
-			t.Skip("the implementation cannot copy ciphertexts")
+			t.Fatal("Stores.CopyCiphertext is not set")
 		}
 		p := mkProvider(t, s, "p")
 		k1 := mkKey(t, s, p.ID, secret1, domain.KeyActive)
@@ -225,7 +225,7 @@ var keyTests = []test{
 	}},
 	{"UndecryptableInConfig", func(t *testing.T, s Stores) {
 		if s.CopyCiphertext == nil {
-			t.Skip("the implementation cannot copy ciphertexts")
+			t.Fatal("Stores.CopyCiphertext is not set")
 		}
 		p := mkProvider(t, s, "p")
 		k1 := mkKey(t, s, p.ID, secret1, domain.KeyActive)

@@ -1,5 +1,7 @@
-// Package portstest is the contract test suite of the store ports. Every
-// implementation (adapters/postgres, adapters/memory) runs it:
+// Package portstest is the contract test suite of the store ports. Their
+// one implementation, adapters/postgres, runs it against a fresh PostgreSQL
+// database per test (use-case tests use small consumer-side fakes instead of
+// a second store):
 //
 //	portstest.TestStores(t, func(t *testing.T) portstest.Stores { ... fresh stores ... })
 //
@@ -33,7 +35,7 @@ type Stores struct {
 	// Publish sends a change to Feed's listeners as another replica would;
 	// the feed tests use it to see that a listener is up.
 	Publish func(ctx context.Context, c ports.Change) error
-	// CopyCiphertext, when set, copies the sealed secret of one key onto
+	// CopyCiphertext copies the sealed secret of one key onto
 	// another key's row, behind the store's back; the suite then checks that
 	// the associated data binds a ciphertext to its row.
 	CopyCiphertext func(t *testing.T, fromKeyID, toKeyID int64)
