@@ -15,6 +15,11 @@ type Metrics interface {
 	InFlight(delta int)
 	// RequestLogDropped counts request-log entries that could not be written.
 	RequestLogDropped(n int)
+	// ConfigApplied is called for each configuration change applied to
+	// this replica: scope is "full" for a whole reload, else the change's
+	// kind ("provider", "key", "model", "client_key", "health"); "unchanged"
+	// when a change was loaded but found nothing new (an echo).
+	ConfigApplied(scope string, d time.Duration)
 }
 
 // RequestMetric describes one finished client request.
@@ -36,10 +41,11 @@ type RequestMetric struct {
 // NopMetrics discards everything.
 type NopMetrics struct{}
 
-func (NopMetrics) RequestDone(RequestMetric)    {}
-func (NopMetrics) AttemptFailed(string, string) {}
-func (NopMetrics) Retried(string)               {}
-func (NopMetrics) InFlight(int)                 {}
-func (NopMetrics) RequestLogDropped(int)        {}
+func (NopMetrics) RequestDone(RequestMetric)           {}
+func (NopMetrics) AttemptFailed(string, string)        {}
+func (NopMetrics) Retried(string)                      {}
+func (NopMetrics) InFlight(int)                        {}
+func (NopMetrics) RequestLogDropped(int)               {}
+func (NopMetrics) ConfigApplied(string, time.Duration) {}
 
 var _ Metrics = NopMetrics{}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -33,6 +34,8 @@ type Prometheus struct {
 	retries   *prometheus.CounterVec
 	failures  *prometheus.CounterVec
 	logDrops  prometheus.Counter
+	applies   *prometheus.CounterVec
+	applyTime *prometheus.CounterVec
 	shed      prometheus.Counter
 	health    *prometheus.GaugeVec
 	healthSrc func() []HealthGauge
@@ -94,6 +97,12 @@ func New(healthSrc func() []HealthGauge) *Prometheus {
 		logDrops: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "airouter_request_log_dropped_total", Help: "Request-log entries that could not be written to PostgreSQL.",
 		}),
+		applies: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "airouter_config_applies_total", Help: "Configuration changes applied to this replica, by scope (full reload, or the kind of the part reloaded).",
+		}, []string{"scope"}),
+		applyTime: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "airouter_config_apply_seconds_total", Help: "Time spent applying configuration changes, by scope.",
+		}, []string{"scope"}),
 		shed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "airouter_requests_shed_total", Help: "Client requests refused with 503 because MAX_IN_FLIGHT requests were in flight.",
 		}),
@@ -111,7 +120,7 @@ func New(healthSrc func() []HealthGauge) *Prometheus {
 			Name: "airouter_client_key_requests_total", Help: "Client requests by client key name.",
 		}, []string{"key"}),
 	}
-	reg.MustRegister(p.requests, p.latency, p.ttft, p.tokens, p.cost, p.inflight, p.retries, p.failures, p.logDrops, p.shed,
+	reg.MustRegister(p.requests, p.latency, p.ttft, p.tokens, p.cost, p.inflight, p.retries, p.failures, p.logDrops, p.applies, p.applyTime, p.shed,
 		p.keySpend, p.keyTokens, p.keyRequests, &healthCollector{p}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return p
 }
@@ -186,6 +195,13 @@ func (p *Prometheus) InFlight(delta int) { p.inflight.Add(float64(delta)) }
 
 // RequestLogDropped counts dropped request-log entries.
 func (p *Prometheus) RequestLogDropped(n int) { p.logDrops.Add(float64(n)) }
+
+// ConfigApplied counts an applied configuration change and its time. Scopes
+// are a fixed set chosen by the core.
+func (p *Prometheus) ConfigApplied(scope string, d time.Duration) {
+	p.applies.WithLabelValues(scope).Inc()
+	p.applyTime.WithLabelValues(scope).Add(d.Seconds())
+}
 
 type healthCollector struct{ p *Prometheus }
 

@@ -296,9 +296,16 @@ func displayAddr(a net.Addr) string {
 	return ta.String()
 }
 
-// listenForChanges reloads the configuration when any replica changes it.
-// Notifications are coalesced: a burst of changes causes one reload.
+// listenForChanges applies the changes any replica makes to the
+// configuration, by kind and id (gateway.Service.Apply). Changes are
+// gathered for 50 ms, so a burst is applied with one rebuild; a failed
+// apply is followed by a full reload a second later.
 func listenForChanges(ctx context.Context, feed ports.ChangeFeed, svc *gateway.Service, log *slog.Logger) {
+	var (
+		mu      sync.Mutex
+		pending []ports.Change
+		failed  bool
+	)
 	kick := make(chan struct{}, 1)
 	go func() {
 		for {
@@ -307,20 +314,39 @@ func listenForChanges(ctx context.Context, feed ports.ChangeFeed, svc *gateway.S
 				return
 			case <-kick:
 			}
-			time.Sleep(50 * time.Millisecond) // coalesce a burst
-			select {
-			case <-kick:
-			default:
+			time.Sleep(50 * time.Millisecond) // gather a burst
+			mu.Lock()
+			batch := pending
+			pending = nil
+			if failed {
+				batch = append(batch, ports.Change{Kind: ports.ChangeResync})
+				failed = false
 			}
-			rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			if err := svc.Reload(rctx); err != nil && ctx.Err() == nil {
-				log.Warn("reload after a configuration change failed; retrying on the next change", "err", err)
+			mu.Unlock()
+			if len(batch) == 0 {
+				continue
+			}
+			actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			if err := svc.Apply(actx, batch...); err != nil && ctx.Err() == nil {
+				log.Warn("applying a configuration change failed; reloading everything in a second", "err", err)
+				mu.Lock()
+				failed = true
+				mu.Unlock()
+				time.AfterFunc(time.Second, func() {
+					select {
+					case kick <- struct{}{}:
+					default:
+					}
+				})
 			}
 			cancel()
 		}
 	}()
 	for {
-		err := feed.Listen(ctx, func(ports.Change) {
+		err := feed.Listen(ctx, func(c ports.Change) {
+			mu.Lock()
+			pending = append(pending, c)
+			mu.Unlock()
 			select {
 			case kick <- struct{}{}:
 			default:

@@ -35,9 +35,9 @@ type Admin struct {
 	*Observability
 }
 
-// Reloader applies a stored change to this replica (Service.Reload).
+// Reloader applies a stored change to this replica (Service.Apply).
 type Reloader interface {
-	Reload(ctx context.Context) error
+	Apply(ctx context.Context, changes ...ports.Change) error
 }
 
 // ProviderFinder resolves providers, for use cases that take a provider
@@ -127,11 +127,17 @@ type applier struct {
 	log *slog.Logger
 }
 
-func (a applier) applied(ctx context.Context) {
-	if err := a.r.Reload(ctx); err != nil {
+// applied applies the change to this replica at once, so the admin call's
+// answer holds for the next request here; the change feed's echo of it then
+// finds nothing new and installs nothing.
+func (a applier) applied(ctx context.Context, ch ports.Change) {
+	if err := a.r.Apply(ctx, ch); err != nil {
 		a.log.Error("configuration changed but could not be reloaded", "err", err)
 	}
 }
+
+// changed names a changed part of the configuration.
+func changed(kind ports.ChangeKind, id int64) ports.Change { return ports.Change{Kind: kind, ID: id} }
 
 func newApplier(r Reloader, log *slog.Logger) (applier, error) {
 	if r == nil || log == nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/airouter/airouter/core/domain"
+	"github.com/airouter/airouter/ports"
 )
 
 // ClientKeyEditor is what ClientKeys needs of the client-key store.
@@ -86,7 +87,7 @@ func (a *ClientKeys) CreateLimitedClientKey(ctx context.Context, spec domain.Cli
 	if err != nil {
 		return out, "", err
 	}
-	a.applied(ctx)
+	a.applied(ctx, changed(ports.ChangeClientKey, out.ID))
 	return out, token, nil
 }
 
@@ -101,7 +102,7 @@ func (a *ClientKeys) SetClientKeyEnabled(ctx context.Context, id int64, enabled 
 	if err != nil {
 		return out, err
 	}
-	a.applied(ctx)
+	a.applied(ctx, changed(ports.ChangeClientKey, id))
 	return out, nil
 }
 
@@ -117,7 +118,7 @@ func (a *ClientKeys) UpdateClientKey(ctx context.Context, id int64, fn func(*dom
 	if err != nil {
 		return out, err
 	}
-	a.applied(ctx)
+	a.applied(ctx, changed(ports.ChangeClientKey, id))
 	return out, nil
 }
 
@@ -131,6 +132,6 @@ func (a *ClientKeys) DeleteClientKey(ctx context.Context, id int64) error {
 	if err := a.store.DeleteClientKey(ctx, id); err != nil {
 		return err
 	}
-	a.applied(ctx)
+	a.applied(ctx, changed(ports.ChangeClientKey, id))
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/airouter/airouter/core/domain"
+	"github.com/airouter/airouter/ports"
 )
 
 // KeyEditor is what ProviderKeys needs of the key store.
@@ -97,7 +98,7 @@ func (a *ProviderKeys) AddKey(ctx context.Context, ref string, in NewKey) (domai
 	if err != nil {
 		return out, err
 	}
-	a.applied(ctx)
+	a.applied(ctx, changed(ports.ChangeProvider, p.ID))
 	return out, nil
 }
 
@@ -147,7 +148,7 @@ func (a *ProviderKeys) SetKeyEnabled(ctx context.Context, ref string, keyID int6
 	if err != nil {
 		return out, err
 	}
-	a.applied(ctx)
+	a.applied(ctx, changed(ports.ChangeProvider, out.ProviderID))
 	return out, nil
 }
 
@@ -179,19 +180,20 @@ func (a *ProviderKeys) UpdateKey(ctx context.Context, ref string, keyID int64, n
 	if err != nil {
 		return out, err
 	}
-	a.applied(ctx)
+	a.applied(ctx, changed(ports.ChangeProvider, out.ProviderID))
 	return out, nil
 }
 
 // DeleteKey deletes a key.
 func (a *ProviderKeys) DeleteKey(ctx context.Context, ref string, keyID int64) error {
-	if _, err := a.providerKey(ctx, ref, keyID); err != nil {
+	dk, err := a.providerKey(ctx, ref, keyID)
+	if err != nil {
 		return err
 	}
 	if err := a.keys.DeleteKey(ctx, keyID); err != nil {
 		return err
 	}
-	a.applied(ctx)
+	a.applied(ctx, changed(ports.ChangeProvider, dk.ProviderID))
 	return nil
 }
 
@@ -235,7 +237,7 @@ func (a *ProviderKeys) StartRotation(ctx context.Context, ref string, in NewKey,
 		}
 		return rot, nk, err
 	}
-	a.applied(ctx)
+	a.applied(ctx, changed(ports.ChangeProvider, p.ID))
 	return rot, nk, nil
 }
 

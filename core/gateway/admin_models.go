@@ -49,7 +49,7 @@ func (a *Models) CreateModel(ctx context.Context, m domain.Model) (domain.Model,
 	if err != nil {
 		return out, err
 	}
-	a.applied(ctx)
+	a.applied(ctx, changed(ports.ChangeModel, out.ID))
 	return out, nil
 }
 
@@ -73,7 +73,7 @@ func (a *Models) UpdateModel(ctx context.Context, ref string, fn func(*domain.Mo
 	if err != nil {
 		return out, err
 	}
-	a.applied(ctx)
+	a.applied(ctx, changed(ports.ChangeModel, out.ID))
 	return out, nil
 }
 
@@ -86,7 +86,7 @@ func (a *Models) DeleteModel(ctx context.Context, ref string) error {
 	if err := a.store.DeleteModel(ctx, cur.ID); err != nil {
 		return err
 	}
-	a.applied(ctx)
+	a.applied(ctx, changed(ports.ChangeModel, cur.ID))
 	return nil
 }
 
@@ -111,7 +111,7 @@ func (a *Models) CreateRoute(ctx context.Context, modelRef, providerRef string, 
 	if err != nil {
 		return out, err
 	}
-	a.applied(ctx)
+	a.applied(ctx, changed(ports.ChangeModel, m.ID))
 	return out, nil
 }
 
@@ -153,18 +153,19 @@ func (a *Models) UpdateRoute(ctx context.Context, modelRef string, routeID int64
 	if err != nil {
 		return out, err
 	}
-	a.applied(ctx)
+	a.applied(ctx, changed(ports.ChangeModel, out.ModelID))
 	return out, nil
 }
 
 // DeleteRoute deletes a route.
 func (a *Models) DeleteRoute(ctx context.Context, modelRef string, routeID int64) error {
-	if _, err := a.modelRoute(ctx, modelRef, routeID); err != nil {
+	dr, err := a.modelRoute(ctx, modelRef, routeID)
+	if err != nil {
 		return err
 	}
 	if err := a.store.DeleteRoute(ctx, routeID); err != nil {
 		return err
 	}
-	a.applied(ctx)
+	a.applied(ctx, changed(ports.ChangeModel, dr.ModelID))
 	return nil
 }

@@ -139,7 +139,7 @@ func (a *Providers) CreateProvider(ctx context.Context, p domain.Provider) (doma
 	if err != nil {
 		return out, err
 	}
-	a.applied(ctx)
+	a.applied(ctx, changed(ports.ChangeProvider, out.ID))
 	a.syncSchedule(out, false)
 	return out, nil
 }
@@ -220,17 +220,17 @@ func (a *Providers) UpdateProvider(ctx context.Context, ref string, fn func(*dom
 	})
 	if err != nil {
 		if len(keys) > 0 && len(old) > 0 {
-			a.applied(ctx) // the old keys are gone
+			a.applied(ctx, changed(ports.ChangeProvider, cur.ID)) // the old keys are gone
 		}
 		return out, err
 	}
 	for _, k := range keys {
 		if _, err := a.keys.AddKey(ctx, k); err != nil {
-			a.applied(ctx)
+			a.applied(ctx, changed(ports.ChangeProvider, cur.ID))
 			return out, err
 		}
 	}
-	a.applied(ctx)
+	a.applied(ctx, changed(ports.ChangeProvider, cur.ID))
 	a.syncSchedule(out, false)
 	return out, nil
 }
@@ -244,7 +244,7 @@ func (a *Providers) DeleteProvider(ctx context.Context, ref string) error {
 	if err := a.store.DeleteProvider(ctx, cur.ID); err != nil {
 		return err
 	}
-	a.applied(ctx)
+	a.applied(ctx, changed(ports.ChangeProvider, cur.ID))
 	a.syncSchedule(cur, true)
 	return nil
 }

@@ -141,7 +141,7 @@ func New(o Options) (*Service, error) {
 	s.health.router = s.router
 
 	streams := &openStreams{}
-	s.config = newConfiguration(o.Loader, o.Providers, s.router, o.Logger, streams.revoke)
+	s.config = newConfiguration(o.Loader, o.Providers, s.router, o.Metrics, o.Logger, streams.revoke)
 	snap := s.config.current
 	streams.snap, s.health.snap = snap, snap
 	s.auth = &authenticator{snap: snap, clock: o.Clock}
@@ -171,6 +171,12 @@ func (s *Service) Router() *routing.Router { return s.router }
 // Reload reads the whole configuration and swaps it in atomically (see
 // configuration.Reload).
 func (s *Service) Reload(ctx context.Context) error { return s.config.Reload(ctx) }
+
+// Apply applies configuration changes by their kind and id, loading only
+// the parts they name (see configuration.Apply); a resync reloads all.
+func (s *Service) Apply(ctx context.Context, changes ...ports.Change) error {
+	return s.config.Apply(ctx, changes...)
+}
 
 // Authenticate finds the client key of a bearer token.
 func (s *Service) Authenticate(token string) (*domain.ClientKey, error) {

@@ -47,17 +47,24 @@ type configuration struct {
 	loader    ports.ConfigLoader
 	factory   ports.ProviderFactory
 	router    routerUpdater
+	metrics   configMetrics
 	log       *slog.Logger
 	onEnabled func(enabled map[int64]bool) // told the enabled client keys after each swap
 
 	snap        atomic.Pointer[snapshot]
 	mu          sync.Mutex
+	cfg         ports.Config            // guarded by mu: what the snapshot was built from, without health
 	healthSeen  map[healthKey]time.Time // guarded by mu
 	undecrypted map[int64]bool          // guarded by mu
 }
 
-func newConfiguration(loader ports.ConfigLoader, factory ports.ProviderFactory, router routerUpdater, log *slog.Logger, onEnabled func(map[int64]bool)) *configuration {
-	c := &configuration{loader: loader, factory: factory, router: router, log: log, onEnabled: onEnabled,
+// configMetrics is told of each change applied.
+type configMetrics interface {
+	ConfigApplied(scope string, d time.Duration)
+}
+
+func newConfiguration(loader ports.ConfigLoader, factory ports.ProviderFactory, router routerUpdater, metrics configMetrics, log *slog.Logger, onEnabled func(map[int64]bool)) *configuration {
+	c := &configuration{loader: loader, factory: factory, router: router, metrics: metrics, log: log, onEnabled: onEnabled,
 		healthSeen: map[healthKey]time.Time{}, undecrypted: map[int64]bool{}}
 	c.snap.Store(&snapshot{providers: map[int64]*providerEntry{}, clientKeys: map[[32]byte]*clientKeyEntry{}})
 	return c
@@ -70,12 +77,22 @@ func (c *configuration) current() *snapshot { return c.snap.Load() }
 // clients whose configuration did not change are kept with their
 // connection pools.
 func (c *configuration) Reload(ctx context.Context) error {
+	start := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cfg, err := c.loader.LoadConfig(ctx)
 	if err != nil {
 		return fmt.Errorf("load configuration: %w", err)
 	}
+	c.install(cfg)
+	c.metrics.ConfigApplied("full", time.Since(start))
+	return nil
+}
+
+// install builds the snapshot of cfg and swaps it in; it needs c.mu. The
+// clients of providers that did not change are kept, the others closed;
+// cfg.Health, when set, is applied where newer than what was seen.
+func (c *configuration) install(cfg ports.Config) {
 	old := c.snap.Load()
 	next := &snapshot{
 		providers:  make(map[int64]*providerEntry, len(cfg.Providers)),
@@ -125,17 +142,14 @@ func (c *configuration) Reload(ctx context.Context) error {
 			provs = append(provs, p)
 		}
 	}
-	for _, err := range c.router.Update(routing.Config{Providers: provs, Keys: cfg.Keys, Models: cfg.Models, Health: cfg.Health}) {
+	for _, err := range c.router.Update(routing.Config{Providers: provs, Keys: cfg.Keys, Models: cfg.Models}) {
 		c.log.Warn("model configuration", "err", err)
 	}
 	for _, h := range cfg.Health {
-		hk := healthKey{h.ProviderID, h.KeyID}
-		if seen, ok := c.healthSeen[hk]; ok && !h.CheckedAt.After(seen) {
-			continue
-		}
-		c.healthSeen[hk] = h.CheckedAt
-		c.router.ApplyHealth(h)
+		c.applyHealth(h)
 	}
+	cfg.Health = nil
+	c.cfg = cfg
 	c.snap.Store(next)
 	c.onEnabled(enabledKeys)
 	for id, p := range old.providers {
@@ -143,7 +157,17 @@ func (c *configuration) Reload(ctx context.Context) error {
 			p.client.Close()
 		}
 	}
-	return nil
+}
+
+// applyHealth gives the router a health result newer than the last one
+// seen for its provider or key; it needs c.mu.
+func (c *configuration) applyHealth(h domain.Health) {
+	hk := healthKey{h.ProviderID, h.KeyID}
+	if seen, ok := c.healthSeen[hk]; ok && !h.CheckedAt.After(seen) {
+		return
+	}
+	c.healthSeen[hk] = h.CheckedAt
+	c.router.ApplyHealth(h)
 }
 
 // closeClients closes every provider client of the current snapshot; the
