@@ -35,11 +35,13 @@ type fakeStore struct {
 	keys      []domain.ProviderKey
 	clients   []domain.ClientKey
 	reloads   int
+	applied   []ports.Change
 }
 
-func (f *fakeStore) Reload(context.Context) error {
+func (f *fakeStore) Apply(_ context.Context, changes ...ports.Change) error {
 	f.mu.Lock()
 	f.reloads++
+	f.applied = append(f.applied, changes...)
 	f.mu.Unlock()
 	return nil
 }
@@ -330,8 +332,8 @@ func TestAdminStatuses(t *testing.T) {
 	if p.Name != "a" || p.BaseURL != domain.KindOpenAI.DefaultBaseURL() {
 		t.Errorf("created %+v, want the name and the kind's default base URL", p)
 	}
-	if f.reloads != 1 {
-		t.Errorf("a write reloaded %d times, want once", f.reloads)
+	if f.reloads != 1 || len(f.applied) != 1 || f.applied[0] != (ports.Change{Kind: ports.ChangeProvider, ID: p.ID}) {
+		t.Errorf("a write applied %d times (%+v), want once, naming provider %d", f.reloads, f.applied, p.ID)
 	}
 
 	status, h, b := call(t, srv, testAdminToken, http.MethodPost, "/api/v1/providers", `{"name":"a","kind":"openai"}`)
