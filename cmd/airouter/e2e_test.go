@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/airouter/airouter/cmd/mockllm/mock"
 )
 
@@ -723,5 +725,83 @@ func TestRegressionE2ECoolingKeyNotCalledAgain(t *testing.T) {
 	}
 	if n := calls.Load(); n != 1 {
 		t.Fatalf("%d upstream calls, want 1", n)
+	}
+}
+
+// metricValue reads one sample of /metrics (0 when absent).
+func metricValue(t *testing.T, s *server, sample string) float64 {
+	t.Helper()
+	resp, err := http.Get(s.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, sample+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+	}
+	return 0
+}
+
+// TestE2EIncrementalConfig: after start-up, admin writes and health checks
+// are applied by kind and id on every replica — never by a full reload —
+// and the admin's own replica installs its change once (the feed's echo
+// finds nothing new).
+func TestE2EIncrementalConfig(t *testing.T) {
+	t.Parallel()
+	up := newUpstream(t, mock.Config{})
+	db := freshDatabase(t)
+	key := newMasterKey()
+	s1 := startServer(t, serverOpts{dbURL: db, env: map[string]string{"AIROUTER_MASTER_KEY": key}})
+	s2 := startServer(t, serverOpts{dbURL: db, env: map[string]string{"AIROUTER_MASTER_KEY": key}})
+	const full = `airouter_config_applies_total{scope="full"}`
+	// Start-up: the first load and the listener's first resync.
+	waitFor(t, 5*time.Second, func() bool { return metricValue(t, s2, full) >= 2 && metricValue(t, s1, full) >= 2 }, "no start-up reloads")
+	full1, full2 := metricValue(t, s1, full), metricValue(t, s2, full)
+
+	tok := s1.clientKey(t, "app")
+	p := s1.setupProvider(t, "up", "openai_compatible", up.URL+"/v1", nil)
+	s1.setupModel(t, "m", "", nil)
+	s1.addRoute(t, "m", "up", "mock-gpt", nil)
+	waitFor(t, 2*time.Second, func() bool {
+		st, _, _ := s2.chat(t, tok, userMsg("m", "hi"), nil)
+		return st == 200
+	}, "the second replica did not see the new model")
+
+	// A health write reaches the router of every replica without a load.
+	conn, err := pgx.Connect(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	const health = `airouter_config_applies_total{scope="health"}`
+	h2 := metricValue(t, s2, health)
+	if _, err := conn.Exec(t.Context(), `INSERT INTO provider_health (provider_id, status, checked_at) VALUES ($1, 'unhealthy', now())`, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 2*time.Second, func() bool { return metricValue(t, s2, health) > h2 }, "the health change did not reach the second replica")
+	waitFor(t, 2*time.Second, func() bool {
+		var list struct{ Data []any }
+		s2.do(t, "GET", "/v1/models", tok, nil, &list)
+		return len(list.Data) == 0
+	}, "an unhealthy provider's model is still listed")
+
+	if f := metricValue(t, s1, full); f != full1 {
+		t.Errorf("replica 1 reloaded everything %v times after start-up", f-full1)
+	}
+	if f := metricValue(t, s2, full); f != full2 {
+		t.Errorf("replica 2 reloaded everything %v times after start-up", f-full2)
+	}
+	if metricValue(t, s1, `airouter_config_applies_total{scope="unchanged"}`) == 0 {
+		t.Errorf("the admin's replica installed the feed's echo of its own writes")
+	}
+	if metricValue(t, s2, `airouter_config_applies_total{scope="provider"}`) == 0 || metricValue(t, s2, `airouter_config_applies_total{scope="model"}`) == 0 {
+		t.Errorf("replica 2 did not apply the provider and model changes by kind")
 	}
 }
