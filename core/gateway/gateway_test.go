@@ -2,8 +2,6 @@ package gateway_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -14,8 +12,6 @@ import (
 	"time"
 
 	"github.com/airouter/airouter/adapters/httpapi"
-	"github.com/airouter/airouter/adapters/memory"
-	"github.com/airouter/airouter/adapters/secretbox"
 	"github.com/airouter/airouter/core/domain"
 	"github.com/airouter/airouter/core/gateway"
 	"github.com/airouter/airouter/ports"
@@ -134,9 +130,9 @@ func (m *recordingMetrics) RequestDone(r ports.RequestMetric) {
 func (m *recordingMetrics) RequestLogDropped(n int) { m.dropped.Add(int64(n)) }
 
 type fixture struct {
-	store   *memory.Store
+	store   *fakeStore
+	logs    *logSink
 	svc     *gateway.Service
-	admin   *gateway.Admin
 	metrics *recordingMetrics
 	mu      sync.Mutex
 	scripts map[string][]behaviour
@@ -151,14 +147,8 @@ type fixture struct {
 
 func newFixture(t *testing.T, maxRetries int) *fixture {
 	t.Helper()
-	k := make([]byte, 32)
-	_, _ = rand.Read(k)
-	box, _ := secretbox.New(k)
-	store, err := memory.New(box)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fx := &fixture{store: store, scripts: map[string][]behaviour{}, probes: map[string]error{}, clients: map[string]*fakeClient{}, metrics: &recordingMetrics{}}
+	store := newFakeStore()
+	fx := &fixture{store: store, logs: &logSink{}, scripts: map[string][]behaviour{}, probes: map[string]error{}, clients: map[string]*fakeClient{}, metrics: &recordingMetrics{}}
 	factory := ports.ProviderFactoryFunc(func(p domain.Provider) (ports.ProviderClient, error) {
 		fx.built.Add(1)
 		fx.mu.Lock()
@@ -168,9 +158,9 @@ func newFixture(t *testing.T, maxRetries int) *fixture {
 		return c, nil
 	})
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc, err := gateway.New(gateway.Options{Loader: store, Providers: factory, Keys: store, Logs: store, ClientKeys: store,
+	svc, err := gateway.New(gateway.Options{Loader: store, Providers: factory, Keys: store, Logs: fx.logs, ClientKeys: store,
 		Metrics: fx.metrics, Logger: log, Clock: ports.SystemClock{}, StatusOf: httpapi.StatusOf, MaxRetries: maxRetries, BackoffBase: time.Millisecond, BackoffMax: 2 * time.Millisecond,
-		LogFlushInterval: 10 * time.Millisecond, Leases: memory.NewLeases(nil)})
+		LogFlushInterval: 10 * time.Millisecond, Leases: newFakeLeases()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,39 +170,42 @@ func newFixture(t *testing.T, maxRetries int) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cancel(); svc.Close() })
-	admin, err := gateway.NewAdmin(gateway.AdminDeps{Providers: store, Keys: store, Models: store, ClientKeys: store, Health: store, Logs: store,
-		Rotations: store, Service: svc, Logger: log})
-	if err != nil {
+	fx.svc = svc
+	return fx
+}
+
+// reload applies the fake store's configuration, as an admin write does.
+func (fx *fixture) reload(t *testing.T) {
+	t.Helper()
+	if err := fx.svc.Reload(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	fx.svc, fx.admin = svc, admin
-	return fx
 }
 
 func (fx *fixture) provider(t *testing.T, name string, keys ...string) {
 	t.Helper()
-	ctx := context.Background()
-	if _, err := fx.admin.CreateProvider(ctx, domain.Provider{Name: name, Kind: domain.KindOpenAI, Enabled: true}); err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range keys {
-		if _, err := fx.admin.AddKey(ctx, name, gateway.NewKey{Secret: k}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	fx.store.addProvider(t, name, keys...)
+	fx.reload(t)
 }
 
 func (fx *fixture) model(t *testing.T, name string, strategy domain.Strategy, providers ...string) {
 	t.Helper()
-	ctx := context.Background()
-	if _, err := fx.admin.CreateModel(ctx, domain.Model{Name: name, Strategy: strategy, Enabled: true}); err != nil {
-		t.Fatal(err)
-	}
-	for i, p := range providers {
-		if _, err := fx.admin.CreateRoute(ctx, name, p, domain.Route{UpstreamModel: "up-" + p, Weight: 1, Priority: i, Enabled: true}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	fx.store.addModel(t, name, strategy, providers...)
+	fx.reload(t)
+}
+
+// clientKey adds an enabled client key and returns it with its token.
+func (fx *fixture) clientKey(t *testing.T, name string) (domain.ClientKey, string) {
+	t.Helper()
+	k, tok := fx.store.addClientKey(t, name)
+	fx.reload(t)
+	return k, tok
+}
+
+func (fx *fixture) setClientKeyEnabled(t *testing.T, id int64, enabled bool) {
+	t.Helper()
+	fx.store.setClientKeyEnabled(t, id, enabled)
+	fx.reload(t)
 }
 
 func (fx *fixture) script(name string, b ...behaviour) {
@@ -298,10 +291,7 @@ func TestUnknownModelAndAuth(t *testing.T) {
 	if httpapi.StatusOf(err) != 404 {
 		t.Fatalf("unknown model: %v", err)
 	}
-	_, tok, err := fx.admin.CreateClientKey(context.Background(), "app")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, tok := fx.clientKey(t, "app")
 	if k, err := fx.svc.Authenticate(tok); err != nil || k.Name != "app" {
 		t.Fatalf("auth: %v", err)
 	}
@@ -404,10 +394,7 @@ func TestStreamMidFailureAndCloseRecords(t *testing.T) {
 	// Both requests reach the request log with their outcome.
 	deadline := time.Now().Add(2 * time.Second)
 	for {
-		logs, err := fx.store.ListRequestLogs(context.Background(), domain.RequestLogFilter{Model: "m"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		logs := fx.logs.stored("m")
 		if len(logs) == 2 {
 			for _, l := range logs {
 				if l.Status < 400 || !l.Stream {
@@ -436,9 +423,8 @@ func TestReloadKeepsUnchangedClients(t *testing.T) {
 	if fx.built.Load() != built {
 		t.Fatalf("clients rebuilt without a provider change: %d → %d", built, fx.built.Load())
 	}
-	if _, err := fx.admin.UpdateProvider(context.Background(), "a", func(p *domain.Provider) error { p.BaseURL = "https://example.com/v1"; return nil }, []gateway.NewKey{{Secret: "sk-test-replacement"}}); err != nil {
-		t.Fatal(err)
-	}
+	fx.store.updateProvider(t, "a", func(p *domain.Provider) { p.BaseURL = "https://example.com/v1" }, "sk-test-replacement")
+	fx.reload(t)
 	if fx.built.Load() != built+1 {
 		t.Fatalf("changed provider: built %d → %d", built, fx.built.Load())
 	}
@@ -458,10 +444,9 @@ func TestKeyInvalidationIsPersisted(t *testing.T) {
 	if err != nil || res.Attempts != 2 {
 		t.Fatalf("err %v attempts %d", err, res.Attempts)
 	}
-	p, _ := fx.store.GetProviderByName(context.Background(), "a")
 	deadline := time.Now().Add(2 * time.Second)
 	for {
-		keys, _ := fx.store.ListKeys(context.Background(), p.ID)
+		keys := fx.store.keys(t, "a")
 		invalid := 0
 		for _, k := range keys {
 			if k.Status == domain.KeyInvalid {
@@ -475,43 +460,6 @@ func TestKeyInvalidationIsPersisted(t *testing.T) {
 			t.Fatalf("keys: %+v", keys)
 		}
 		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func TestAdminValidation(t *testing.T) {
-	t.Parallel()
-	fx := newFixture(t, 1)
-	ctx := context.Background()
-	cases := []struct {
-		p     domain.Provider
-		field string
-	}{
-		{domain.Provider{Name: "", Kind: domain.KindOpenAI}, "name"},
-		{domain.Provider{Name: "x", Kind: "nope"}, "kind"},
-		{domain.Provider{Name: "x", Kind: domain.KindOpenAICompatible}, "base_url"},
-		{domain.Provider{Name: "x", Kind: domain.KindOpenAI, BaseURL: "ftp://x"}, "base_url"},
-		{domain.Provider{Name: "x", Kind: domain.KindOpenAI, BaseURL: "https://u:p@x"}, "base_url"},
-		{domain.Provider{Name: "x", Kind: domain.KindOpenAI, Headers: map[string]string{"Authorization": "x"}}, "headers.Authorization"},
-		{domain.Provider{Name: "x", Kind: domain.KindOpenAI, Timeouts: domain.Timeouts{Idle: -1}}, "timeouts.idle_ms"},
-	}
-	for _, c := range cases {
-		_, err := fx.admin.CreateProvider(ctx, c.p)
-		var de *domain.Error
-		if !errors.As(err, &de) || de.Code != domain.CodeInvalid || de.Field != c.field {
-			t.Errorf("%+v: %v, want invalid %s", c.p, err, c.field)
-		}
-	}
-	fx.provider(t, "a", "sk-a-00000001")
-	if _, err := fx.admin.CreateProvider(ctx, domain.Provider{Name: "a", Kind: domain.KindOpenAI}); domain.ErrorCode(err) != domain.CodeConflict {
-		t.Errorf("duplicate: %v", err)
-	}
-	_, err := fx.admin.CreateModel(ctx, domain.Model{Name: "m", Strategy: domain.StrategyHybrid, StrategyConfig: json.RawMessage(`{"weights":{"latency":-1}}`)})
-	var de *domain.Error
-	if !errors.As(err, &de) || !strings.Contains(de.Field, "weights.latency") {
-		t.Errorf("bad strategy config: %v", err)
-	}
-	if _, err := fx.admin.AddKey(ctx, "a", gateway.NewKey{Secret: "short"}); domain.ErrorCode(err) != domain.CodeInvalid {
-		t.Errorf("short secret: %v", err)
 	}
 }
 
@@ -534,7 +482,7 @@ func TestCompleteRecordsOnFinish(t *testing.T) {
 	res.Finish() // once only
 	deadline := time.Now().Add(2 * time.Second)
 	for {
-		logs, _ := fx.store.ListRequestLogs(context.Background(), domain.RequestLogFilter{Model: "m"})
+		logs := fx.logs.stored("m")
 		if len(logs) == 1 && logs[0].Status == 200 && logs[0].PromptTokens == 10 && logs[0].Provider == "a" {
 			break
 		}

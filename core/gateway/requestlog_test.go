@@ -2,7 +2,6 @@ package gateway_test
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"io"
 	"log/slog"
@@ -15,8 +14,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/airouter/airouter/adapters/httpapi"
-	"github.com/airouter/airouter/adapters/memory"
-	"github.com/airouter/airouter/adapters/secretbox"
 	"github.com/airouter/airouter/core/domain"
 	"github.com/airouter/airouter/core/gateway"
 	"github.com/airouter/airouter/ports"
@@ -27,7 +24,7 @@ import (
 // the first failFirst inserts as a broken connection would, and can run a
 // hook before an insert.
 type flakyLogs struct {
-	*memory.Store
+	logSink
 	calls     atomic.Int64
 	failFirst int64
 	mu        sync.Mutex
@@ -53,7 +50,7 @@ func (l *flakyLogs) InsertRequestLogs(ctx context.Context, entries []domain.Requ
 			return &domain.Error{Code: domain.CodeInvalid, Msg: "a request-log row was refused"}
 		}
 	}
-	return l.Store.InsertRequestLogs(ctx, entries)
+	return l.logSink.InsertRequestLogs(ctx, entries)
 }
 
 // slowKeys makes GetKey slow, as a database under load is.
@@ -86,24 +83,17 @@ func (refusingClient) Probe(context.Context, ports.Target) error {
 func (refusingClient) Close() {}
 
 type logFixture struct {
-	store   *memory.Store
+	store   *fakeStore
 	logs    *flakyLogs
 	svc     *gateway.Service
-	admin   *gateway.Admin
 	metrics *recordingMetrics
 	cancel  context.CancelFunc
 }
 
 func newLogFixture(t *testing.T, o gateway.Options, keys func(ports.KeyStore) ports.KeyStore) *logFixture {
 	t.Helper()
-	k := make([]byte, 32)
-	_, _ = rand.Read(k)
-	box, _ := secretbox.New(k)
-	store, err := memory.New(box)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fx := &logFixture{store: store, logs: &flakyLogs{Store: store}, metrics: &recordingMetrics{}}
+	store := newFakeStore()
+	fx := &logFixture{store: store, logs: &flakyLogs{}, metrics: &recordingMetrics{}}
 	var ks ports.KeyStore = store
 	if keys != nil {
 		ks = keys(store)
@@ -118,6 +108,7 @@ func newLogFixture(t *testing.T, o gateway.Options, keys func(ports.KeyStore) po
 	if o.LogFlushInterval == 0 {
 		o.LogFlushInterval = time.Hour // flushed at shutdown only, unless a batch fills
 	}
+	var err error
 	fx.svc, err = gateway.New(o)
 	if err != nil {
 		t.Fatal(err)
@@ -128,12 +119,19 @@ func newLogFixture(t *testing.T, o gateway.Options, keys func(ports.KeyStore) po
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cancel(); fx.svc.Close() })
-	fx.admin, err = gateway.NewAdmin(gateway.AdminDeps{Providers: store, Keys: store, Models: store, ClientKeys: store, Health: store, Logs: store,
-		Rotations: store, Service: fx.svc, Logger: log})
-	if err != nil {
+	return fx
+}
+
+// oneRoute configures provider a with one key and model m with one route
+// to it, and reloads; it returns the key.
+func (fx *logFixture) oneRoute(t *testing.T) domain.ProviderKey {
+	t.Helper()
+	_, keys := fx.store.addProvider(t, "a", "sk-a-00000001")
+	fx.store.addModel(t, "m", "", "a")
+	if err := fx.svc.Reload(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	return fx
+	return keys[0]
 }
 
 // reject records one request-log entry the way the HTTP edge does for a
@@ -144,12 +142,8 @@ func (fx *logFixture) reject(id string) {
 
 func (fx *logFixture) stored(t *testing.T) map[string]domain.RequestLog {
 	t.Helper()
-	got, err := fx.store.ListRequestLogs(context.Background(), domain.RequestLogFilter{From: time.Now().Add(-time.Hour), Limit: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]domain.RequestLog{}
-	for _, e := range got {
+	for _, e := range fx.logs.stored("") {
 		out[e.RequestID] = e
 	}
 	return out
@@ -287,19 +281,7 @@ func TestRegressionShutdownWaitsForKeyInvalidation(t *testing.T) {
 	t.Parallel()
 	fx := newLogFixture(t, gateway.Options{}, func(k ports.KeyStore) ports.KeyStore { return slowKeys{KeyStore: k, delay: 300 * time.Millisecond} })
 	ctx := context.Background()
-	if _, err := fx.admin.CreateProvider(ctx, domain.Provider{Name: "a", Kind: domain.KindOpenAI, Enabled: true}); err != nil {
-		t.Fatal(err)
-	}
-	key, err := fx.admin.AddKey(ctx, "a", gateway.NewKey{Secret: "sk-a-00000001"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := fx.admin.CreateModel(ctx, domain.Model{Name: "m", Enabled: true}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := fx.admin.CreateRoute(ctx, "m", "a", domain.Route{UpstreamModel: "up", Weight: 1, Enabled: true}); err != nil {
-		t.Fatal(err)
-	}
+	key := fx.oneRoute(t)
 	req, err := domain.ParseChatRequest([]byte(`{"model":"m","messages":[{"role":"user","content":"hi"}]}`))
 	if err != nil {
 		t.Fatal(err)
@@ -327,18 +309,7 @@ func TestShutdownIsBoundedByItsDeadline(t *testing.T) {
 		func(k ports.KeyStore) ports.KeyStore { return slowKeys{KeyStore: k, delay: time.Hour} })
 	fx.logs.failFirst = 1 << 40
 	ctx := context.Background()
-	if _, err := fx.admin.CreateProvider(ctx, domain.Provider{Name: "a", Kind: domain.KindOpenAI, Enabled: true}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := fx.admin.AddKey(ctx, "a", gateway.NewKey{Secret: "sk-a-00000001"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := fx.admin.CreateModel(ctx, domain.Model{Name: "m", Enabled: true}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := fx.admin.CreateRoute(ctx, "m", "a", domain.Route{UpstreamModel: "up", Weight: 1, Enabled: true}); err != nil {
-		t.Fatal(err)
-	}
+	fx.oneRoute(t)
 	req, _ := domain.ParseChatRequest([]byte(`{"model":"m","messages":[{"role":"user","content":"hi"}]}`))
 	_, _, _ = fx.svc.Complete(ctx, &gateway.Call{Req: req, RequestID: "r1", Start: time.Now()}) // starts the invalidation
 	for i := range 49 {

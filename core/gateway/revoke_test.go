@@ -22,10 +22,7 @@ func TestRegressionDisabledKeyEndsStream(t *testing.T) {
 		Next() (*domain.ChatChunk, error)
 		Close()
 	}) {
-		ck, tok, err := fx.admin.CreateClientKey(ctx, name)
-		if err != nil {
-			t.Fatal(err)
-		}
+		ck, tok := fx.clientKey(t, name)
 		client, err := fx.svc.Authenticate(tok)
 		if err != nil {
 			t.Fatal(err)
@@ -45,9 +42,7 @@ func TestRegressionDisabledKeyEndsStream(t *testing.T) {
 	defer doomed.Close()
 	_, kept := open("kept")
 	defer kept.Close()
-	if _, err := fx.admin.SetClientKeyEnabled(ctx, id, false); err != nil {
-		t.Fatal(err)
-	}
+	fx.setClientKeyEnabled(t, id, false)
 	if _, err := doomed.Next(); domain.ErrorCode(err) != domain.CodeUnauthorized {
 		t.Fatalf("the disabled key's stream went on: %v", err)
 	}

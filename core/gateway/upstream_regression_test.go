@@ -25,16 +25,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func (fx *fixture) storedInvalid(t *testing.T, provider string) int {
 	t.Helper()
-	p, err := fx.store.GetProviderByName(context.Background(), provider)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := fx.store.ListKeys(context.Background(), p.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
 	n := 0
-	for _, k := range keys {
+	for _, k := range fx.store.keys(t, provider) {
 		if k.Status == domain.KeyInvalid {
 			n++
 		}
