@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/danielgtaylor/huma/v2"
 	"github.com/go-chi/chi/v5"
 
 	"github.com/airouter/airouter/core/domain"
@@ -22,6 +23,16 @@ import (
 // unchanged (unknown fields included), errors use OpenAI's envelope, and
 // streams are written as OpenAI frames them. The operations are still
 // documented in the one OpenAPI document (see openai_docs.go).
+
+// registerOpenAI serves and documents the OpenAI-compatible API.
+func registerOpenAI(r chi.Router, api huma.API, o Options) {
+	oh := &openaiHandlers{gw: o.Gateway, maxBody: o.MaxBodyBytes, bodyTimeout: o.BodyTimeout, writeTimeout: o.WriteTimeout}
+	lim := newLimiter(o.MaxInFlight, o.OnShed)
+	r.Post("/v1/chat/completions", lim.wrap(oh.chatCompletions))
+	r.Get("/v1/models", lim.wrap(oh.listModels))
+	r.Get("/v1/models/*", lim.wrap(oh.getModel))
+	documentOpenAI(api)
+}
 
 type openaiHandlers struct {
 	gw           *gateway.Service

@@ -91,12 +91,7 @@ func Document(version string) huma.API {
 }
 
 func register(r chi.Router, api huma.API, o Options) {
-	oh := &openaiHandlers{gw: o.Gateway, maxBody: o.MaxBodyBytes, bodyTimeout: o.BodyTimeout, writeTimeout: o.WriteTimeout}
-	lim := newLimiter(o.MaxInFlight, o.OnShed)
-	r.Post("/v1/chat/completions", lim.wrap(oh.chatCompletions))
-	r.Get("/v1/models", lim.wrap(oh.listModels))
-	r.Get("/v1/models/*", lim.wrap(oh.getModel))
-	documentOpenAI(api)
+	registerOpenAI(r, api, o)
 
 	registerAdmin(api, o.Admin, o.AdminToken, o.Logger)
 

@@ -46,7 +46,7 @@ func (s *adminStore) CreateProvider(_ context.Context, p domain.Provider) (domai
 
 type countingReloader struct{ n atomic.Int64 }
 
-func (r *countingReloader) Reload(context.Context) error { r.n.Add(1); return nil }
+func (r *countingReloader) Apply(context.Context, ...ports.Change) error { r.n.Add(1); return nil }
 
 // TestAdminValidation: the admin use cases refuse invalid providers, models
 // and keys naming the field, before anything is stored or reloaded, and
