@@ -39,6 +39,10 @@
 //     reads the whole configuration, keeps the clients of providers that did
 //     not change and closes the others, updates the router and ends the
 //     streams of revoked client keys.
+//   - changes.go: Apply applies changes by kind and id (ports.Change, from
+//     the change feed or an admin write): health goes straight to the
+//     router, a provider, model or client key is reread alone, and a change
+//     already applied (the feed's echo of an admin write) installs nothing.
 //   - keyhealth.go: key health reacts to the router's events: a key an
 //     upstream refused is probed before it is stored invalid, and an ejected
 //     route starts a recovery probe (ports.Orchestrator). Its work runs as
@@ -49,6 +53,8 @@
 //
 // # Admin
 //
-// Admin (admin.go) validates and stores configuration changes, then reloads
-// the Service; it also serves health, statistics and the request log.
+// One use case per aggregate (admin_providers.go, admin_keys.go,
+// admin_models.go, admin_clientkeys.go, admin_observability.go) validates
+// with the domain types' own rules, stores the change and applies it to this
+// replica (Service.Apply); Admin (admin.go) groups them for the HTTP adapter.
 package gateway
