@@ -2,6 +2,7 @@ package jsonx
 
 import (
 	"bytes"
+	"github.com/airouter/airouter/core/domain"
 
 	"strconv"
 	"unicode/utf16"
@@ -125,45 +126,5 @@ func appendUnescaped(dst, s []byte) ([]byte, error) {
 	return dst, nil
 }
 
-// AppendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD, so
-// the output is always valid JSON.
-func AppendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
+// AppendString appends s as a JSON string (domain.AppendJSONString).
+func AppendString(dst []byte, s string) []byte { return domain.AppendJSONString(dst, s) }

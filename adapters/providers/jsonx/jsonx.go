@@ -277,4 +277,3 @@ func equalFold(b []byte, s string) bool {
 	return bytes.EqualFold(b, []byte(s))
 }
 
-const hexDigits = "0123456789abcdef"
