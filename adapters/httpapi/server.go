@@ -96,7 +96,10 @@ func register(r chi.Router, api huma.API, o Options) {
 	r.Post("/v1/chat/completions", lim.wrap(oh.chatCompletions))
 	r.Get("/v1/models", lim.wrap(oh.listModels))
 	r.Get("/v1/models/*", lim.wrap(oh.getModel))
+	r.Post("/v1/messages", lim.wrap(oh.messages))
+	r.Post("/v1/messages/count_tokens", lim.wrap(oh.countTokens))
 	documentOpenAI(api)
+	documentMessages(api)
 
 	registerAdmin(api, o.Admin, o.AdminToken, o.Logger)
 
@@ -139,6 +142,7 @@ func NewAPI(r chi.Router, version string) huma.API {
 	}
 	cfg.Tags = []*huma.Tag{
 		{Name: "OpenAI", Description: "OpenAI-compatible API"},
+		{Name: "Anthropic", Description: "Anthropic Messages API (translated to every provider)"},
 		{Name: "Providers", Description: "Upstream LLM providers"},
 		{Name: "Provider keys", Description: "API keys of providers, encrypted at rest"},
 		{Name: "Models", Description: "Public models and their strategies"},
@@ -199,6 +203,11 @@ func (l *limiter) wrap(next http.HandlerFunc) http.HandlerFunc {
 		default:
 			l.onShed()
 			w.Header().Set("Retry-After", "1")
+			if strings.HasPrefix(r.URL.Path, "/v1/messages") {
+				writeAnthropicStatus(w, http.StatusServiceUnavailable,
+					"The server is handling as many requests as it is configured to (MAX_IN_FLIGHT); retry after a second.")
+				return
+			}
 			writeOpenAIErrorStatus(w, http.StatusServiceUnavailable, "api_error", "server_overloaded", "",
 				"The server is handling as many requests as it is configured to (MAX_IN_FLIGHT); retry after a second.")
 			return
