@@ -164,6 +164,26 @@ func TestE2EAnthropicSDK(t *testing.T) {
 	})
 	wantAPIError(t, err, 503, "overloaded_error")
 
+	// The client key's limits: 429 rate_limit_error with Retry-After.
+	var limited struct {
+		Token string `json:"token"`
+	}
+	s.mustAdmin(t, 201, "POST", "/client-keys", map[string]any{"name": "limited", "rpm": 1}, &limited)
+	lc := anthropic.NewClient(option.WithAPIKey(limited.Token), option.WithBaseURL(s.URL), option.WithMaxRetries(0))
+	one := anthropic.MessageNewParams{
+		Model: "claude", MaxTokens: 16,
+		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("hi"))},
+	}
+	if _, err := lc.Messages.New(ctx, one); err != nil {
+		t.Fatal(err)
+	}
+	_, err = lc.Messages.New(ctx, one)
+	wantAPIError(t, err, 429, "rate_limit_error")
+	var ae *anthropic.Error
+	if errors.As(err, &ae); ae.Response.Header.Get("Retry-After") == "" {
+		t.Fatalf("429 without Retry-After: %v", ae.Response.Header)
+	}
+
 	// Authorization: Bearer works as well as x-api-key (ANTHROPIC_AUTH_TOKEN).
 	status := s.do(t, "POST", "/v1/messages", tok, map[string]any{
 		"model": "claude", "max_tokens": 16, "messages": []any{map[string]any{"role": "user", "content": "hi"}},
