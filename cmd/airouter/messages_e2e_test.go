@@ -305,3 +305,49 @@ func TestE2EMessagesFailover(t *testing.T) {
 		t.Fatalf("streamed failover: %+v (first route tried %d times)", acc, first.requests.Load()-before)
 	}
 }
+
+// TestE2EMessagesMidStreamFailure: after the first byte a failure ends the
+// stream with Anthropic's error event, nothing follows it, and the upstream
+// is not asked again.
+func TestE2EMessagesMidStreamFailure(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []string{"openai_compatible", "anthropic"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			up := newUpstream(t, mock.Config{Tokens: 20, Cut: true})
+			other := newUpstream(t, mock.Config{Tokens: 20})
+			s := startServer(t, serverOpts{})
+			base := up.URL
+			if kind == "openai_compatible" {
+				base += "/v1"
+			}
+			s.setupProvider(t, "cut", kind, base, nil)
+			s.setupProvider(t, "ok", "openai_compatible", other.URL+"/v1", nil)
+			s.setupModel(t, "m", "fallback", nil)
+			s.addRoute(t, "m", "cut", "mock", map[string]any{"priority": 0})
+			s.addRoute(t, "m", "ok", "mock", map[string]any{"priority": 1})
+			tok := s.clientKey(t, "app")
+			req, err := http.NewRequest("POST", s.URL+"/v1/messages", strings.NewReader(
+				`{"model":"m","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("x-api-key", tok)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			out := string(b)
+			if resp.StatusCode != 200 || !strings.HasPrefix(out, "event: message_start\n") ||
+				!strings.Contains(out, "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":") ||
+				!strings.HasSuffix(out, "}}\n\n") || strings.Contains(out, "message_stop") {
+				t.Fatalf("%d\n%s", resp.StatusCode, out)
+			}
+			if up.requests.Load() != 1 || other.requests.Load() != 0 {
+				t.Fatalf("retried after the first byte: cut %d, other %d", up.requests.Load(), other.requests.Load())
+			}
+		})
+	}
+}
