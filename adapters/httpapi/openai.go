@@ -24,14 +24,18 @@ import (
 // streams are written as OpenAI frames them. The operations are still
 // documented in the one OpenAPI document (see openai_docs.go).
 
-// registerOpenAI serves and documents the OpenAI-compatible API.
+// registerOpenAI serves and documents the OpenAI-compatible API and the
+// Anthropic Messages front door.
 func registerOpenAI(r chi.Router, api huma.API, o Options) {
 	oh := &openaiHandlers{gw: o.Gateway, maxBody: o.MaxBodyBytes, bodyTimeout: o.BodyTimeout, writeTimeout: o.WriteTimeout}
 	lim := newLimiter(o.MaxInFlight, o.OnShed)
 	r.Post("/v1/chat/completions", lim.wrap(oh.chatCompletions))
 	r.Get("/v1/models", lim.wrap(oh.listModels))
 	r.Get("/v1/models/*", lim.wrap(oh.getModel))
+	r.Post("/v1/messages", lim.wrap(oh.messages))
+	r.Post("/v1/messages/count_tokens", lim.wrap(oh.countTokens))
 	documentOpenAI(api)
+	documentMessages(api)
 }
 
 type openaiHandlers struct {

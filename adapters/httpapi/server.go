@@ -134,6 +134,7 @@ func NewAPI(r chi.Router, version string) huma.API {
 	}
 	cfg.Tags = []*huma.Tag{
 		{Name: "OpenAI", Description: "OpenAI-compatible API"},
+		{Name: "Anthropic", Description: "Anthropic Messages API (translated to every provider)"},
 		{Name: "Providers", Description: "Upstream LLM providers"},
 		{Name: "Provider keys", Description: "API keys of providers, encrypted at rest"},
 		{Name: "Models", Description: "Public models and their strategies"},
@@ -194,6 +195,11 @@ func (l *limiter) wrap(next http.HandlerFunc) http.HandlerFunc {
 		default:
 			l.onShed()
 			w.Header().Set("Retry-After", "1")
+			if strings.HasPrefix(r.URL.Path, "/v1/messages") {
+				writeAnthropicStatus(w, http.StatusServiceUnavailable,
+					"The server is handling as many requests as it is configured to (MAX_IN_FLIGHT); retry after a second.")
+				return
+			}
 			writeOpenAIErrorStatus(w, http.StatusServiceUnavailable, "api_error", "server_overloaded", "",
 				"The server is handling as many requests as it is configured to (MAX_IN_FLIGHT); retry after a second.")
 			return

@@ -17,6 +17,72 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for AnthropicContentBlockType.
+const (
+	AnthropicContentBlockTypeDocument         AnthropicContentBlockType = "document"
+	AnthropicContentBlockTypeImage            AnthropicContentBlockType = "image"
+	AnthropicContentBlockTypeRedactedThinking AnthropicContentBlockType = "redacted_thinking"
+	AnthropicContentBlockTypeText             AnthropicContentBlockType = "text"
+	AnthropicContentBlockTypeThinking         AnthropicContentBlockType = "thinking"
+	AnthropicContentBlockTypeToolResult       AnthropicContentBlockType = "tool_result"
+	AnthropicContentBlockTypeToolUse          AnthropicContentBlockType = "tool_use"
+)
+
+// Valid indicates whether the value is a known member of the AnthropicContentBlockType enum.
+func (e AnthropicContentBlockType) Valid() bool {
+	switch e {
+	case AnthropicContentBlockTypeDocument:
+		return true
+	case AnthropicContentBlockTypeImage:
+		return true
+	case AnthropicContentBlockTypeRedactedThinking:
+		return true
+	case AnthropicContentBlockTypeText:
+		return true
+	case AnthropicContentBlockTypeThinking:
+		return true
+	case AnthropicContentBlockTypeToolResult:
+		return true
+	case AnthropicContentBlockTypeToolUse:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AnthropicErrorType.
+const (
+	Error AnthropicErrorType = "error"
+)
+
+// Valid indicates whether the value is a known member of the AnthropicErrorType enum.
+func (e AnthropicErrorType) Valid() bool {
+	switch e {
+	case Error:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AnthropicMessageRole.
+const (
+	AnthropicMessageRoleAssistant AnthropicMessageRole = "assistant"
+	AnthropicMessageRoleUser      AnthropicMessageRole = "user"
+)
+
+// Valid indicates whether the value is a known member of the AnthropicMessageRole enum.
+func (e AnthropicMessageRole) Valid() bool {
+	switch e {
+	case AnthropicMessageRoleAssistant:
+		return true
+	case AnthropicMessageRoleUser:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ChatCompletionObject.
 const (
 	ChatCompletionObjectChatCompletion ChatCompletionObject = "chat.completion"
@@ -133,22 +199,22 @@ func (e ContentPartImageUrlDetail) Valid() bool {
 
 // Defines values for ContentPartType.
 const (
-	File       ContentPartType = "file"
-	ImageUrl   ContentPartType = "image_url"
-	InputAudio ContentPartType = "input_audio"
-	Text       ContentPartType = "text"
+	ContentPartTypeFile       ContentPartType = "file"
+	ContentPartTypeImageUrl   ContentPartType = "image_url"
+	ContentPartTypeInputAudio ContentPartType = "input_audio"
+	ContentPartTypeText       ContentPartType = "text"
 )
 
 // Valid indicates whether the value is a known member of the ContentPartType enum.
 func (e ContentPartType) Valid() bool {
 	switch e {
-	case File:
+	case ContentPartTypeFile:
 		return true
-	case ImageUrl:
+	case ContentPartTypeImageUrl:
 		return true
-	case InputAudio:
+	case ContentPartTypeInputAudio:
 		return true
-	case Text:
+	case ContentPartTypeText:
 		return true
 	default:
 		return false
@@ -203,6 +269,63 @@ func (e KeyDTOStatus) Valid() bool {
 	case Retired:
 		return true
 	case Standby:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MessagesResponseRole.
+const (
+	MessagesResponseRoleAssistant MessagesResponseRole = "assistant"
+)
+
+// Valid indicates whether the value is a known member of the MessagesResponseRole enum.
+func (e MessagesResponseRole) Valid() bool {
+	switch e {
+	case MessagesResponseRoleAssistant:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MessagesResponseStopReason.
+const (
+	MessagesResponseStopReasonEndTurn      MessagesResponseStopReason = "end_turn"
+	MessagesResponseStopReasonMaxTokens    MessagesResponseStopReason = "max_tokens"
+	MessagesResponseStopReasonRefusal      MessagesResponseStopReason = "refusal"
+	MessagesResponseStopReasonStopSequence MessagesResponseStopReason = "stop_sequence"
+	MessagesResponseStopReasonToolUse      MessagesResponseStopReason = "tool_use"
+)
+
+// Valid indicates whether the value is a known member of the MessagesResponseStopReason enum.
+func (e MessagesResponseStopReason) Valid() bool {
+	switch e {
+	case MessagesResponseStopReasonEndTurn:
+		return true
+	case MessagesResponseStopReasonMaxTokens:
+		return true
+	case MessagesResponseStopReasonRefusal:
+		return true
+	case MessagesResponseStopReasonStopSequence:
+		return true
+	case MessagesResponseStopReasonToolUse:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MessagesResponseType.
+const (
+	Message MessagesResponseType = "message"
+)
+
+// Valid indicates whether the value is a known member of the MessagesResponseType enum.
+func (e MessagesResponseType) Valid() bool {
+	switch e {
+	case Message:
 		return true
 	default:
 		return false
@@ -488,6 +611,108 @@ func (e GetStatsParamsGroupBy) Valid() bool {
 // AdminModelList defines model for AdminModelList.
 type AdminModelList struct {
 	Data *[]ModelDTO `json:"data"`
+}
+
+// AnthropicContentBlock A content block: text, image (base64 or url source), document (PDF), tool_use, tool_result, thinking.
+type AnthropicContentBlock struct {
+	// Content The result, for tool_result: a string or blocks.
+	Content *AnthropicContentBlock_Content `json:"content,omitempty"`
+
+	// Id Id of the tool call, for tool_use.
+	Id *string `json:"id,omitempty"`
+
+	// Input Tool arguments, for tool_use.
+	Input *map[string]interface{} `json:"input,omitempty"`
+
+	// IsError The tool failed, for tool_result.
+	IsError *bool `json:"is_error,omitempty"`
+
+	// Name Tool name, for tool_use.
+	Name *string `json:"name,omitempty"`
+
+	// Source The image or document: {type: base64, media_type, data} or {type: url, url}.
+	Source *map[string]interface{} `json:"source,omitempty"`
+
+	// Text Text, for type text.
+	Text *string `json:"text,omitempty"`
+
+	// ToolUseId The tool_use this tool_result answers.
+	ToolUseId            *string                   `json:"tool_use_id,omitempty"`
+	Type                 AnthropicContentBlockType `json:"type"`
+	AdditionalProperties map[string]interface{}    `json:"-"`
+}
+
+// AnthropicContentBlockContent0 defines model for AnthropicContentBlock.Content.0.
+type AnthropicContentBlockContent0 = string
+
+// AnthropicContentBlockContent1 defines model for AnthropicContentBlock.Content.1.
+type AnthropicContentBlockContent1 = []map[string]interface{}
+
+// AnthropicContentBlock_Content The result, for tool_result: a string or blocks.
+type AnthropicContentBlock_Content struct {
+	union json.RawMessage
+}
+
+// AnthropicContentBlockType defines model for AnthropicContentBlock.Type.
+type AnthropicContentBlockType string
+
+// AnthropicError Anthropic's error envelope.
+type AnthropicError struct {
+	Error                AnthropicError_Error   `json:"error"`
+	Type                 AnthropicErrorType     `json:"type"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// AnthropicError_Error defines model for AnthropicError.Error.
+type AnthropicError_Error struct {
+	Message string `json:"message"`
+
+	// Type invalid_request_error, authentication_error, permission_error, not_found_error, request_too_large, rate_limit_error, api_error, overloaded_error, timeout_error
+	Type                 string                 `json:"type"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// AnthropicErrorType defines model for AnthropicError.Type.
+type AnthropicErrorType string
+
+// AnthropicMessage A turn of the conversation.
+type AnthropicMessage struct {
+	// Content A string or an array of content blocks.
+	Content              AnthropicMessage_Content `json:"content"`
+	Role                 AnthropicMessageRole     `json:"role"`
+	AdditionalProperties map[string]interface{}   `json:"-"`
+}
+
+// AnthropicMessageContent0 defines model for AnthropicMessage.Content.0.
+type AnthropicMessageContent0 = string
+
+// AnthropicMessageContent1 defines model for AnthropicMessage.Content.1.
+type AnthropicMessageContent1 = []AnthropicContentBlock
+
+// AnthropicMessage_Content A string or an array of content blocks.
+type AnthropicMessage_Content struct {
+	union json.RawMessage
+}
+
+// AnthropicMessageRole defines model for AnthropicMessage.Role.
+type AnthropicMessageRole string
+
+// AnthropicTool A client tool.
+type AnthropicTool struct {
+	Description *string `json:"description,omitempty"`
+
+	// InputSchema JSON Schema of the input.
+	InputSchema          map[string]interface{} `json:"input_schema"`
+	Name                 string                 `json:"name"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// AnthropicUsage Token usage.
+type AnthropicUsage struct {
+	CacheReadInputTokens *int                   `json:"cache_read_input_tokens,omitempty"`
+	InputTokens          int                    `json:"input_tokens"`
+	OutputTokens         int                    `json:"output_tokens"`
+	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
 // BudgetDTO defines model for BudgetDTO.
@@ -837,6 +1062,12 @@ type ContentPart_ImageUrl struct {
 // ContentPartType defines model for ContentPart.Type.
 type ContentPartType string
 
+// CountTokensResponse The estimated input tokens.
+type CountTokensResponse struct {
+	InputTokens          int                    `json:"input_tokens"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
 // ErrorDetail defines model for ErrorDetail.
 type ErrorDetail struct {
 	// Location Where the error occurred, e.g. 'body.items[3].tags' or 'path.thing-id'
@@ -998,6 +1229,84 @@ type LiveRouteDTO struct {
 type LiveStats struct {
 	Keys   *[]LiveKeyDTO   `json:"keys"`
 	Routes *[]LiveRouteDTO `json:"routes"`
+}
+
+// MessagesRequest A Messages API request, as Anthropic defines it. On translated routes top_k and cache_control are dropped and thinking becomes reasoning_effort.
+type MessagesRequest struct {
+	// MaxTokens Maximum tokens to generate.
+	MaxTokens int                `json:"max_tokens"`
+	Messages  []AnthropicMessage `json:"messages"`
+
+	// Metadata {user_id}.
+	Metadata *map[string]interface{} `json:"metadata,omitempty"`
+
+	// Model A model name from GET /v1/models.
+	//
+	// Example: demo
+	Model         string    `json:"model"`
+	StopSequences *[]string `json:"stop_sequences,omitempty"`
+
+	// Stream Stream the answer as server-sent events (message_start, content_block_start/delta/stop, message_delta, message_stop, ping).
+	Stream *bool `json:"stream,omitempty"`
+
+	// System A system prompt: a string or text blocks.
+	System      *MessagesRequest_System `json:"system,omitempty"`
+	Temperature *float32                `json:"temperature,omitempty"`
+
+	// Thinking {type: enabled, budget_tokens}: reasoning_effort on translated routes.
+	Thinking *map[string]interface{} `json:"thinking,omitempty"`
+
+	// ToolChoice {type: auto|any|tool|none, name, disable_parallel_tool_use}.
+	ToolChoice *map[string]interface{} `json:"tool_choice,omitempty"`
+	Tools      *[]AnthropicTool        `json:"tools,omitempty"`
+
+	// TopK Dropped on translated routes.
+	TopK                 *int                   `json:"top_k,omitempty"`
+	TopP                 *float32               `json:"top_p,omitempty"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// MessagesRequestSystem0 defines model for MessagesRequest.System.0.
+type MessagesRequestSystem0 = string
+
+// MessagesRequestSystem1 defines model for MessagesRequest.System.1.
+type MessagesRequestSystem1 = []AnthropicContentBlock
+
+// MessagesRequest_System A system prompt: a string or text blocks.
+type MessagesRequest_System struct {
+	union json.RawMessage
+}
+
+// MessagesResponse A message.
+type MessagesResponse struct {
+	Content []AnthropicContentBlock `json:"content"`
+	Id      string                  `json:"id"`
+
+	// Model The model name of the request.
+	Model        string                     `json:"model"`
+	Role         MessagesResponseRole       `json:"role"`
+	StopReason   MessagesResponseStopReason `json:"stop_reason"`
+	StopSequence *string                    `json:"stop_sequence,omitempty"`
+	Type         MessagesResponseType       `json:"type"`
+
+	// Usage Token usage.
+	Usage                AnthropicUsage         `json:"usage"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// MessagesResponseRole defines model for MessagesResponse.Role.
+type MessagesResponseRole string
+
+// MessagesResponseStopReason defines model for MessagesResponse.StopReason.
+type MessagesResponseStopReason string
+
+// MessagesResponseType defines model for MessagesResponse.Type.
+type MessagesResponseType string
+
+// MessagesStreamEvent The data of one server-sent event; its type is also the event name: message_start, content_block_start, content_block_delta, content_block_stop, message_delta, message_stop, ping, or error.
+type MessagesStreamEvent struct {
+	Type                 string                 `json:"type"`
+	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
 // Model A model.
@@ -1468,6 +1777,27 @@ type CreateChatCompletionParams struct {
 	XProvider *string `json:"X-Provider,omitempty"`
 }
 
+// CreateMessageParams defines parameters for CreateMessage.
+type CreateMessageParams struct {
+	// XApiKey The client key (or Authorization: Bearer).
+	XApiKey *string `json:"x-api-key,omitempty"`
+
+	// AnthropicVersion Accepted with any value.
+	AnthropicVersion *string `json:"anthropic-version,omitempty"`
+
+	// XProvider Provider to use (strategy specified_provider; others try it first).
+	XProvider *string `json:"X-Provider,omitempty"`
+}
+
+// CountMessageTokensParams defines parameters for CountMessageTokens.
+type CountMessageTokensParams struct {
+	// XApiKey The client key (or Authorization: Bearer).
+	XApiKey *string `json:"x-api-key,omitempty"`
+
+	// AnthropicVersion Accepted with any value.
+	AnthropicVersion *string `json:"anthropic-version,omitempty"`
+}
+
 // CreateClientKeyJSONRequestBody defines body for CreateClientKey for application/json ContentType.
 type CreateClientKeyJSONRequestBody = ClientKeyCreate
 
@@ -1503,6 +1833,625 @@ type StartKeyRotationJSONRequestBody = RotationCreate
 
 // CreateChatCompletionJSONRequestBody defines body for CreateChatCompletion for application/json ContentType.
 type CreateChatCompletionJSONRequestBody = ChatCompletionRequest
+
+// CreateMessageJSONRequestBody defines body for CreateMessage for application/json ContentType.
+type CreateMessageJSONRequestBody = MessagesRequest
+
+// CountMessageTokensJSONRequestBody defines body for CountMessageTokens for application/json ContentType.
+type CountMessageTokensJSONRequestBody = MessagesRequest
+
+// Getter for additional properties for AnthropicContentBlock. Returns the specified
+// element and whether it was found
+func (a AnthropicContentBlock) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for AnthropicContentBlock
+func (a *AnthropicContentBlock) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for AnthropicContentBlock to handle AdditionalProperties
+func (a *AnthropicContentBlock) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["content"]; found {
+		err = json.Unmarshal(raw, &a.Content)
+		if err != nil {
+			return fmt.Errorf("error reading 'content': %w", err)
+		}
+		delete(object, "content")
+	}
+
+	if raw, found := object["id"]; found {
+		err = json.Unmarshal(raw, &a.Id)
+		if err != nil {
+			return fmt.Errorf("error reading 'id': %w", err)
+		}
+		delete(object, "id")
+	}
+
+	if raw, found := object["input"]; found {
+		err = json.Unmarshal(raw, &a.Input)
+		if err != nil {
+			return fmt.Errorf("error reading 'input': %w", err)
+		}
+		delete(object, "input")
+	}
+
+	if raw, found := object["is_error"]; found {
+		err = json.Unmarshal(raw, &a.IsError)
+		if err != nil {
+			return fmt.Errorf("error reading 'is_error': %w", err)
+		}
+		delete(object, "is_error")
+	}
+
+	if raw, found := object["name"]; found {
+		err = json.Unmarshal(raw, &a.Name)
+		if err != nil {
+			return fmt.Errorf("error reading 'name': %w", err)
+		}
+		delete(object, "name")
+	}
+
+	if raw, found := object["source"]; found {
+		err = json.Unmarshal(raw, &a.Source)
+		if err != nil {
+			return fmt.Errorf("error reading 'source': %w", err)
+		}
+		delete(object, "source")
+	}
+
+	if raw, found := object["text"]; found {
+		err = json.Unmarshal(raw, &a.Text)
+		if err != nil {
+			return fmt.Errorf("error reading 'text': %w", err)
+		}
+		delete(object, "text")
+	}
+
+	if raw, found := object["tool_use_id"]; found {
+		err = json.Unmarshal(raw, &a.ToolUseId)
+		if err != nil {
+			return fmt.Errorf("error reading 'tool_use_id': %w", err)
+		}
+		delete(object, "tool_use_id")
+	}
+
+	if raw, found := object["type"]; found {
+		err = json.Unmarshal(raw, &a.Type)
+		if err != nil {
+			return fmt.Errorf("error reading 'type': %w", err)
+		}
+		delete(object, "type")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for AnthropicContentBlock to handle AdditionalProperties
+func (a AnthropicContentBlock) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.Content != nil {
+		object["content"], err = json.Marshal(a.Content)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'content': %w", err)
+		}
+	}
+
+	if a.Id != nil {
+		object["id"], err = json.Marshal(a.Id)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'id': %w", err)
+		}
+	}
+
+	if a.Input != nil {
+		object["input"], err = json.Marshal(a.Input)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'input': %w", err)
+		}
+	}
+
+	if a.IsError != nil {
+		object["is_error"], err = json.Marshal(a.IsError)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'is_error': %w", err)
+		}
+	}
+
+	if a.Name != nil {
+		object["name"], err = json.Marshal(a.Name)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'name': %w", err)
+		}
+	}
+
+	if a.Source != nil {
+		object["source"], err = json.Marshal(a.Source)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'source': %w", err)
+		}
+	}
+
+	if a.Text != nil {
+		object["text"], err = json.Marshal(a.Text)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'text': %w", err)
+		}
+	}
+
+	if a.ToolUseId != nil {
+		object["tool_use_id"], err = json.Marshal(a.ToolUseId)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'tool_use_id': %w", err)
+		}
+	}
+
+	object["type"], err = json.Marshal(a.Type)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'type': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for AnthropicError. Returns the specified
+// element and whether it was found
+func (a AnthropicError) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for AnthropicError
+func (a *AnthropicError) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for AnthropicError to handle AdditionalProperties
+func (a *AnthropicError) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["error"]; found {
+		err = json.Unmarshal(raw, &a.Error)
+		if err != nil {
+			return fmt.Errorf("error reading 'error': %w", err)
+		}
+		delete(object, "error")
+	}
+
+	if raw, found := object["type"]; found {
+		err = json.Unmarshal(raw, &a.Type)
+		if err != nil {
+			return fmt.Errorf("error reading 'type': %w", err)
+		}
+		delete(object, "type")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for AnthropicError to handle AdditionalProperties
+func (a AnthropicError) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	object["error"], err = json.Marshal(a.Error)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'error': %w", err)
+	}
+
+	object["type"], err = json.Marshal(a.Type)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'type': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for AnthropicError_Error. Returns the specified
+// element and whether it was found
+func (a AnthropicError_Error) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for AnthropicError_Error
+func (a *AnthropicError_Error) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for AnthropicError_Error to handle AdditionalProperties
+func (a *AnthropicError_Error) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["message"]; found {
+		err = json.Unmarshal(raw, &a.Message)
+		if err != nil {
+			return fmt.Errorf("error reading 'message': %w", err)
+		}
+		delete(object, "message")
+	}
+
+	if raw, found := object["type"]; found {
+		err = json.Unmarshal(raw, &a.Type)
+		if err != nil {
+			return fmt.Errorf("error reading 'type': %w", err)
+		}
+		delete(object, "type")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for AnthropicError_Error to handle AdditionalProperties
+func (a AnthropicError_Error) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	object["message"], err = json.Marshal(a.Message)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'message': %w", err)
+	}
+
+	object["type"], err = json.Marshal(a.Type)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'type': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for AnthropicMessage. Returns the specified
+// element and whether it was found
+func (a AnthropicMessage) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for AnthropicMessage
+func (a *AnthropicMessage) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for AnthropicMessage to handle AdditionalProperties
+func (a *AnthropicMessage) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["content"]; found {
+		err = json.Unmarshal(raw, &a.Content)
+		if err != nil {
+			return fmt.Errorf("error reading 'content': %w", err)
+		}
+		delete(object, "content")
+	}
+
+	if raw, found := object["role"]; found {
+		err = json.Unmarshal(raw, &a.Role)
+		if err != nil {
+			return fmt.Errorf("error reading 'role': %w", err)
+		}
+		delete(object, "role")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for AnthropicMessage to handle AdditionalProperties
+func (a AnthropicMessage) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	object["content"], err = json.Marshal(a.Content)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'content': %w", err)
+	}
+
+	object["role"], err = json.Marshal(a.Role)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'role': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for AnthropicTool. Returns the specified
+// element and whether it was found
+func (a AnthropicTool) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for AnthropicTool
+func (a *AnthropicTool) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for AnthropicTool to handle AdditionalProperties
+func (a *AnthropicTool) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["description"]; found {
+		err = json.Unmarshal(raw, &a.Description)
+		if err != nil {
+			return fmt.Errorf("error reading 'description': %w", err)
+		}
+		delete(object, "description")
+	}
+
+	if raw, found := object["input_schema"]; found {
+		err = json.Unmarshal(raw, &a.InputSchema)
+		if err != nil {
+			return fmt.Errorf("error reading 'input_schema': %w", err)
+		}
+		delete(object, "input_schema")
+	}
+
+	if raw, found := object["name"]; found {
+		err = json.Unmarshal(raw, &a.Name)
+		if err != nil {
+			return fmt.Errorf("error reading 'name': %w", err)
+		}
+		delete(object, "name")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for AnthropicTool to handle AdditionalProperties
+func (a AnthropicTool) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.Description != nil {
+		object["description"], err = json.Marshal(a.Description)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'description': %w", err)
+		}
+	}
+
+	if a.InputSchema != nil {
+		object["input_schema"], err = json.Marshal(a.InputSchema)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'input_schema': %w", err)
+		}
+	}
+
+	object["name"], err = json.Marshal(a.Name)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'name': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for AnthropicUsage. Returns the specified
+// element and whether it was found
+func (a AnthropicUsage) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for AnthropicUsage
+func (a *AnthropicUsage) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for AnthropicUsage to handle AdditionalProperties
+func (a *AnthropicUsage) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["cache_read_input_tokens"]; found {
+		err = json.Unmarshal(raw, &a.CacheReadInputTokens)
+		if err != nil {
+			return fmt.Errorf("error reading 'cache_read_input_tokens': %w", err)
+		}
+		delete(object, "cache_read_input_tokens")
+	}
+
+	if raw, found := object["input_tokens"]; found {
+		err = json.Unmarshal(raw, &a.InputTokens)
+		if err != nil {
+			return fmt.Errorf("error reading 'input_tokens': %w", err)
+		}
+		delete(object, "input_tokens")
+	}
+
+	if raw, found := object["output_tokens"]; found {
+		err = json.Unmarshal(raw, &a.OutputTokens)
+		if err != nil {
+			return fmt.Errorf("error reading 'output_tokens': %w", err)
+		}
+		delete(object, "output_tokens")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for AnthropicUsage to handle AdditionalProperties
+func (a AnthropicUsage) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.CacheReadInputTokens != nil {
+		object["cache_read_input_tokens"], err = json.Marshal(a.CacheReadInputTokens)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'cache_read_input_tokens': %w", err)
+		}
+	}
+
+	object["input_tokens"], err = json.Marshal(a.InputTokens)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'input_tokens': %w", err)
+	}
+
+	object["output_tokens"], err = json.Marshal(a.OutputTokens)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'output_tokens': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
 
 // Getter for additional properties for ChatCompletion. Returns the specified
 // element and whether it was found
@@ -2931,6 +3880,543 @@ func (a ContentPart_ImageUrl) MarshalJSON() ([]byte, error) {
 	return json.Marshal(object)
 }
 
+// Getter for additional properties for CountTokensResponse. Returns the specified
+// element and whether it was found
+func (a CountTokensResponse) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for CountTokensResponse
+func (a *CountTokensResponse) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for CountTokensResponse to handle AdditionalProperties
+func (a *CountTokensResponse) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["input_tokens"]; found {
+		err = json.Unmarshal(raw, &a.InputTokens)
+		if err != nil {
+			return fmt.Errorf("error reading 'input_tokens': %w", err)
+		}
+		delete(object, "input_tokens")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for CountTokensResponse to handle AdditionalProperties
+func (a CountTokensResponse) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	object["input_tokens"], err = json.Marshal(a.InputTokens)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'input_tokens': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for MessagesRequest. Returns the specified
+// element and whether it was found
+func (a MessagesRequest) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for MessagesRequest
+func (a *MessagesRequest) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for MessagesRequest to handle AdditionalProperties
+func (a *MessagesRequest) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["max_tokens"]; found {
+		err = json.Unmarshal(raw, &a.MaxTokens)
+		if err != nil {
+			return fmt.Errorf("error reading 'max_tokens': %w", err)
+		}
+		delete(object, "max_tokens")
+	}
+
+	if raw, found := object["messages"]; found {
+		err = json.Unmarshal(raw, &a.Messages)
+		if err != nil {
+			return fmt.Errorf("error reading 'messages': %w", err)
+		}
+		delete(object, "messages")
+	}
+
+	if raw, found := object["metadata"]; found {
+		err = json.Unmarshal(raw, &a.Metadata)
+		if err != nil {
+			return fmt.Errorf("error reading 'metadata': %w", err)
+		}
+		delete(object, "metadata")
+	}
+
+	if raw, found := object["model"]; found {
+		err = json.Unmarshal(raw, &a.Model)
+		if err != nil {
+			return fmt.Errorf("error reading 'model': %w", err)
+		}
+		delete(object, "model")
+	}
+
+	if raw, found := object["stop_sequences"]; found {
+		err = json.Unmarshal(raw, &a.StopSequences)
+		if err != nil {
+			return fmt.Errorf("error reading 'stop_sequences': %w", err)
+		}
+		delete(object, "stop_sequences")
+	}
+
+	if raw, found := object["stream"]; found {
+		err = json.Unmarshal(raw, &a.Stream)
+		if err != nil {
+			return fmt.Errorf("error reading 'stream': %w", err)
+		}
+		delete(object, "stream")
+	}
+
+	if raw, found := object["system"]; found {
+		err = json.Unmarshal(raw, &a.System)
+		if err != nil {
+			return fmt.Errorf("error reading 'system': %w", err)
+		}
+		delete(object, "system")
+	}
+
+	if raw, found := object["temperature"]; found {
+		err = json.Unmarshal(raw, &a.Temperature)
+		if err != nil {
+			return fmt.Errorf("error reading 'temperature': %w", err)
+		}
+		delete(object, "temperature")
+	}
+
+	if raw, found := object["thinking"]; found {
+		err = json.Unmarshal(raw, &a.Thinking)
+		if err != nil {
+			return fmt.Errorf("error reading 'thinking': %w", err)
+		}
+		delete(object, "thinking")
+	}
+
+	if raw, found := object["tool_choice"]; found {
+		err = json.Unmarshal(raw, &a.ToolChoice)
+		if err != nil {
+			return fmt.Errorf("error reading 'tool_choice': %w", err)
+		}
+		delete(object, "tool_choice")
+	}
+
+	if raw, found := object["tools"]; found {
+		err = json.Unmarshal(raw, &a.Tools)
+		if err != nil {
+			return fmt.Errorf("error reading 'tools': %w", err)
+		}
+		delete(object, "tools")
+	}
+
+	if raw, found := object["top_k"]; found {
+		err = json.Unmarshal(raw, &a.TopK)
+		if err != nil {
+			return fmt.Errorf("error reading 'top_k': %w", err)
+		}
+		delete(object, "top_k")
+	}
+
+	if raw, found := object["top_p"]; found {
+		err = json.Unmarshal(raw, &a.TopP)
+		if err != nil {
+			return fmt.Errorf("error reading 'top_p': %w", err)
+		}
+		delete(object, "top_p")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for MessagesRequest to handle AdditionalProperties
+func (a MessagesRequest) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	object["max_tokens"], err = json.Marshal(a.MaxTokens)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'max_tokens': %w", err)
+	}
+
+	if a.Messages != nil {
+		object["messages"], err = json.Marshal(a.Messages)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'messages': %w", err)
+		}
+	}
+
+	if a.Metadata != nil {
+		object["metadata"], err = json.Marshal(a.Metadata)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'metadata': %w", err)
+		}
+	}
+
+	object["model"], err = json.Marshal(a.Model)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'model': %w", err)
+	}
+
+	if a.StopSequences != nil {
+		object["stop_sequences"], err = json.Marshal(a.StopSequences)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'stop_sequences': %w", err)
+		}
+	}
+
+	if a.Stream != nil {
+		object["stream"], err = json.Marshal(a.Stream)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'stream': %w", err)
+		}
+	}
+
+	if a.System != nil {
+		object["system"], err = json.Marshal(a.System)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'system': %w", err)
+		}
+	}
+
+	if a.Temperature != nil {
+		object["temperature"], err = json.Marshal(a.Temperature)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'temperature': %w", err)
+		}
+	}
+
+	if a.Thinking != nil {
+		object["thinking"], err = json.Marshal(a.Thinking)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'thinking': %w", err)
+		}
+	}
+
+	if a.ToolChoice != nil {
+		object["tool_choice"], err = json.Marshal(a.ToolChoice)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'tool_choice': %w", err)
+		}
+	}
+
+	if a.Tools != nil {
+		object["tools"], err = json.Marshal(a.Tools)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'tools': %w", err)
+		}
+	}
+
+	if a.TopK != nil {
+		object["top_k"], err = json.Marshal(a.TopK)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'top_k': %w", err)
+		}
+	}
+
+	if a.TopP != nil {
+		object["top_p"], err = json.Marshal(a.TopP)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'top_p': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for MessagesResponse. Returns the specified
+// element and whether it was found
+func (a MessagesResponse) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for MessagesResponse
+func (a *MessagesResponse) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for MessagesResponse to handle AdditionalProperties
+func (a *MessagesResponse) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["content"]; found {
+		err = json.Unmarshal(raw, &a.Content)
+		if err != nil {
+			return fmt.Errorf("error reading 'content': %w", err)
+		}
+		delete(object, "content")
+	}
+
+	if raw, found := object["id"]; found {
+		err = json.Unmarshal(raw, &a.Id)
+		if err != nil {
+			return fmt.Errorf("error reading 'id': %w", err)
+		}
+		delete(object, "id")
+	}
+
+	if raw, found := object["model"]; found {
+		err = json.Unmarshal(raw, &a.Model)
+		if err != nil {
+			return fmt.Errorf("error reading 'model': %w", err)
+		}
+		delete(object, "model")
+	}
+
+	if raw, found := object["role"]; found {
+		err = json.Unmarshal(raw, &a.Role)
+		if err != nil {
+			return fmt.Errorf("error reading 'role': %w", err)
+		}
+		delete(object, "role")
+	}
+
+	if raw, found := object["stop_reason"]; found {
+		err = json.Unmarshal(raw, &a.StopReason)
+		if err != nil {
+			return fmt.Errorf("error reading 'stop_reason': %w", err)
+		}
+		delete(object, "stop_reason")
+	}
+
+	if raw, found := object["stop_sequence"]; found {
+		err = json.Unmarshal(raw, &a.StopSequence)
+		if err != nil {
+			return fmt.Errorf("error reading 'stop_sequence': %w", err)
+		}
+		delete(object, "stop_sequence")
+	}
+
+	if raw, found := object["type"]; found {
+		err = json.Unmarshal(raw, &a.Type)
+		if err != nil {
+			return fmt.Errorf("error reading 'type': %w", err)
+		}
+		delete(object, "type")
+	}
+
+	if raw, found := object["usage"]; found {
+		err = json.Unmarshal(raw, &a.Usage)
+		if err != nil {
+			return fmt.Errorf("error reading 'usage': %w", err)
+		}
+		delete(object, "usage")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for MessagesResponse to handle AdditionalProperties
+func (a MessagesResponse) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.Content != nil {
+		object["content"], err = json.Marshal(a.Content)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'content': %w", err)
+		}
+	}
+
+	object["id"], err = json.Marshal(a.Id)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'id': %w", err)
+	}
+
+	object["model"], err = json.Marshal(a.Model)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'model': %w", err)
+	}
+
+	object["role"], err = json.Marshal(a.Role)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'role': %w", err)
+	}
+
+	object["stop_reason"], err = json.Marshal(a.StopReason)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'stop_reason': %w", err)
+	}
+
+	if a.StopSequence != nil {
+		object["stop_sequence"], err = json.Marshal(a.StopSequence)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'stop_sequence': %w", err)
+		}
+	}
+
+	object["type"], err = json.Marshal(a.Type)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'type': %w", err)
+	}
+
+	object["usage"], err = json.Marshal(a.Usage)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'usage': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for MessagesStreamEvent. Returns the specified
+// element and whether it was found
+func (a MessagesStreamEvent) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for MessagesStreamEvent
+func (a *MessagesStreamEvent) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for MessagesStreamEvent to handle AdditionalProperties
+func (a *MessagesStreamEvent) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["type"]; found {
+		err = json.Unmarshal(raw, &a.Type)
+		if err != nil {
+			return fmt.Errorf("error reading 'type': %w", err)
+		}
+		delete(object, "type")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for MessagesStreamEvent to handle AdditionalProperties
+func (a MessagesStreamEvent) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	object["type"], err = json.Marshal(a.Type)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'type': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
 // Getter for additional properties for Model. Returns the specified
 // element and whether it was found
 func (a Model) Get(fieldName string) (value interface{}, found bool) {
@@ -3770,6 +5256,130 @@ func (a Usage) MarshalJSON() ([]byte, error) {
 	return json.Marshal(object)
 }
 
+// AsAnthropicContentBlockContent0 returns the union data inside the AnthropicContentBlock_Content as a AnthropicContentBlockContent0
+func (t AnthropicContentBlock_Content) AsAnthropicContentBlockContent0() (AnthropicContentBlockContent0, error) {
+	var body AnthropicContentBlockContent0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromAnthropicContentBlockContent0 overwrites any union data inside the AnthropicContentBlock_Content as the provided AnthropicContentBlockContent0
+func (t *AnthropicContentBlock_Content) FromAnthropicContentBlockContent0(v AnthropicContentBlockContent0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeAnthropicContentBlockContent0 performs a merge with any union data inside the AnthropicContentBlock_Content, using the provided AnthropicContentBlockContent0
+func (t *AnthropicContentBlock_Content) MergeAnthropicContentBlockContent0(v AnthropicContentBlockContent0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsAnthropicContentBlockContent1 returns the union data inside the AnthropicContentBlock_Content as a AnthropicContentBlockContent1
+func (t AnthropicContentBlock_Content) AsAnthropicContentBlockContent1() (AnthropicContentBlockContent1, error) {
+	var body AnthropicContentBlockContent1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromAnthropicContentBlockContent1 overwrites any union data inside the AnthropicContentBlock_Content as the provided AnthropicContentBlockContent1
+func (t *AnthropicContentBlock_Content) FromAnthropicContentBlockContent1(v AnthropicContentBlockContent1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeAnthropicContentBlockContent1 performs a merge with any union data inside the AnthropicContentBlock_Content, using the provided AnthropicContentBlockContent1
+func (t *AnthropicContentBlock_Content) MergeAnthropicContentBlockContent1(v AnthropicContentBlockContent1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t AnthropicContentBlock_Content) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *AnthropicContentBlock_Content) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsAnthropicMessageContent0 returns the union data inside the AnthropicMessage_Content as a AnthropicMessageContent0
+func (t AnthropicMessage_Content) AsAnthropicMessageContent0() (AnthropicMessageContent0, error) {
+	var body AnthropicMessageContent0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromAnthropicMessageContent0 overwrites any union data inside the AnthropicMessage_Content as the provided AnthropicMessageContent0
+func (t *AnthropicMessage_Content) FromAnthropicMessageContent0(v AnthropicMessageContent0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeAnthropicMessageContent0 performs a merge with any union data inside the AnthropicMessage_Content, using the provided AnthropicMessageContent0
+func (t *AnthropicMessage_Content) MergeAnthropicMessageContent0(v AnthropicMessageContent0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsAnthropicMessageContent1 returns the union data inside the AnthropicMessage_Content as a AnthropicMessageContent1
+func (t AnthropicMessage_Content) AsAnthropicMessageContent1() (AnthropicMessageContent1, error) {
+	var body AnthropicMessageContent1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromAnthropicMessageContent1 overwrites any union data inside the AnthropicMessage_Content as the provided AnthropicMessageContent1
+func (t *AnthropicMessage_Content) FromAnthropicMessageContent1(v AnthropicMessageContent1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeAnthropicMessageContent1 performs a merge with any union data inside the AnthropicMessage_Content, using the provided AnthropicMessageContent1
+func (t *AnthropicMessage_Content) MergeAnthropicMessageContent1(v AnthropicMessageContent1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t AnthropicMessage_Content) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *AnthropicMessage_Content) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
 // AsChatCompletionRequestStop0 returns the union data inside the ChatCompletionRequest_Stop as a ChatCompletionRequestStop0
 func (t ChatCompletionRequest_Stop) AsChatCompletionRequestStop0() (ChatCompletionRequestStop0, error) {
 	var body ChatCompletionRequestStop0
@@ -3952,6 +5562,68 @@ func (t ChatMessage_Content) MarshalJSON() ([]byte, error) {
 }
 
 func (t *ChatMessage_Content) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsMessagesRequestSystem0 returns the union data inside the MessagesRequest_System as a MessagesRequestSystem0
+func (t MessagesRequest_System) AsMessagesRequestSystem0() (MessagesRequestSystem0, error) {
+	var body MessagesRequestSystem0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromMessagesRequestSystem0 overwrites any union data inside the MessagesRequest_System as the provided MessagesRequestSystem0
+func (t *MessagesRequest_System) FromMessagesRequestSystem0(v MessagesRequestSystem0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeMessagesRequestSystem0 performs a merge with any union data inside the MessagesRequest_System, using the provided MessagesRequestSystem0
+func (t *MessagesRequest_System) MergeMessagesRequestSystem0(v MessagesRequestSystem0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsMessagesRequestSystem1 returns the union data inside the MessagesRequest_System as a MessagesRequestSystem1
+func (t MessagesRequest_System) AsMessagesRequestSystem1() (MessagesRequestSystem1, error) {
+	var body MessagesRequestSystem1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromMessagesRequestSystem1 overwrites any union data inside the MessagesRequest_System as the provided MessagesRequestSystem1
+func (t *MessagesRequest_System) FromMessagesRequestSystem1(v MessagesRequestSystem1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeMessagesRequestSystem1 performs a merge with any union data inside the MessagesRequest_System, using the provided MessagesRequestSystem1
+func (t *MessagesRequest_System) MergeMessagesRequestSystem1(v MessagesRequestSystem1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t MessagesRequest_System) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *MessagesRequest_System) UnmarshalJSON(b []byte) error {
 	err := t.union.UnmarshalJSON(b)
 	return err
 }
@@ -4337,6 +6009,42 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/chat/completions (the `CreateChatCompletion` operationId).
 	CreateChatCompletion(ctx context.Context, params *CreateChatCompletionParams, body CreateChatCompletionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateMessageWithBody Create a message (Anthropic Messages API)
+	//
+	// Anthropic's Messages API, JSON or (with stream: true) Anthropic's server-sent events, for every provider: the request is translated to the router's chat request and goes through the same pipeline as chat completions (limits, strategy, failover before the first byte, request log). Authenticate with x-api-key or Authorization: Bearer; anthropic-version is accepted. Errors use Anthropic's envelope; after the first byte of a stream a failure is an error event.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/messages (the `CreateMessage` operationId).
+	CreateMessageWithBody(ctx context.Context, params *CreateMessageParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateMessage Create a message (Anthropic Messages API)
+	//
+	// Anthropic's Messages API, JSON or (with stream: true) Anthropic's server-sent events, for every provider: the request is translated to the router's chat request and goes through the same pipeline as chat completions (limits, strategy, failover before the first byte, request log). Authenticate with x-api-key or Authorization: Bearer; anthropic-version is accepted. Errors use Anthropic's envelope; after the first byte of a stream a failure is an error event.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/messages (the `CreateMessage` operationId).
+	CreateMessage(ctx context.Context, params *CreateMessageParams, body CreateMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CountMessageTokensWithBody Count the input tokens of a message (estimate)
+	//
+	// Takes a Messages request (max_tokens optional) and answers {"input_tokens":N}. The number is the router's estimate (about four ASCII characters or one other character per token, fixed amounts per image, message and tool), not the upstream's tokenizer; such answers carry the header X-Airouter-Token-Estimate: true.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/messages/count_tokens (the `CountMessageTokens` operationId).
+	CountMessageTokensWithBody(ctx context.Context, params *CountMessageTokensParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CountMessageTokens Count the input tokens of a message (estimate)
+	//
+	// Takes a Messages request (max_tokens optional) and answers {"input_tokens":N}. The number is the router's estimate (about four ASCII characters or one other character per token, fixed amounts per image, message and tool), not the upstream's tokenizer; such answers carry the header X-Airouter-Token-Estimate: true.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/messages/count_tokens (the `CountMessageTokens` operationId).
+	CountMessageTokens(ctx context.Context, params *CountMessageTokensParams, body CountMessageTokensJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListModels List models
 	//
@@ -5149,6 +6857,82 @@ func (c *Client) CreateChatCompletionWithBody(ctx context.Context, params *Creat
 // Corresponds with POST /v1/chat/completions (the `CreateChatCompletion` operationId).
 func (c *Client) CreateChatCompletion(ctx context.Context, params *CreateChatCompletionParams, body CreateChatCompletionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreateChatCompletionRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateMessageWithBody Create a message (Anthropic Messages API)
+//
+// Anthropic's Messages API, JSON or (with stream: true) Anthropic's server-sent events, for every provider: the request is translated to the router's chat request and goes through the same pipeline as chat completions (limits, strategy, failover before the first byte, request log). Authenticate with x-api-key or Authorization: Bearer; anthropic-version is accepted. Errors use Anthropic's envelope; after the first byte of a stream a failure is an error event.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/messages (the `CreateMessage` operationId).
+func (c *Client) CreateMessageWithBody(ctx context.Context, params *CreateMessageParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateMessageRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateMessage Create a message (Anthropic Messages API)
+//
+// Anthropic's Messages API, JSON or (with stream: true) Anthropic's server-sent events, for every provider: the request is translated to the router's chat request and goes through the same pipeline as chat completions (limits, strategy, failover before the first byte, request log). Authenticate with x-api-key or Authorization: Bearer; anthropic-version is accepted. Errors use Anthropic's envelope; after the first byte of a stream a failure is an error event.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/messages (the `CreateMessage` operationId).
+func (c *Client) CreateMessage(ctx context.Context, params *CreateMessageParams, body CreateMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateMessageRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CountMessageTokensWithBody Count the input tokens of a message (estimate)
+//
+// Takes a Messages request (max_tokens optional) and answers {"input_tokens":N}. The number is the router's estimate (about four ASCII characters or one other character per token, fixed amounts per image, message and tool), not the upstream's tokenizer; such answers carry the header X-Airouter-Token-Estimate: true.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/messages/count_tokens (the `CountMessageTokens` operationId).
+func (c *Client) CountMessageTokensWithBody(ctx context.Context, params *CountMessageTokensParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCountMessageTokensRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CountMessageTokens Count the input tokens of a message (estimate)
+//
+// Takes a Messages request (max_tokens optional) and answers {"input_tokens":N}. The number is the router's estimate (about four ASCII characters or one other character per token, fixed amounts per image, message and tool), not the upstream's tokenizer; such answers carry the header X-Airouter-Token-Estimate: true.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/messages/count_tokens (the `CountMessageTokens` operationId).
+func (c *Client) CountMessageTokens(ctx context.Context, params *CountMessageTokensParams, body CountMessageTokensJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCountMessageTokensRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -6787,6 +8571,149 @@ func NewCreateChatCompletionRequestWithBody(server string, params *CreateChatCom
 	return req, nil
 }
 
+// NewCreateMessageRequest calls the generic CreateMessage builder with application/json body
+func NewCreateMessageRequest(server string, params *CreateMessageParams, body CreateMessageJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateMessageRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCreateMessageRequestWithBody constructs an http.Request for the CreateMessage method, with any body, and a specified content type
+func NewCreateMessageRequestWithBody(server string, params *CreateMessageParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/messages")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.XApiKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-api-key", *params.XApiKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-api-key", headerParam0)
+		}
+
+		if params.AnthropicVersion != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "anthropic-version", *params.AnthropicVersion, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("anthropic-version", headerParam1)
+		}
+
+		if params.XProvider != nil {
+			var headerParam2 string
+
+			headerParam2, err = runtime.StyleParamWithOptions("simple", false, "X-Provider", *params.XProvider, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Provider", headerParam2)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewCountMessageTokensRequest calls the generic CountMessageTokens builder with application/json body
+func NewCountMessageTokensRequest(server string, params *CountMessageTokensParams, body CountMessageTokensJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCountMessageTokensRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCountMessageTokensRequestWithBody constructs an http.Request for the CountMessageTokens method, with any body, and a specified content type
+func NewCountMessageTokensRequestWithBody(server string, params *CountMessageTokensParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/messages/count_tokens")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.XApiKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-api-key", *params.XApiKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-api-key", headerParam0)
+		}
+
+		if params.AnthropicVersion != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "anthropic-version", *params.AnthropicVersion, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("anthropic-version", headerParam1)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewListModelsRequest constructs an http.Request for the ListModels method
 func NewListModelsRequest(server string) (*http.Request, error) {
 	var err error
@@ -7251,6 +9178,42 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/chat/completions (the `CreateChatCompletion` operationId).
 	CreateChatCompletionWithResponse(ctx context.Context, params *CreateChatCompletionParams, body CreateChatCompletionJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateChatCompletionResponse, error)
+
+	// CreateMessageWithBodyWithResponse Create a message (Anthropic Messages API)
+	//
+	// Anthropic's Messages API, JSON or (with stream: true) Anthropic's server-sent events, for every provider: the request is translated to the router's chat request and goes through the same pipeline as chat completions (limits, strategy, failover before the first byte, request log). Authenticate with x-api-key or Authorization: Bearer; anthropic-version is accepted. Errors use Anthropic's envelope; after the first byte of a stream a failure is an error event.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/messages (the `CreateMessage` operationId).
+	CreateMessageWithBodyWithResponse(ctx context.Context, params *CreateMessageParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateMessageResponse, error)
+
+	// CreateMessageWithResponse Create a message (Anthropic Messages API)
+	//
+	// Anthropic's Messages API, JSON or (with stream: true) Anthropic's server-sent events, for every provider: the request is translated to the router's chat request and goes through the same pipeline as chat completions (limits, strategy, failover before the first byte, request log). Authenticate with x-api-key or Authorization: Bearer; anthropic-version is accepted. Errors use Anthropic's envelope; after the first byte of a stream a failure is an error event.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/messages (the `CreateMessage` operationId).
+	CreateMessageWithResponse(ctx context.Context, params *CreateMessageParams, body CreateMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateMessageResponse, error)
+
+	// CountMessageTokensWithBodyWithResponse Count the input tokens of a message (estimate)
+	//
+	// Takes a Messages request (max_tokens optional) and answers {"input_tokens":N}. The number is the router's estimate (about four ASCII characters or one other character per token, fixed amounts per image, message and tool), not the upstream's tokenizer; such answers carry the header X-Airouter-Token-Estimate: true.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/messages/count_tokens (the `CountMessageTokens` operationId).
+	CountMessageTokensWithBodyWithResponse(ctx context.Context, params *CountMessageTokensParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CountMessageTokensResponse, error)
+
+	// CountMessageTokensWithResponse Count the input tokens of a message (estimate)
+	//
+	// Takes a Messages request (max_tokens optional) and answers {"input_tokens":N}. The number is the router's estimate (about four ASCII characters or one other character per token, fixed amounts per image, message and tool), not the upstream's tokenizer; such answers carry the header X-Airouter-Token-Estimate: true.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/messages/count_tokens (the `CountMessageTokens` operationId).
+	CountMessageTokensWithResponse(ctx context.Context, params *CountMessageTokensParams, body CountMessageTokensJSONRequestBody, reqEditors ...RequestEditorFn) (*CountMessageTokensResponse, error)
 
 	// ListModelsWithResponse List models
 	//
@@ -10187,6 +12150,202 @@ func (r CreateChatCompletionResponse) ContentType() string {
 	return ""
 }
 
+// CreateMessageResponse200Headers the declared response headers of an HTTP 200 response for CreateMessage
+type CreateMessageResponse200Headers struct {
+	XAirouterAttempts *int
+	XAirouterProvider *string
+	XRequestId        *string
+}
+
+type CreateMessageResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *MessagesResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AnthropicError
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AnthropicError
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *AnthropicError
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *AnthropicError
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AnthropicError
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *AnthropicError
+	// JSON502 the response for an HTTP 502 `application/json` response
+	JSON502 *AnthropicError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *AnthropicError
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *AnthropicError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *CreateMessageResponse200Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateMessageResponse) GetJSON200() *MessagesResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateMessageResponse) GetJSON400() *AnthropicError {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateMessageResponse) GetJSON401() *AnthropicError {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateMessageResponse) GetJSON404() *AnthropicError {
+	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r CreateMessageResponse) GetJSON408() *AnthropicError {
+	return r.JSON408
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateMessageResponse) GetJSON413() *AnthropicError {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateMessageResponse) GetJSON429() *AnthropicError {
+	return r.JSON429
+}
+
+// GetJSON502 returns the response for an HTTP 502 `application/json` response
+func (r CreateMessageResponse) GetJSON502() *AnthropicError {
+	return r.JSON502
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateMessageResponse) GetJSON503() *AnthropicError {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r CreateMessageResponse) GetJSON504() *AnthropicError {
+	return r.JSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateMessageResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateMessageResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateMessageResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateMessageResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CountMessageTokensResponse200Headers the declared response headers of an HTTP 200 response for CountMessageTokens
+type CountMessageTokensResponse200Headers struct {
+	XAirouterTokenEstimate *string
+}
+
+type CountMessageTokensResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CountTokensResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AnthropicError
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AnthropicError
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *AnthropicError
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *AnthropicError
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AnthropicError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *CountMessageTokensResponse200Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CountMessageTokensResponse) GetJSON200() *CountTokensResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CountMessageTokensResponse) GetJSON400() *AnthropicError {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CountMessageTokensResponse) GetJSON401() *AnthropicError {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CountMessageTokensResponse) GetJSON404() *AnthropicError {
+	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r CountMessageTokensResponse) GetJSON408() *AnthropicError {
+	return r.JSON408
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CountMessageTokensResponse) GetJSON413() *AnthropicError {
+	return r.JSON413
+}
+
+// GetBody returns the raw response body bytes
+func (r CountMessageTokensResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CountMessageTokensResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CountMessageTokensResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CountMessageTokensResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ListModelsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -10962,6 +13121,66 @@ func (c *ClientWithResponses) CreateChatCompletionWithResponse(ctx context.Conte
 		return nil, err
 	}
 	return ParseCreateChatCompletionResponse(rsp)
+}
+
+// CreateMessageWithBodyWithResponse Create a message (Anthropic Messages API)
+//
+// Anthropic's Messages API, JSON or (with stream: true) Anthropic's server-sent events, for every provider: the request is translated to the router's chat request and goes through the same pipeline as chat completions (limits, strategy, failover before the first byte, request log). Authenticate with x-api-key or Authorization: Bearer; anthropic-version is accepted. Errors use Anthropic's envelope; after the first byte of a stream a failure is an error event.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/messages (the `CreateMessage` operationId).
+func (c *ClientWithResponses) CreateMessageWithBodyWithResponse(ctx context.Context, params *CreateMessageParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateMessageResponse, error) {
+	rsp, err := c.CreateMessageWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateMessageResponse(rsp)
+}
+
+// CreateMessageWithResponse Create a message (Anthropic Messages API)
+//
+// Anthropic's Messages API, JSON or (with stream: true) Anthropic's server-sent events, for every provider: the request is translated to the router's chat request and goes through the same pipeline as chat completions (limits, strategy, failover before the first byte, request log). Authenticate with x-api-key or Authorization: Bearer; anthropic-version is accepted. Errors use Anthropic's envelope; after the first byte of a stream a failure is an error event.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/messages (the `CreateMessage` operationId).
+func (c *ClientWithResponses) CreateMessageWithResponse(ctx context.Context, params *CreateMessageParams, body CreateMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateMessageResponse, error) {
+	rsp, err := c.CreateMessage(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateMessageResponse(rsp)
+}
+
+// CountMessageTokensWithBodyWithResponse Count the input tokens of a message (estimate)
+//
+// Takes a Messages request (max_tokens optional) and answers {"input_tokens":N}. The number is the router's estimate (about four ASCII characters or one other character per token, fixed amounts per image, message and tool), not the upstream's tokenizer; such answers carry the header X-Airouter-Token-Estimate: true.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/messages/count_tokens (the `CountMessageTokens` operationId).
+func (c *ClientWithResponses) CountMessageTokensWithBodyWithResponse(ctx context.Context, params *CountMessageTokensParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CountMessageTokensResponse, error) {
+	rsp, err := c.CountMessageTokensWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCountMessageTokensResponse(rsp)
+}
+
+// CountMessageTokensWithResponse Count the input tokens of a message (estimate)
+//
+// Takes a Messages request (max_tokens optional) and answers {"input_tokens":N}. The number is the router's estimate (about four ASCII characters or one other character per token, fixed amounts per image, message and tool), not the upstream's tokenizer; such answers carry the header X-Airouter-Token-Estimate: true.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/messages/count_tokens (the `CountMessageTokens` operationId).
+func (c *ClientWithResponses) CountMessageTokensWithResponse(ctx context.Context, params *CountMessageTokensParams, body CountMessageTokensJSONRequestBody, reqEditors ...RequestEditorFn) (*CountMessageTokensResponse, error) {
+	rsp, err := c.CountMessageTokens(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCountMessageTokensResponse(rsp)
 }
 
 // ListModelsWithResponse List models
@@ -13372,6 +15591,199 @@ func ParseCreateChatCompletionResponse(rsp *http.Response) (*CreateChatCompletio
 				return nil, err
 			}
 			headers.XRequestId = &value
+		}
+		response.Headers200 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateMessageResponse parses an HTTP response from a CreateMessageWithResponse call
+func ParseCreateMessageResponse(rsp *http.Response) (*CreateMessageResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateMessageResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest MessagesResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AnthropicError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AnthropicError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest AnthropicError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest AnthropicError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AnthropicError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest AnthropicError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest AnthropicError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest AnthropicError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest AnthropicError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case rsp.StatusCode == 200:
+		// Content-type (text/event-stream) unsupported
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers CreateMessageResponse200Headers
+		if values := rsp.Header.Values("X-Airouter-Attempts"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Airouter-Attempts", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAirouterAttempts = &value
+		}
+		if values := rsp.Header.Values("X-Airouter-Provider"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Airouter-Provider", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAirouterProvider = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers200 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCountMessageTokensResponse parses an HTTP response from a CountMessageTokensWithResponse call
+func ParseCountMessageTokensResponse(rsp *http.Response) (*CountMessageTokensResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CountMessageTokensResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CountTokensResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AnthropicError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AnthropicError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest AnthropicError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest AnthropicError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AnthropicError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers CountMessageTokensResponse200Headers
+		if values := rsp.Header.Values("X-Airouter-Token-Estimate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Airouter-Token-Estimate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAirouterTokenEstimate = &value
 		}
 		response.Headers200 = &headers
 	}
