@@ -49,6 +49,11 @@ type Options struct {
 	// Required lists the names in Ready that /readyz requires; others are
 	// reported but do not fail readiness.
 	Required []string
+	// Responses stores the responses of POST /v1/responses (store: true);
+	// nil turns storage off. ResponsesRetention is how long they are kept
+	// (0: until deleted).
+	Responses          ResponseStore
+	ResponsesRetention time.Duration
 }
 
 // New builds the HTTP handler and the API (for the OpenAPI document).
@@ -96,6 +101,10 @@ func register(r chi.Router, api huma.API, o Options) {
 	r.Post("/v1/chat/completions", lim.wrap(oh.chatCompletions))
 	r.Get("/v1/models", lim.wrap(oh.listModels))
 	r.Get("/v1/models/*", lim.wrap(oh.getModel))
+	rh := &responsesHandlers{openaiHandlers: oh, store: o.Responses, retention: o.ResponsesRetention}
+	r.Post("/v1/responses", lim.wrap(rh.create))
+	r.Get("/v1/responses/{id}", lim.wrap(rh.retrieve))
+	r.Delete("/v1/responses/{id}", lim.wrap(rh.remove))
 	documentOpenAI(api)
 
 	registerAdmin(api, o.Admin, o.AdminToken, o.Logger)
