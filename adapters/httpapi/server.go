@@ -106,6 +106,7 @@ func register(r chi.Router, api huma.API, o Options) {
 	r.Get("/v1/responses/{id}", lim.wrap(rh.retrieve))
 	r.Delete("/v1/responses/{id}", lim.wrap(rh.remove))
 	documentOpenAI(api)
+	documentResponses(api)
 
 	registerAdmin(api, o.Admin, o.AdminToken, o.Logger)
 
