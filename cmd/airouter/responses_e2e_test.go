@@ -241,3 +241,35 @@ func statusOf(err error) int {
 	}
 	return -1
 }
+
+// TestE2EResponsesFailover: a failing first route is left for the next one
+// before the first byte, for JSON and streamed responses alike.
+func TestE2EResponsesFailover(t *testing.T) {
+	t.Parallel()
+	bad := newUpstream(t, mock.Config{Tokens: 5})
+	bad.failStatus.Store(500)
+	good := newUpstream(t, mock.Config{Tokens: 5})
+	s := startServer(t, serverOpts{})
+	s.setupProvider(t, "bad", "openai_compatible", bad.URL+"/v1", nil)
+	s.setupProvider(t, "good", "anthropic", good.URL, nil)
+	s.setupModel(t, "fo", "fallback", nil)
+	s.addRoute(t, "fo", "bad", "m", map[string]any{"priority": 0})
+	s.addRoute(t, "fo", "good", "m", map[string]any{"priority": 1})
+	client := openai.NewClient(option.WithAPIKey(s.clientKey(t, "fo")), option.WithBaseURL(s.URL+"/v1"), option.WithMaxRetries(0))
+	ctx := context.Background()
+	params := responses.ResponseNewParams{Model: "fo", Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("Hi")}}
+	var hdr *http.Response
+	r, err := client.Responses.New(ctx, params, option.WithResponseInto(&hdr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.OutputText() == "" || hdr.Header.Get("X-Airouter-Provider") != "good" {
+		t.Fatalf("served by %q: %s", hdr.Header.Get("X-Airouter-Provider"), r.RawJSON())
+	}
+	if st := collectStream(t, client.Responses.NewStreaming(ctx, params)); st.OutputText() == "" {
+		t.Fatalf("stream: %s", st.RawJSON())
+	}
+	if bad.requests.Load() < 2 || good.requests.Load() != 2 {
+		t.Fatalf("upstream calls: bad %d, good %d", bad.requests.Load(), good.requests.Load())
+	}
+}
