@@ -228,3 +228,17 @@ type LeaseGrant struct {
 type LeaseStore interface {
 	SyncLease(ctx context.Context, r LeaseRequest) (LeaseGrant, error)
 }
+
+// StoredResponse is a stored Responses API response (POST /v1/responses
+// with store: true). Input and Response are JSON as the HTTP adapter's codec
+// writes them (the full input items; the response object with its output
+// items); the store does not look inside.
+type StoredResponse struct {
+	ID                 string
+	Owner              int64 // the client key that created it; 0 without keys
+	Model              string
+	PreviousResponseID string // "" when none
+	Input, Response    []byte
+	CreatedAt          time.Time
+	ExpiresAt          *time.Time // nil: kept until deleted
+}

@@ -25,7 +25,7 @@ import (
 // documented in the one OpenAPI document (see openai_docs.go).
 
 // registerOpenAI serves and documents the OpenAI-compatible API and the
-// Anthropic Messages front door.
+// Anthropic Messages and OpenAI Responses front doors.
 func registerOpenAI(r chi.Router, api huma.API, o Options) {
 	oh := &openaiHandlers{gw: o.Gateway, maxBody: o.MaxBodyBytes, bodyTimeout: o.BodyTimeout, writeTimeout: o.WriteTimeout}
 	lim := newLimiter(o.MaxInFlight, o.OnShed)
@@ -34,8 +34,13 @@ func registerOpenAI(r chi.Router, api huma.API, o Options) {
 	r.Get("/v1/models/*", lim.wrap(oh.getModel))
 	r.Post("/v1/messages", lim.wrap(oh.messages))
 	r.Post("/v1/messages/count_tokens", lim.wrap(oh.countTokens))
+	rh := &responsesHandlers{openaiHandlers: oh, store: o.Responses, retention: o.ResponsesRetention}
+	r.Post("/v1/responses", lim.wrap(rh.create))
+	r.Get("/v1/responses/{id}", lim.wrap(rh.retrieve))
+	r.Delete("/v1/responses/{id}", lim.wrap(rh.remove))
 	documentOpenAI(api)
 	documentMessages(api)
+	documentResponses(api)
 }
 
 type openaiHandlers struct {

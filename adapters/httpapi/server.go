@@ -49,6 +49,11 @@ type Options struct {
 	// Required lists the names in Ready that /readyz requires; others are
 	// reported but do not fail readiness.
 	Required []string
+	// Responses stores the responses of POST /v1/responses (store: true);
+	// nil turns storage off. ResponsesRetention is how long they are kept
+	// (0: until deleted).
+	Responses          ResponseStore
+	ResponsesRetention time.Duration
 }
 
 // New builds the HTTP handler and the API (for the OpenAPI document).

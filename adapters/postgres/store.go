@@ -122,6 +122,7 @@ type constraint struct {
 }
 
 var constraints = map[string]constraint{
+	"responses_id_check":       {"id", "must start with resp_"},
 	"providers_name_key":       {"name", "is already used by another provider"},
 	"providers_name_check":     {"name", "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"},
 	"providers_kind_check":     {"kind", "must be one of openai, anthropic, volcengine, openai_compatible"},

@@ -83,7 +83,8 @@ func listenForChanges(ctx context.Context, feed ports.ChangeFeed, svc *gateway.S
 }
 
 // housekeeping deletes request-log entries and health checks past their
-// retention, and client-key limit counters of long-ended windows, hourly.
+// retention, client-key limit counters of long-ended windows and expired
+// stored responses, hourly.
 func housekeeping(ctx context.Context, store *postgres.Store, cfg config, log *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
@@ -101,6 +102,13 @@ func housekeeping(ctx context.Context, store *postgres.Store, cfg config, log *s
 		}
 		if _, err := store.PruneLimitCounters(ctx, time.Now()); err != nil && ctx.Err() == nil {
 			log.Warn("limit-counter pruning failed", "err", err)
+		}
+		// Stored responses carry their expiry (RESPONSES_RETENTION at
+		// write time); reads already ignore expired ones.
+		if n, err := store.PruneResponses(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			log.Warn("stored-response pruning failed", "err", err)
+		} else if n > 0 {
+			log.Info("pruned stored responses", "responses", n)
 		}
 		select {
 		case <-ctx.Done():

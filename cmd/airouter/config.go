@@ -36,6 +36,7 @@ type config struct {
 	DegradedThreshold   time.Duration
 	RotationGrace       time.Duration
 	LogRetention        time.Duration
+	ResponsesRetention  time.Duration
 	DBMaxConns          int
 	PprofAddr           string
 	RequestTimeout      time.Duration
@@ -71,6 +72,7 @@ var envSpecs = []envSpec{
 	{"HEALTH_DEGRADED_THRESHOLD_MS", "3000", "A probe slower than this marks the provider or key degraded."},
 	{"KEY_ROTATION_GRACE_PERIOD", "600", "Seconds an old key stays draining after a rotation before it is retired."},
 	{"REQUEST_LOG_RETENTION_DAYS", "30", "Request-log entries older than this are deleted daily (0 keeps them)."},
+	{"RESPONSES_RETENTION", "30", "Days a stored /v1/responses response (store: true) is kept for GET and previous_response_id; expired ones are deleted hourly (0 keeps them)."},
 	{"DB_MAX_CONNS", "20", "Size of the PostgreSQL connection pool."},
 	{"REQUEST_TIMEOUT", "600", "Seconds a client request may take over all its attempts, streams included (each attempt is also bounded by its provider's timeouts)."},
 	{"REQUEST_BODY_TIMEOUT", "30", "Seconds a /v1 request body may take to arrive after its headers; slower clients get 408 and the connection is closed."},
@@ -185,6 +187,10 @@ func loadConfig(getenv func(string) string, need needs) (config, error) {
 		return c, err
 	}
 	c.LogRetention = time.Duration(days) * 24 * time.Hour
+	if days, err = intVar(get, "RESPONSES_RETENTION", 0, 36500); err != nil {
+		return c, err
+	}
+	c.ResponsesRetention = time.Duration(days) * 24 * time.Hour
 	if c.DBMaxConns, err = intVar(get, "DB_MAX_CONNS", 2, 1000); err != nil {
 		return c, err
 	}

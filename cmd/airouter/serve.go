@@ -193,7 +193,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		},
 		// Without Temporal the router still serves (passive health works):
 		// /readyz reports it but stays ready.
-		Required: []string{"postgres"},
+		Required:  []string{"postgres"},
+		Responses: d.store, ResponsesRetention: cfg.ResponsesRetention,
 	})
 	if err != nil {
 		return err

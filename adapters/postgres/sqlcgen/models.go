@@ -172,3 +172,14 @@ type RequestLog struct {
 	CompletionTokens int32
 	Cost             float64
 }
+
+type Response struct {
+	ID                 string
+	ClientKeyID        int64
+	Model              string
+	Input              []byte
+	Response           []byte
+	PreviousResponseID *string
+	CreatedAt          time.Time
+	ExpiresAt          *time.Time
+}

@@ -1,0 +1,329 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/airouter/airouter/adapters/httpapi/responsesapi"
+	"github.com/airouter/airouter/core/domain"
+	"github.com/airouter/airouter/core/gateway"
+	"github.com/airouter/airouter/ports"
+)
+
+// ResponseStore keeps the responses of POST /v1/responses with store: true,
+// for previous_response_id and GET/DELETE /v1/responses/{id}. A response
+// belongs to the client key that created it: Get and Delete of another
+// owner's response (or of an expired one) fail with domain.CodeNotFound.
+type ResponseStore interface {
+	SaveResponse(ctx context.Context, r ports.StoredResponse) error
+	GetResponse(ctx context.Context, id string, owner int64, now time.Time) (ports.StoredResponse, error)
+	DeleteResponse(ctx context.Context, id string, owner int64, now time.Time) error
+}
+
+// responsesHandlers serve the OpenAI Responses API on the translated path:
+// the request becomes a chat request (responsesapi), goes through the chat
+// use cases like /v1/chat/completions, and the answer is encoded back.
+type responsesHandlers struct {
+	*openaiHandlers
+	store     ResponseStore // nil: storage off (store is ignored, ids are not found)
+	retention time.Duration // 0: stored responses do not expire
+}
+
+// storeTimeout bounds a store round trip on the request path; it is
+// detached from the client's context so that a client leaving right after
+// the upstream answered does not lose the stored response.
+const storeTimeout = 5 * time.Second
+
+func (h *responsesHandlers) create(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	reqID := h.gw.NewRequestID()
+	w.Header().Set(headerRequestID, reqID)
+	rc := http.NewResponseController(w)
+	client, body, ok := h.authAndRead(w, r, rc, reqID, start)
+	if !ok {
+		return
+	}
+	reject := func(err error) {
+		writeOpenAIError(w, err)
+		h.gw.Reject(reqID, start, client, StatusOf(err), err)
+	}
+	req, err := responsesapi.DecodeRequest(body)
+	if err != nil {
+		reject(err)
+		return
+	}
+	if req.PreviousResponseID != "" {
+		prev, err := h.load(r.Context(), req.PreviousResponseID, client, "previous_response_id")
+		if err != nil {
+			reject(err)
+			return
+		}
+		req.Input = responsesapi.History(prev, req.Input)
+	}
+	chat, err := req.ChatRequest()
+	if err != nil {
+		reject(err)
+		return
+	}
+	call := &gateway.Call{Req: chat, Client: client, Provider: r.Header.Get("X-Provider"), RequestID: reqID, Start: start}
+	if req.Stream {
+		h.streamResponse(w, r, rc, call, req)
+		return
+	}
+	completion, res, err := h.gw.Complete(r.Context(), call)
+	setResult(w, res)
+	if err != nil {
+		writeOpenAIError(w, err)
+		return
+	}
+	defer res.Finish()
+	resp, err := responsesapi.NewResponse(req, completion, responsesapi.Options{})
+	if err != nil {
+		writeOpenAIError(w, err)
+		return
+	}
+	// Stored before it is answered: the next request may name it.
+	if err := h.save(req, resp, client); err != nil {
+		writeOpenAIError(w, err)
+		return
+	}
+	out, err := json.Marshal(resp)
+	if err != nil {
+		writeOpenAIError(w, err)
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json")
+	hd.Set("Content-Length", strconv.Itoa(len(out)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(out)
+	_ = rc.Flush()
+}
+
+// streamResponse writes the Responses API's event stream. As for chat, the
+// first chunk arrives before the status line, so errors before it keep
+// their status and may fail over; a failure after it ends the stream with
+// error and response.failed events. The response is stored before its
+// last event (response.completed or response.failed) is written.
+func (h *responsesHandlers) streamResponse(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, call *gateway.Call, req *responsesapi.Request) {
+	st, res, err := h.gw.Stream(r.Context(), call)
+	setResult(w, res)
+	if err != nil {
+		writeOpenAIError(w, err)
+		return
+	}
+	defer st.Close()
+	hd := w.Header()
+	hd.Set("Content-Type", "text/event-stream; charset=utf-8")
+	hd.Set("Cache-Control", "no-cache")
+	hd.Set("Connection", "keep-alive")
+	hd.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	enc := responsesapi.NewStreamEncoder(req, responsesapi.Options{})
+	for {
+		ch, err := st.Next()
+		if h.writeTimeout > 0 {
+			_ = rc.SetWriteDeadline(time.Now().Add(h.writeTimeout))
+		}
+		if err != nil {
+			var last []byte
+			if err == io.EOF {
+				last = enc.Finish()
+			} else {
+				last = enc.Fail(err)
+			}
+			if serr := h.save(req, enc.Response(), call.Client); serr != nil && err == io.EOF {
+				// The client must not believe the response is stored:
+				// an error event instead of response.completed.
+				last = storeFailedEvent
+			}
+			_, _ = w.Write(last)
+			_ = rc.Flush()
+			return
+		}
+		if b := enc.Chunk(ch); len(b) > 0 {
+			if _, err := w.Write(b); err != nil {
+				return // the client is gone: Close cancels the upstream
+			}
+		}
+		if st.Ready() {
+			continue
+		}
+		if err := rc.Flush(); err != nil {
+			return
+		}
+	}
+}
+
+var storeFailedEvent = []byte("event: error\ndata: {\"type\":\"error\",\"code\":\"server_error\",\"message\":\"The response could not be stored.\",\"param\":null}\n\n")
+
+// save stores resp when the request asked for it (store defaults to true).
+func (h *responsesHandlers) save(req *responsesapi.Request, resp *responsesapi.Response, client *domain.ClientKey) error {
+	if h.store == nil || !req.StoreEnabled() || resp == nil {
+		return nil
+	}
+	stored := responsesapi.NewStored(req, resp)
+	input, err := json.Marshal(stored.Input)
+	if err != nil {
+		return err
+	}
+	body, err := json.Marshal(stored.Response)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	rec := ports.StoredResponse{ID: resp.ID, Owner: owner(client), Model: resp.Model,
+		PreviousResponseID: req.PreviousResponseID, Input: input, Response: body, CreatedAt: now}
+	if h.retention > 0 {
+		exp := now.Add(h.retention)
+		rec.ExpiresAt = &exp
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	if err := h.store.SaveResponse(ctx, rec); err != nil {
+		return fmt.Errorf("store response %s: %w", resp.ID, err)
+	}
+	return nil
+}
+
+// load returns the stored response id of client; field names the
+// parameter for the 404.
+func (h *responsesHandlers) load(ctx context.Context, id string, client *domain.ClientKey, field string) (*responsesapi.Stored, error) {
+	rec, err := h.get(ctx, id, client, field)
+	if err != nil {
+		return nil, err
+	}
+	var s responsesapi.Stored
+	if err := json.Unmarshal(rec.Input, &s.Input); err != nil {
+		return nil, fmt.Errorf("stored response %s is unreadable: %w", id, err)
+	}
+	if err := json.Unmarshal(rec.Response, &s.Response); err != nil {
+		return nil, fmt.Errorf("stored response %s is unreadable: %w", id, err)
+	}
+	return &s, nil
+}
+
+func (h *responsesHandlers) get(ctx context.Context, id string, client *domain.ClientKey, field string) (ports.StoredResponse, error) {
+	if h.store == nil || !validResponseID(id) {
+		return ports.StoredResponse{}, responseNotFound(id, field)
+	}
+	rec, err := h.store.GetResponse(ctx, id, owner(client), time.Now())
+	if domain.ErrorCode(err) == domain.CodeNotFound {
+		return rec, responseNotFound(id, field)
+	}
+	return rec, err
+}
+
+func (h *responsesHandlers) retrieve(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set(headerRequestID, h.gw.NewRequestID())
+	client, err := h.gw.Authenticate(bearer(r))
+	if err != nil {
+		writeOpenAIError(w, err)
+		return
+	}
+	rec, err := h.get(r.Context(), chi.URLParam(r, "id"), client, "")
+	if err != nil {
+		writeOpenAIError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(rec.Response)
+}
+
+type responseDeleted struct {
+	ID      string `json:"id"`
+	Object  string `json:"object"`
+	Deleted bool   `json:"deleted"`
+}
+
+func (h *responsesHandlers) remove(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set(headerRequestID, h.gw.NewRequestID())
+	client, err := h.gw.Authenticate(bearer(r))
+	if err != nil {
+		writeOpenAIError(w, err)
+		return
+	}
+	id := chi.URLParam(r, "id")
+	if h.store == nil || !validResponseID(id) {
+		writeOpenAIError(w, responseNotFound(id, ""))
+		return
+	}
+	err = h.store.DeleteResponse(r.Context(), id, owner(client), time.Now())
+	if domain.ErrorCode(err) == domain.CodeNotFound {
+		err = responseNotFound(id, "")
+	}
+	if err != nil {
+		writeOpenAIError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, responseDeleted{ID: id, Object: "response.deleted", Deleted: true})
+}
+
+// authAndRead authenticates the client and reads the body under the body
+// timeout, answering and recording the failures as chat completions do.
+func (h *responsesHandlers) authAndRead(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, reqID string, start time.Time) (*domain.ClientKey, []byte, bool) {
+	if h.bodyTimeout > 0 {
+		_ = rc.SetReadDeadline(time.Now().Add(h.bodyTimeout))
+	}
+	client, err := h.gw.Authenticate(bearer(r))
+	if err != nil {
+		writeOpenAIError(w, err)
+		h.gw.Reject(reqID, start, nil, http.StatusUnauthorized, err)
+		return nil, nil, false
+	}
+	body, err := readBody(r, h.maxBody)
+	switch err {
+	case nil:
+		if h.bodyTimeout > 0 {
+			_ = rc.SetReadDeadline(time.Time{})
+		}
+		return client, body, true
+	case errBodyTimeout:
+		w.Header().Set("Connection", "close")
+		writeOpenAIErrorStatus(w, http.StatusRequestTimeout, "invalid_request_error", "request_timeout", "",
+			"The request body did not arrive within "+h.bodyTimeout.String()+".")
+		h.gw.Reject(reqID, start, client, http.StatusRequestTimeout, &domain.Error{Code: domain.CodeInvalid, Msg: "request body timeout"})
+	case errBodyTooLarge:
+		writeOpenAIErrorStatus(w, http.StatusRequestEntityTooLarge, "invalid_request_error", "request_too_large", "",
+			"The request body exceeds the limit of "+strconv.FormatInt(h.maxBody, 10)+" bytes.")
+		h.gw.Reject(reqID, start, client, http.StatusRequestEntityTooLarge, &domain.Error{Code: domain.CodeInvalid, Msg: "request body too large"})
+	default:
+		writeOpenAIError(w, err)
+		h.gw.Reject(reqID, start, client, StatusOf(err), err)
+	}
+	return nil, nil, false
+}
+
+func owner(c *domain.ClientKey) int64 {
+	if c == nil {
+		return 0
+	}
+	return c.ID
+}
+
+// validResponseID accepts the ids this router hands out ("resp_" and
+// letters, digits, '-' or '_'), so that no other text reaches the store.
+func validResponseID(id string) bool {
+	if len(id) <= len("resp_") || len(id) > 200 || id[:5] != "resp_" {
+		return false
+	}
+	for _, c := range []byte(id[5:]) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func responseNotFound(id, field string) error {
+	return &domain.Error{Code: domain.CodeNotFound, Field: field,
+		Msg: "Response with id '" + domain.CleanText(id, 200) + "' not found."}
+}
