@@ -50,8 +50,10 @@ func TestOpenLoopDoesNotWaitForCompletions(t *testing.T) {
 		if d := scheduled[i].Sub(scheduled[i-1]); d < 999*time.Microsecond || d > 1001*time.Microsecond {
 			t.Fatalf("requests %d and %d scheduled %v apart, want 1ms", i-1, i, d)
 		}
-		if startedLate[i] < 0 {
-			t.Fatalf("request %d started before its scheduled time", i)
+		// openLoop does not sleep for the last 20 µs before a request's
+		// time (a timer cannot wait that little), so it may start that early.
+		if startedLate[i] < -20*time.Microsecond {
+			t.Fatalf("request %d started %v before its scheduled time", i, -startedLate[i])
 		}
 	}
 	if st.Dropped != 0 {
