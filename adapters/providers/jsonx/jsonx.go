@@ -276,4 +276,3 @@ func equalFold(b []byte, s string) bool {
 	}
 	return bytes.EqualFold(b, []byte(s))
 }
-
