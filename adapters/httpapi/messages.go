@@ -100,14 +100,7 @@ func (h *openaiHandlers) messages(w http.ResponseWriter, r *http.Request) {
 		res.Finish()
 		return
 	}
-	hd := w.Header()
-	hd.Set("Content-Type", "application/json")
-	hd.Set("Content-Length", strconv.Itoa(len(out)))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(out)
-	if f, ok := w.(http.Flusher); ok {
-		f.Flush()
-	}
+	writeBody(w, out)
 	res.Finish()
 }
 
@@ -123,12 +116,7 @@ func (h *openaiHandlers) messagesStream(w http.ResponseWriter, r *http.Request, 
 		return
 	}
 	defer st.Close()
-	hd := w.Header()
-	hd.Set("Content-Type", "text/event-stream; charset=utf-8")
-	hd.Set("Cache-Control", "no-cache")
-	hd.Set("Connection", "keep-alive")
-	hd.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
+	startEventStream(w)
 	enc := anthropicapi.NewStreamEncoder(req)
 	pinged := false
 	for {

@@ -169,16 +169,7 @@ func (h *openaiHandlers) chatCompletions(w http.ResponseWriter, r *http.Request)
 			return
 		}
 	}
-	hd := w.Header()
-	hd.Set("Content-Type", "application/json")
-	hd.Set("Content-Length", strconv.Itoa(len(out)))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(out)
-	// Hand the bytes to the kernel now, then record: the client does not
-	// wait for statistics and logging.
-	if f, ok := w.(http.Flusher); ok {
-		f.Flush()
-	}
+	writeBody(w, out)
 	res.Finish()
 }
 
@@ -194,6 +185,31 @@ func setResult(w http.ResponseWriter, res *gateway.Result) {
 		hd.Set(headerAttempts, strconv.Itoa(res.Attempts))
 	}
 	setRateLimitHeaders(hd, &res.Limits)
+}
+
+// writeBody answers 200 with a JSON body and hands the bytes to the kernel
+// at once, so that the client does not wait for the statistics and logging
+// that follow.
+func writeBody(w http.ResponseWriter, out []byte) {
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json")
+	hd.Set("Content-Length", strconv.Itoa(len(out)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(out)
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// startEventStream sends the status line and headers of a server-sent event
+// stream (every front door's: OpenAI's, Anthropic's, the Responses API's).
+func startEventStream(w http.ResponseWriter) {
+	hd := w.Header()
+	hd.Set("Content-Type", "text/event-stream; charset=utf-8")
+	hd.Set("Cache-Control", "no-cache")
+	hd.Set("Connection", "keep-alive")
+	hd.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
 }
 
 var (
@@ -214,12 +230,7 @@ func (h *openaiHandlers) stream(w http.ResponseWriter, r *http.Request, rc *http
 		return
 	}
 	defer st.Close()
-	hd := w.Header()
-	hd.Set("Content-Type", "text/event-stream; charset=utf-8")
-	hd.Set("Cache-Control", "no-cache")
-	hd.Set("Connection", "keep-alive")
-	hd.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
+	startEventStream(w)
 	var scratch []byte
 	for {
 		ch, err := st.Next()

@@ -99,12 +99,7 @@ func (h *responsesHandlers) create(w http.ResponseWriter, r *http.Request) {
 		writeOpenAIError(w, err)
 		return
 	}
-	hd := w.Header()
-	hd.Set("Content-Type", "application/json")
-	hd.Set("Content-Length", strconv.Itoa(len(out)))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(out)
-	_ = rc.Flush()
+	writeBody(w, out)
 }
 
 // streamResponse writes the Responses API's event stream. As for chat, the
@@ -120,12 +115,7 @@ func (h *responsesHandlers) streamResponse(w http.ResponseWriter, r *http.Reques
 		return
 	}
 	defer st.Close()
-	hd := w.Header()
-	hd.Set("Content-Type", "text/event-stream; charset=utf-8")
-	hd.Set("Cache-Control", "no-cache")
-	hd.Set("Connection", "keep-alive")
-	hd.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
+	startEventStream(w)
 	enc := responsesapi.NewStreamEncoder(req, responsesapi.Options{})
 	for {
 		ch, err := st.Next()
