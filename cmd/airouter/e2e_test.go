@@ -805,3 +805,20 @@ func TestE2EIncrementalConfig(t *testing.T) {
 		t.Errorf("replica 2 did not apply the provider and model changes by kind")
 	}
 }
+
+// startTwoKinds starts a server with model "gpt" on an OpenAI-compatible
+// mock and model "claude" on an Anthropic mock (12 tokens, tool calls when
+// asked, priced 1 and 2 per million), for the front doors' SDK tests.
+func startTwoKinds(t *testing.T) (s *server, oa, an *upstream) {
+	t.Helper()
+	oa = newUpstream(t, mock.Config{Tokens: 12, ToolCall: mock.ToolCallAuto})
+	an = newUpstream(t, mock.Config{Tokens: 12, ToolCall: mock.ToolCallAuto})
+	s = startServer(t, serverOpts{})
+	s.setupProvider(t, "oa", "openai_compatible", oa.URL+"/v1", nil)
+	s.setupProvider(t, "an", "anthropic", an.URL, nil)
+	s.setupModel(t, "gpt", "", nil)
+	s.addRoute(t, "gpt", "oa", "mock-gpt", map[string]any{"input_price": 1, "output_price": 2})
+	s.setupModel(t, "claude", "", nil)
+	s.addRoute(t, "claude", "an", "mock-claude", map[string]any{"input_price": 1, "output_price": 2})
+	return s, oa, an
+}

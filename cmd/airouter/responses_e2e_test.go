@@ -22,15 +22,7 @@ import (
 // key's 404, store:false, and the request log with tokens and cost.
 func TestE2EResponsesOpenAIGo(t *testing.T) {
 	t.Parallel()
-	oa := newUpstream(t, mock.Config{Tokens: 12, ToolCall: mock.ToolCallAuto})
-	an := newUpstream(t, mock.Config{Tokens: 12, ToolCall: mock.ToolCallAuto})
-	s := startServer(t, serverOpts{})
-	s.setupProvider(t, "oa", "openai_compatible", oa.URL+"/v1", nil)
-	s.setupProvider(t, "an", "anthropic", an.URL, nil)
-	s.setupModel(t, "gpt", "", nil)
-	s.addRoute(t, "gpt", "oa", "mock-gpt", map[string]any{"input_price": 1, "output_price": 2})
-	s.setupModel(t, "claude", "", nil)
-	s.addRoute(t, "claude", "an", "mock-claude", map[string]any{"input_price": 1, "output_price": 2})
+	s, oa, an := startTwoKinds(t)
 	tok := s.clientKey(t, "sdk")
 	other := s.clientKey(t, "other")
 	client := openai.NewClient(option.WithAPIKey(tok), option.WithBaseURL(s.URL+"/v1"), option.WithMaxRetries(0))
