@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/airouter/airouter/adapters/providers/internal/upstream"
-	"github.com/airouter/airouter/adapters/providers/jsonx"
+	"github.com/airouter/airouter/core/jsonx"
 	"github.com/airouter/airouter/core/domain"
 )
 

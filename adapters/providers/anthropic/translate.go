@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/airouter/airouter/adapters/providers/jsonx"
+	"github.com/airouter/airouter/core/jsonx"
 	"github.com/airouter/airouter/core/domain"
 	"github.com/airouter/airouter/ports"
 )

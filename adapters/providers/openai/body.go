@@ -3,7 +3,7 @@ package openai
 import (
 	"strconv"
 
-	"github.com/airouter/airouter/adapters/providers/jsonx"
+	"github.com/airouter/airouter/core/jsonx"
 	"github.com/airouter/airouter/core/domain"
 )
 

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 
 	"github.com/airouter/airouter/adapters/providers/internal/upstream"
-	"github.com/airouter/airouter/adapters/providers/jsonx"
+	"github.com/airouter/airouter/core/jsonx"
 	"github.com/airouter/airouter/core/domain"
 )
 

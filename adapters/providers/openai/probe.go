@@ -4,7 +4,7 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/airouter/airouter/adapters/providers/jsonx"
+	"github.com/airouter/airouter/core/jsonx"
 	"github.com/airouter/airouter/core/domain"
 	"github.com/airouter/airouter/ports"
 )

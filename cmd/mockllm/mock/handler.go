@@ -1,7 +1,7 @@
 package mock
 
 import (
-	"github.com/airouter/airouter/adapters/providers/jsonx"
+	"github.com/airouter/airouter/core/jsonx"
 
 	"io"
 	"math/rand/v2"

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"errors"
 
-	"github.com/airouter/airouter/adapters/providers/jsonx"
+	"github.com/airouter/airouter/core/jsonx"
 )
 
 // reqInfo is what the mock needs from a chat request. Byte slices point

@@ -2,7 +2,6 @@ package jsonx
 
 import (
 	"bytes"
-	"github.com/airouter/airouter/core/domain"
 
 	"strconv"
 	"unicode/utf16"
@@ -125,6 +124,3 @@ func appendUnescaped(dst, s []byte) ([]byte, error) {
 	}
 	return dst, nil
 }
-
-// AppendString appends s as a JSON string (domain.AppendJSONString).
-func AppendString(dst []byte, s string) []byte { return domain.AppendJSONString(dst, s) }

@@ -1,14 +1,14 @@
-package domain
+package jsonx
 
 import "unicode/utf8"
 
 const hexDigits = "0123456789abcdef"
 
-// AppendJSONString appends s as a JSON string without allocating. Invalid
+// AppendString appends s as a JSON string without allocating. Invalid
 // UTF-8 becomes U+FFFD, so the output is always valid JSON; U+2028 and
 // U+2029 are escaped, so it is also safe inside JavaScript. The provider
 // adapters' and the front doors' hand-written JSON writers share it.
-func AppendJSONString(dst []byte, s string) []byte {
+func AppendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
