@@ -6,8 +6,8 @@ import (
 	"strings"
 
 	"github.com/airouter/airouter/adapters/providers/internal/upstream"
-	"github.com/airouter/airouter/core/jsonx"
 	"github.com/airouter/airouter/core/domain"
+	"github.com/airouter/airouter/core/jsonx"
 )
 
 // Messages API response types.

@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/airouter/airouter/core/jsonx"
 	"github.com/airouter/airouter/core/domain"
+	"github.com/airouter/airouter/core/jsonx"
 	"github.com/airouter/airouter/ports"
 )
 

@@ -3,8 +3,8 @@ package openai
 import (
 	"strconv"
 
-	"github.com/airouter/airouter/core/jsonx"
 	"github.com/airouter/airouter/core/domain"
+	"github.com/airouter/airouter/core/jsonx"
 )
 
 var (

@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 
 	"github.com/airouter/airouter/adapters/providers/internal/upstream"
-	"github.com/airouter/airouter/core/jsonx"
 	"github.com/airouter/airouter/core/domain"
+	"github.com/airouter/airouter/core/jsonx"
 )
 
 // chunkParser reads the fields the router needs from stream chunks. It

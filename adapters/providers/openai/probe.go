@@ -4,8 +4,8 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/airouter/airouter/core/jsonx"
 	"github.com/airouter/airouter/core/domain"
+	"github.com/airouter/airouter/core/jsonx"
 	"github.com/airouter/airouter/ports"
 )
 
