@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+
+	"github.com/airouter/airouter/core/jsonx"
 )
 
 // ChatRequest is a client's chat completion request. The router reads only the
@@ -18,36 +20,65 @@ type ChatRequest struct {
 	MaxTokens    int    // max_completion_tokens, else max_tokens; 0 when absent
 	// Raw is the request body: a JSON object.
 	Raw []byte
-}
-
-// routingFields is what ParseChatRequest decodes; json skips the rest quickly.
-type routingFields struct {
-	Model         *string         `json:"model"`
-	Messages      json.RawMessage `json:"messages"`
-	Stream        *bool           `json:"stream"`
-	StreamOptions *struct {
-		IncludeUsage *bool `json:"include_usage"`
-	} `json:"stream_options"`
-	Provider            *string `json:"provider"`
-	MaxTokens           *int    `json:"max_tokens"`
-	MaxCompletionTokens *int    `json:"max_completion_tokens"`
+	// Layout is where Raw's top-level members are, recorded by
+	// ParseChatRequest's one pass so that adapters patch the body
+	// (jsonx.PatchLaid) without scanning it again; zero for requests built
+	// otherwise (translations), which are then scanned.
+	Layout jsonx.Layout
 }
 
 // ParseChatRequest validates the body of a chat completion request and reads
-// its routing fields. The body is retained (not copied).
+// its routing fields, in one pass over the body that also records its
+// Layout. The body is retained (not copied). Keys match as encoding/json
+// matches them (case-insensitively; the last of duplicates wins), and the
+// body must be JSON that encoding/json accepts.
 func ParseChatRequest(body []byte) (*ChatRequest, error) {
-	var f routingFields
-	if err := json.Unmarshal(body, &f); err != nil {
-		return nil, decodeError(err, "request body is not a valid JSON object: ")
+	r := &ChatRequest{Raw: body}
+	var model, msgs, maxTokens, maxCompletion []byte
+	it := jsonx.CheckedObject(body)
+	var m jsonx.Member
+	for it.Next(&m) {
+		r.Layout.Add(body, &m)
+		v := m.Value(body)
+		var err error
+		switch {
+		case m.KeyFold("model"):
+			model = v
+		case m.KeyFold("messages"):
+			msgs = v
+		case m.KeyFold("stream"):
+			r.Stream, err = boolField("stream", v)
+		case m.KeyFold("stream_options"):
+			r.IncludeUsage, err = includeUsage(v)
+		case m.KeyFold("provider"):
+			r.Provider, err = stringField("provider", v)
+		case m.KeyFold("max_tokens"):
+			maxTokens = v
+		case m.KeyFold("max_completion_tokens"):
+			maxCompletion = v
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
-	if f.Model == nil {
+	if err := it.Err(); err != nil {
+		return nil, syntaxError(err)
+	}
+	if jsonx.SkipSpace(body, it.End+1) != len(body) {
+		return nil, syntaxError(jsonx.ErrSyntax)
+	}
+	r.Layout.Close(body, &it)
+	if model == nil || jsonx.IsNull(model) {
 		return nil, FieldError("model", "is required")
 	}
-	if err := ValidateModelName("model", *f.Model); err != nil {
+	var err error
+	if r.Model, err = stringField("model", model); err != nil {
 		return nil, err
 	}
-	msgs := bytes.TrimSpace(f.Messages)
-	if len(msgs) == 0 || bytes.Equal(msgs, []byte("null")) {
+	if err := ValidateModelName("model", r.Model); err != nil {
+		return nil, err
+	}
+	if msgs == nil || jsonx.IsNull(msgs) {
 		return nil, FieldError("messages", "is required")
 	}
 	if msgs[0] != '[' {
@@ -56,26 +87,83 @@ func ParseChatRequest(body []byte) (*ChatRequest, error) {
 	if inner := bytes.TrimSpace(msgs[1:]); len(inner) > 0 && inner[0] == ']' {
 		return nil, FieldError("messages", "must contain at least one message")
 	}
-	r := &ChatRequest{Model: *f.Model, Raw: body}
-	if f.Stream != nil {
-		r.Stream = *f.Stream
-	}
-	if f.StreamOptions != nil && f.StreamOptions.IncludeUsage != nil {
-		r.IncludeUsage = *f.StreamOptions.IncludeUsage
-	}
-	if f.Provider != nil {
-		r.Provider = *f.Provider
-	}
 	switch {
-	case f.MaxCompletionTokens != nil:
-		r.MaxTokens = *f.MaxCompletionTokens
-	case f.MaxTokens != nil:
-		r.MaxTokens = *f.MaxTokens
+	case maxCompletion != nil && !jsonx.IsNull(maxCompletion):
+		r.MaxTokens, err = intField("max_completion_tokens", maxCompletion)
+	case maxTokens != nil && !jsonx.IsNull(maxTokens):
+		r.MaxTokens, err = intField("max_tokens", maxTokens)
+	}
+	if err != nil {
+		return nil, err
 	}
 	if r.MaxTokens < 0 {
 		return nil, FieldError("max_tokens", "must not be negative")
 	}
 	return r, nil
+}
+
+func syntaxError(err error) error {
+	if errors.Is(err, jsonx.ErrTooDeep) {
+		return &Error{Code: CodeInvalid, Msg: "request body nests too deeply"}
+	}
+	return &Error{Code: CodeInvalid, Msg: "request body is not a valid JSON object"}
+}
+
+// The field readers take a value the checked iterator accepted; null reads
+// as the zero value, as encoding/json reads it into a pointer.
+
+func boolField(name string, v []byte) (bool, error) {
+	switch string(v) {
+	case "true":
+		return true, nil
+	case "false", "null":
+		return false, nil
+	}
+	return false, FieldError(name, "must be of type boolean")
+}
+
+func stringField(name string, v []byte) (string, error) {
+	if jsonx.IsNull(v) {
+		return "", nil
+	}
+	if v[0] != '"' {
+		return "", FieldError(name, "must be of type string")
+	}
+	s, err := jsonx.String(v)
+	if err != nil {
+		return "", FieldError(name, "must be of type string")
+	}
+	return s, nil
+}
+
+func intField(name string, v []byte) (int, error) {
+	n, err := jsonx.Int(v)
+	if err != nil || v[0] == '"' || n != int64(int(n)) {
+		return 0, FieldError(name, "must be an integer")
+	}
+	return int(n), nil
+}
+
+// includeUsage reads stream_options.include_usage.
+func includeUsage(v []byte) (bool, error) {
+	if jsonx.IsNull(v) {
+		return false, nil
+	}
+	if v[0] != '{' {
+		return false, FieldError("stream_options", "must be of type object")
+	}
+	it := jsonx.Object(v)
+	var m jsonx.Member
+	var on bool
+	for it.Next(&m) {
+		if m.KeyFold("include_usage") {
+			var err error
+			if on, err = boolField("stream_options.include_usage", m.Value(v)); err != nil {
+				return false, err
+			}
+		}
+	}
+	return on, nil
 }
 
 // EstimatedPromptTokens is a cheap estimate of the prompt's size (about four

@@ -156,3 +156,59 @@ func TestClientKeyLimitsValidateAndAllow(t *testing.T) {
 		t.Error("period boundaries")
 	}
 }
+
+// referenceFields is the encoding/json reading of the routing fields that
+// ParseChatRequest's one pass replaces.
+type referenceFields struct {
+	Model         *string `json:"model"`
+	Stream        *bool   `json:"stream"`
+	StreamOptions *struct {
+		IncludeUsage *bool `json:"include_usage"`
+	} `json:"stream_options"`
+	Provider            *string `json:"provider"`
+	MaxTokens           *int    `json:"max_tokens"`
+	MaxCompletionTokens *int    `json:"max_completion_tokens"`
+}
+
+// FuzzParseChatRequest: the one-pass parser rejects every body that is not
+// JSON, and where encoding/json reads the routing fields it reads the same
+// values.
+func FuzzParseChatRequest(f *testing.F) {
+	for _, s := range []string{`{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":true},"max_tokens":5}`,
+		`{"MODEL":"a","model":"b","messages":[1],"Provider":"p","max_completion_tokens":3,"max_tokens":9}`,
+		`{"model":"m\u00e9","messages":[{}],"stream":null,"stream_options":null}`, `{"model":"m","messages":[1]} x`, `{"model":"m","messages":[1],"t":01}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		r, err := ParseChatRequest(body)
+		if !json.Valid(body) {
+			if err == nil {
+				t.Fatalf("%q: not JSON, accepted", body)
+			}
+			return
+		}
+		var ref referenceFields
+		if json.Unmarshal(body, &ref) != nil || err != nil {
+			return // type errors: both refuse, with their own words
+		}
+		want := ChatRequest{Model: *ref.Model}
+		if ref.Stream != nil {
+			want.Stream = *ref.Stream
+		}
+		if ref.StreamOptions != nil && ref.StreamOptions.IncludeUsage != nil {
+			want.IncludeUsage = *ref.StreamOptions.IncludeUsage
+		}
+		if ref.Provider != nil {
+			want.Provider = *ref.Provider
+		}
+		switch {
+		case ref.MaxCompletionTokens != nil:
+			want.MaxTokens = *ref.MaxCompletionTokens
+		case ref.MaxTokens != nil:
+			want.MaxTokens = *ref.MaxTokens
+		}
+		if r.Model != want.Model || r.Stream != want.Stream || r.IncludeUsage != want.IncludeUsage || r.Provider != want.Provider || r.MaxTokens != want.MaxTokens {
+			t.Fatalf("%q: one pass %+v, encoding/json %+v", body, *r, want)
+		}
+	})
+}

@@ -130,6 +130,7 @@ type Iter struct {
 	b     []byte
 	pos   int
 	array bool
+	check bool // validate members as Check does
 	n     int
 	err   error
 	done  bool
@@ -148,6 +149,15 @@ func Object(b []byte) Iter {
 	return Iter{b: b, pos: i + 1}
 }
 
+// CheckedObject is Object that also checks each member as Check does, so
+// that one pass both validates an object and walks its members; Next fails
+// with ErrSyntax or ErrTooDeep at the first malformed member.
+func CheckedObject(b []byte) Iter {
+	it := Object(b)
+	it.check = true
+	return it
+}
+
 // Array starts iterating over the array in b.
 func Array(b []byte) Iter {
 	i := SkipSpace(b, 0)
@@ -160,8 +170,10 @@ func Array(b []byte) Iter {
 // Err returns the syntax error that stopped the iteration, if any.
 func (it *Iter) Err() error { return it.err }
 
-func (it *Iter) fail() bool {
-	it.err, it.done = ErrSyntax, true
+func (it *Iter) fail() bool { return it.failWith(ErrSyntax) }
+
+func (it *Iter) failWith(err error) bool {
+	it.err, it.done = err, true
 	return false
 }
 
@@ -197,7 +209,11 @@ func (it *Iter) Next(m *Member) bool {
 		if b[i] != '"' {
 			return it.fail()
 		}
-		ke, err := skipString(b, i)
+		skip := skipString
+		if it.check {
+			skip = checkString
+		}
+		ke, err := skip(b, i)
 		if err != nil {
 			return it.fail()
 		}
@@ -212,8 +228,17 @@ func (it *Iter) Next(m *Member) bool {
 		m.KeyStart, m.key = -1, nil
 	}
 	i = SkipSpace(b, i)
-	e, err := SkipValue(b, i)
-	if err != nil || e == i {
+	var e int
+	var err error
+	if it.check {
+		e, err = checkValue(b, i, 1, maxDepth)
+	} else {
+		e, err = SkipValue(b, i)
+	}
+	if err != nil {
+		return it.failWith(err)
+	}
+	if e == i {
 		return it.fail()
 	}
 	m.ValStart, m.ValEnd = i, e

@@ -149,13 +149,16 @@ func FuzzPatch(f *testing.F) {
 
 func TestCheck(t *testing.T) {
 	t.Parallel()
-	for _, ok := range []string{`{}`, ` [ ] `, `"x"`, `1`, `-2.5e3`, `true`, `null`, `{"a":[1,{"b":false},"c\"}"],"d":{}}`} {
+	for _, ok := range []string{`{}`, ` [ ] `, `"x"`, `1`, `-2.5e3`, `true`, `null`, `{"a":[1,{"b":false},"c\"}"],"d":{}}`,
+		`0`, `-0.0e-7`, `1E+2`, `"\u00e9\n\/\\"`, "\"\xff\""} {
 		if err := Check([]byte(ok), 8); err != nil {
 			t.Errorf("%q: %v", ok, err)
 		}
 	}
 	for _, bad := range []string{``, ` `, `{`, `{"a"}`, `{"a":1,}`, `[1,]`, `[,1]`, `{"a":tru}`, `{"a":nul}`, `{"a":"x}`,
-		`{"a":1}}`, `{"a":{"b":1 "c":2}}`, `{1:2}`, `[1 2]`, `{"a"::1}`, `x`, `]`} {
+		`{"a":1}}`, `{"a":{"b":1 "c":2}}`, `{1:2}`, `[1 2]`, `{"a"::1}`, `x`, `]`,
+		// Numbers and strings as encoding/json reads them.
+		`01`, `1.`, `.5`, `-`, `1e`, `1e+`, `1.2.3`, `+1`, `--1`, `1-2`, `"\x"`, `"\u12"`, `"\u12g4"`, "\"a\tb\"", "\"\x00\"", `{"a\q":1}`} {
 		if err := Check([]byte(bad), 8); err != ErrSyntax {
 			t.Errorf("%q: %v, want ErrSyntax", bad, err)
 		}

@@ -26,7 +26,11 @@ type edit struct {
 // Patch applies ops to the top-level members of the JSON object obj and
 // appends the result to dst. Every byte outside the changed members,
 // including whitespace, is copied unchanged.
-func Patch(dst, obj []byte, ops []Op) ([]byte, error) {
+func Patch(dst, obj []byte, ops []Op) ([]byte, error) { return patch(dst, obj, ops, nil) }
+
+// patch is Patch over the members l recorded, or, with l nil, over the
+// members an iterator finds.
+func patch(dst, obj []byte, ops []Op, l *Layout) ([]byte, error) {
 	var seenArr [8]bool
 	seen := seenArr[:0]
 	for range ops {
@@ -34,10 +38,23 @@ func Patch(dst, obj []byte, ops []Op) ([]byte, error) {
 	}
 	var editsArr [8]edit
 	edits := editsArr[:0]
-	it := Object(obj)
+	var it Iter
+	if l == nil {
+		it = Object(obj)
+	}
 	var m Member
 	lastKeptEnd := -1 // end of the last member that stays
-	for it.Next(&m) {
+	for i := 0; ; i++ {
+		if l == nil {
+			if !it.Next(&m) {
+				break
+			}
+		} else {
+			if i == int(l.n) {
+				break
+			}
+			m = l.member(obj, i)
+		}
 		op := -1
 		for k := range ops {
 			if m.KeyFold(ops[k].Key) {
@@ -72,12 +89,15 @@ func Patch(dst, obj []byte, ops []Op) ([]byte, error) {
 		// Deleted; apply widens the span to take one comma with it.
 		edits = append(edits, edit{start: m.KeyStart, end: m.ValEnd})
 	}
-	if err := it.Err(); err != nil {
-		return dst, err
-	}
-	closing := it.End
-	if SkipSpace(obj, closing+1) != len(obj) {
-		return dst, ErrSyntax
+	closing := int(l.closingBrace())
+	if l == nil {
+		if err := it.Err(); err != nil {
+			return dst, err
+		}
+		closing = it.End
+		if SkipSpace(obj, closing+1) != len(obj) {
+			return dst, ErrSyntax
+		}
 	}
 	// Additions go after the last member that stays.
 	var adds []edit

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/airouter/airouter/adapters/providers/openai"
 	"github.com/airouter/airouter/core/domain"
 	"github.com/airouter/airouter/ports"
 )
@@ -52,5 +53,41 @@ func BenchmarkStream(b *testing.B) {
 		if n != 101 {
 			b.Fatalf("%d chunks", n)
 		}
+	}
+}
+
+// BenchmarkParseAndPatch is the request body's path through the router:
+// parsed once for routing (domain.ParseChatRequest), then patched for the
+// upstream (PatchBody), for a short chat and a 16 KB conversation.
+func BenchmarkParseAndPatch(b *testing.B) {
+	short := []byte(`{"model":"gpt-4o-mini","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Write a haiku about routers and the sea, please."}],"temperature":0.7,"stream":true,"stream_options":{"include_usage":false}}`)
+	var sb strings.Builder
+	sb.WriteString(`{"model":"gpt-4o-mini","temperature":0.2,"messages":[`)
+	for i := range 64 {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(`{"role":"user","content":"` + strings.Repeat("lorem ipsum dolor sit amet, ", 9) + `"}`)
+	}
+	sb.WriteString(`],"max_tokens":256}`)
+	long := []byte(sb.String())
+	for _, c := range []struct {
+		name string
+		body []byte
+	}{{"short", short}, {"16KB", long}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(c.body)))
+			dst := make([]byte, 0, len(c.body)+128)
+			for b.Loop() {
+				req, err := domain.ParseChatRequest(c.body)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := openai.PatchBody(dst[:0], req, "gpt-4o-mini-2024-07-18", req.Stream, "max_tokens", 0); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -65,7 +65,7 @@ func PatchBody(dst []byte, req *domain.ChatRequest, model string, stream bool, c
 	if dst == nil {
 		dst = make([]byte, 0, len(req.Raw)+len(modelVal)+48)
 	}
-	out, err := jsonx.Patch(dst, req.Raw, ops[:n])
+	out, err := jsonx.PatchLaid(dst, req.Raw, &req.Layout, ops[:n])
 	if err != nil {
 		return nil, &domain.Error{Code: domain.CodeInvalid, Msg: "request body is not a valid JSON object"}
 	}
