@@ -1,11 +1,17 @@
-// Package jsonx is a small, allocation-free JSON scanner for the provider
-// adapters' hot paths: it walks the members of an object or the elements of
-// an array without decoding them, so that a request body can be patched at
-// its top level and a response chunk read for a few fields while every other
-// byte passes through untouched.
+// Package jsonx is the module's one JSON scanner and writer: small and
+// allocation-free, for the hot paths. It walks the members of an object or
+// the elements of an array without decoding them, so that a request body
+// can be patched at its top level and a response chunk read for a few
+// fields while every other byte passes through untouched.
 //
-// The scanner checks structure (quotes, nesting, separators) but not the
-// grammar of numbers and literals; callers that need a value decode it.
+// The plain iterators check structure (quotes, nesting, separators) but not
+// the grammar of numbers and literals; Check and CheckedObject check the
+// grammar as encoding/json does. A Layout recorded while a body is walked
+// once lets PatchLaid patch it later without a second scan: the domain's
+// ParseChatRequest records it, the OpenAI adapter patches by it.
+//
+// It depends on nothing but the standard library: core/domain, the
+// provider adapters, the front-door codecs and the mock upstream use it.
 package jsonx
 
 import (
