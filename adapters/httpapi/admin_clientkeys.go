@@ -164,30 +164,19 @@ func (h *adminHandlers) registerClientKeys(api huma.API) {
 			if err != nil {
 				return nil, h.problem(ctx, err)
 			}
-			out := &struct {
-				Body ClientKeyList
-			}{}
-			out.Body.Data = make([]ClientKeyDTO, 0, len(ks))
-			for _, k := range ks {
-				out.Body.Data = append(out.Body.Data, clientKeyDTO(k))
-			}
-			return out, nil
+			return &struct{ Body ClientKeyList }{Body: ClientKeyList{Data: dtos(ks, clientKeyDTO)}}, nil
 		})
 
-	for _, enable := range []bool{false, true} {
-		id, path, summary := "revokeClientKey", "/client-keys/{id}/revoke", "Revoke a client key"
-		if enable {
-			id, path, summary = "restoreClientKey", "/client-keys/{id}/restore", "Restore a revoked client key"
-		}
-		huma.Register(api, op(id, http.MethodPost, path, summary, "Client keys", http.StatusNotFound),
-			func(ctx context.Context, in *ClientKeyPath) (*struct{ Body ClientKeyDTO }, error) {
-				k, err := h.a.SetClientKeyEnabled(ctx, in.ID, enable)
-				if err != nil {
-					return nil, h.problem(ctx, err)
-				}
-				return &struct{ Body ClientKeyDTO }{Body: clientKeyDTO(k)}, nil
-			})
-	}
+	registerToggles(api, "Client keys", []int{http.StatusNotFound},
+		func(ctx context.Context, in *ClientKeyPath, enable bool) (*struct{ Body ClientKeyDTO }, error) {
+			k, err := h.a.SetClientKeyEnabled(ctx, in.ID, enable)
+			if err != nil {
+				return nil, h.problem(ctx, err)
+			}
+			return &struct{ Body ClientKeyDTO }{Body: clientKeyDTO(k)}, nil
+		},
+		toggle{false, "revokeClientKey", "/client-keys/{id}/revoke", "Revoke a client key"},
+		toggle{true, "restoreClientKey", "/client-keys/{id}/restore", "Restore a revoked client key"})
 
 	d := op("deleteClientKey", http.MethodDelete, "/client-keys/{id}", "Delete a client key", "Client keys", http.StatusNotFound)
 	d.DefaultStatus = http.StatusNoContent

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -32,30 +33,13 @@ type adminHandlers struct {
 	log *slog.Logger
 }
 
-// adminStatus is the one mapping of domain error codes to HTTP statuses on
-// the admin API; 0 for internal errors (and unknown codes).
+// adminStatus is the admin API's status of a domain error code: codeStatus's,
+// but 422 for invalid input; 0 for internal errors (and unknown codes).
 func adminStatus(c domain.Code) int {
-	switch c {
-	case domain.CodeInvalid:
+	if c == domain.CodeInvalid {
 		return http.StatusUnprocessableEntity
-	case domain.CodeNotFound:
-		return http.StatusNotFound
-	case domain.CodeConflict:
-		return http.StatusConflict
-	case domain.CodeUnauthorized:
-		return http.StatusUnauthorized
-	case domain.CodeForbidden:
-		return http.StatusForbidden
-	case domain.CodeUnavailable:
-		return http.StatusServiceUnavailable
-	case domain.CodeRateLimited:
-		return http.StatusTooManyRequests
-	case domain.CodeTimeout:
-		return http.StatusGatewayTimeout
-	case domain.CodeUpstream:
-		return http.StatusBadGateway
 	}
-	return 0
+	return codeStatus[c]
 }
 
 // problem maps a domain error to an RFC 9457 problem; invalid input and
@@ -96,5 +80,39 @@ func op(id, method, path, summary, tag string, extra ...int) huma.Operation {
 		Tags:        []string{tag},
 		Errors:      append(append([]int{}, adminErrors...), extra...),
 		Security:    []map[string][]string{{"adminToken": {}}},
+	}
+}
+
+// dtos converts a list of domain values with one DTO function; never nil,
+// so that an empty list is [] in JSON.
+func dtos[T, D any](in []T, dto func(T) D) []D {
+	out := make([]D, 0, len(in))
+	for _, v := range in {
+		out = append(out, dto(v))
+	}
+	return out
+}
+
+// optTime is t's address, or nil for the zero time (omitted in JSON).
+func optTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// toggle is one of a pair of operations that turn a resource on or off.
+type toggle struct {
+	on                bool
+	id, path, summary string
+}
+
+// registerToggles registers one POST operation a toggle, each calling set
+// with the toggle's on; errs are the statuses they document beyond
+// adminErrors.
+func registerToggles[I, O any](api huma.API, tag string, errs []int, set func(ctx context.Context, in *I, on bool) (*O, error), toggles ...toggle) {
+	for _, t := range toggles {
+		huma.Register(api, op(t.id, http.MethodPost, t.path, t.summary, tag, errs...),
+			func(ctx context.Context, in *I) (*O, error) { return set(ctx, in, t.on) })
 	}
 }

@@ -101,14 +101,7 @@ func (h *adminHandlers) registerKeys(api huma.API) {
 			if err != nil {
 				return nil, h.problem(ctx, err)
 			}
-			out := &struct {
-				Body KeyList
-			}{}
-			out.Body.Data = make([]KeyDTO, 0, len(ks))
-			for _, k := range ks {
-				out.Body.Data = append(out.Body.Data, keyDTO(k))
-			}
-			return out, nil
+			return &struct{ Body KeyList }{Body: KeyList{Data: dtos(ks, keyDTO)}}, nil
 		})
 
 	huma.Register(api, op("updateProviderKey", http.MethodPatch, "/providers/{provider}/keys/{key}", "Update a key's name, weight or expiry", "Provider keys", http.StatusNotFound),
@@ -123,20 +116,16 @@ func (h *adminHandlers) registerKeys(api huma.API) {
 			return &keyBody{Body: keyDTO(k)}, nil
 		})
 
-	for _, enable := range []bool{true, false} {
-		id, path, summary := "enableProviderKey", "/providers/{provider}/keys/{key}/enable", "Enable a key (make it active)"
-		if !enable {
-			id, path, summary = "disableProviderKey", "/providers/{provider}/keys/{key}/disable", "Disable a key"
-		}
-		huma.Register(api, op(id, http.MethodPost, path, summary, "Provider keys", http.StatusNotFound, http.StatusConflict),
-			func(ctx context.Context, in *KeyPath) (*keyBody, error) {
-				k, err := h.a.SetKeyEnabled(ctx, in.Provider, in.Key, enable)
-				if err != nil {
-					return nil, h.problem(ctx, err)
-				}
-				return &keyBody{Body: keyDTO(k)}, nil
-			})
-	}
+	registerToggles(api, "Provider keys", []int{http.StatusNotFound, http.StatusConflict},
+		func(ctx context.Context, in *KeyPath, enable bool) (*keyBody, error) {
+			k, err := h.a.SetKeyEnabled(ctx, in.Provider, in.Key, enable)
+			if err != nil {
+				return nil, h.problem(ctx, err)
+			}
+			return &keyBody{Body: keyDTO(k)}, nil
+		},
+		toggle{true, "enableProviderKey", "/providers/{provider}/keys/{key}/enable", "Enable a key (make it active)"},
+		toggle{false, "disableProviderKey", "/providers/{provider}/keys/{key}/disable", "Disable a key"})
 
 	d := op("deleteProviderKey", http.MethodDelete, "/providers/{provider}/keys/{key}", "Delete a key", "Provider keys", http.StatusNotFound)
 	d.DefaultStatus = http.StatusNoContent
@@ -175,14 +164,7 @@ func (h *adminHandlers) registerKeys(api huma.API) {
 			if err != nil {
 				return nil, h.problem(ctx, err)
 			}
-			out := &struct {
-				Body RotationList
-			}{}
-			out.Body.Data = make([]RotationDTO, 0, len(rs))
-			for _, r := range rs {
-				out.Body.Data = append(out.Body.Data, rotationDTO(r))
-			}
-			return out, nil
+			return &struct{ Body RotationList }{Body: RotationList{Data: dtos(rs, rotationDTO)}}, nil
 		})
 
 	type RotationPath struct {

@@ -30,10 +30,7 @@ func healthDTO(h domain.Health) HealthDTO {
 	if out.Status == "" {
 		out.Status = string(domain.HealthUnknown)
 	}
-	if !h.CheckedAt.IsZero() {
-		t := h.CheckedAt
-		out.CheckedAt = &t
-	}
+	out.CheckedAt = optTime(h.CheckedAt)
 	return out
 }
 
@@ -73,10 +70,7 @@ func liveRouteDTO(s routing.RouteStats) LiveRouteDTO {
 		InFlight: s.InFlight, EWMALatencyMS: msf(s.EWMALatency), EWMATTFTMS: msf(s.EWMATTFT), SuccessRate: s.SuccessRate,
 		WindowRequests: s.WindowRequests, ConsecutiveFailures: s.ConsecutiveFailures, Requests: s.Requests, Failures: s.Failures,
 		PromptTokens: s.PromptTokens, CompletionTokens: s.CompletionTokens, Cost: s.Cost, Ejections: s.Ejections}
-	if !s.EjectedUntil.IsZero() {
-		t := s.EjectedUntil
-		out.EjectedUntil = &t
-	}
+	out.EjectedUntil = optTime(s.EjectedUntil)
 	return out
 }
 
@@ -95,6 +89,12 @@ type LiveKeyDTO struct {
 	Invalid             bool       `json:"invalid"`
 	CooldownUntil       *time.Time `json:"cooldown_until,omitempty"`
 	RateLimits          int64      `json:"rate_limits"`
+}
+
+func liveKeyDTO(k routing.KeyStats) LiveKeyDTO {
+	return LiveKeyDTO{KeyID: k.KeyID, Provider: k.Provider, Status: string(k.Status), Health: string(k.Health), InFlight: k.InFlight,
+		EWMALatencyMS: msf(k.EWMALatency), SuccessRate: k.SuccessRate, ConsecutiveFailures: k.ConsecutiveFailures,
+		Requests: k.Requests, Failures: k.Failures, Invalid: k.Invalid, CooldownUntil: optTime(k.CooldownUntil), RateLimits: k.RateLimits}
 }
 
 func msf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -127,9 +127,7 @@ func providerHealthDTO(p gateway.ProviderHealth) ProviderHealthDTO {
 	for _, k := range p.Keys {
 		out.Keys = append(out.Keys, KeyHealthDTO{KeyID: k.Key.ID, Fingerprint: k.Key.Fingerprint, Last4: k.Key.Last4, KeyStatus: string(k.Key.Status), Health: healthDTO(k.Health)})
 	}
-	for _, r := range p.Routes {
-		out.Routes = append(out.Routes, liveRouteDTO(r))
-	}
+	out.Routes = dtos(p.Routes, liveRouteDTO)
 	for _, c := range p.Recent {
 		out.Recent = append(out.Recent, CheckDTO{KeyID: c.KeyID, Status: string(c.Status), LatencyMS: c.Latency.Milliseconds(), Error: c.Error, CheckedAt: c.CheckedAt})
 	}
@@ -156,6 +154,13 @@ type StatsRowDTO struct {
 	Cost             float64 `json:"cost"`
 }
 
+func statsRowDTO(r domain.StatsRow) StatsRowDTO {
+	return StatsRowDTO{Model: r.Model, RouteID: r.RouteID, Provider: r.Provider, Requests: r.Requests,
+		Errors: r.Errors, SuccessRate: r.SuccessRate, LatencyP50MS: msf(r.LatencyP50), LatencyP95MS: msf(r.LatencyP95),
+		LatencyP99MS: msf(r.LatencyP99), TTFTP50MS: msf(r.TTFTP50), TTFTP95MS: msf(r.TTFTP95), PromptTokens: r.PromptTokens,
+		CompletionTokens: r.CompletionTokens, Cost: r.Cost}
+}
+
 // RequestLogDTO is one request-log entry.
 type RequestLogDTO struct {
 	Time             time.Time `json:"time"`
@@ -177,6 +182,13 @@ type RequestLogDTO struct {
 	PromptTokens     int       `json:"prompt_tokens"`
 	CompletionTokens int       `json:"completion_tokens"`
 	Cost             float64   `json:"cost"`
+}
+
+func requestLogDTO(e domain.RequestLog) RequestLogDTO {
+	return RequestLogDTO{Time: e.Time, RequestID: e.RequestID, ClientKeyID: e.ClientKeyID, Model: e.Model,
+		Provider: e.Provider, ProviderID: e.ProviderID, KeyID: e.KeyID, RouteID: e.RouteID, Strategy: string(e.Strategy), Attempts: e.Attempts,
+		Stream: e.Stream, Status: e.Status, ErrorClass: e.ErrorClass, ErrorMessage: e.ErrorMessage, LatencyMS: msf(e.Latency),
+		TTFTMS: msf(e.TTFT), PromptTokens: e.PromptTokens, CompletionTokens: e.CompletionTokens, Cost: e.Cost}
 }
 
 type timeRange struct {
@@ -236,14 +248,7 @@ func (h *adminHandlers) registerObservability(api huma.API) {
 			if err != nil {
 				return nil, h.problem(ctx, err)
 			}
-			out := &struct {
-				Body ProviderHealthList
-			}{}
-			out.Body.Data = make([]ProviderHealthDTO, 0, len(hs))
-			for _, p := range hs {
-				out.Body.Data = append(out.Body.Data, providerHealthDTO(p))
-			}
-			return out, nil
+			return &struct{ Body ProviderHealthList }{Body: ProviderHealthList{Data: dtos(hs, providerHealthDTO)}}, nil
 		})
 
 	huma.Register(api, op("getProviderHealth", http.MethodGet, "/providers/{provider}/health", "Health of a provider, its keys and recent checks", "Observability", http.StatusNotFound),
@@ -285,13 +290,7 @@ func (h *adminHandlers) registerObservability(api huma.API) {
 			if err != nil {
 				return nil, h.problem(ctx, err)
 			}
-			out.Body.Rows = make([]StatsRowDTO, 0, len(rows))
-			for _, r := range rows {
-				out.Body.Rows = append(out.Body.Rows, StatsRowDTO{Model: r.Model, RouteID: r.RouteID, Provider: r.Provider, Requests: r.Requests,
-					Errors: r.Errors, SuccessRate: r.SuccessRate, LatencyP50MS: msf(r.LatencyP50), LatencyP95MS: msf(r.LatencyP95),
-					LatencyP99MS: msf(r.LatencyP99), TTFTP50MS: msf(r.TTFTP50), TTFTP95MS: msf(r.TTFTP95), PromptTokens: r.PromptTokens,
-					CompletionTokens: r.CompletionTokens, Cost: r.Cost})
-			}
+			out.Body.Rows = dtos(rows, statsRowDTO)
 			return out, nil
 		})
 
@@ -303,21 +302,7 @@ func (h *adminHandlers) registerObservability(api huma.API) {
 			out := &struct {
 				Body LiveStats
 			}{}
-			out.Body.Routes = make([]LiveRouteDTO, 0, len(rs))
-			for _, r := range rs {
-				out.Body.Routes = append(out.Body.Routes, liveRouteDTO(r))
-			}
-			out.Body.Keys = make([]LiveKeyDTO, 0, len(ks))
-			for _, k := range ks {
-				d := LiveKeyDTO{KeyID: k.KeyID, Provider: k.Provider, Status: string(k.Status), Health: string(k.Health), InFlight: k.InFlight,
-					EWMALatencyMS: msf(k.EWMALatency), SuccessRate: k.SuccessRate, ConsecutiveFailures: k.ConsecutiveFailures,
-					Requests: k.Requests, Failures: k.Failures, Invalid: k.Invalid, RateLimits: k.RateLimits}
-				if !k.CooldownUntil.IsZero() {
-					t := k.CooldownUntil
-					d.CooldownUntil = &t
-				}
-				out.Body.Keys = append(out.Body.Keys, d)
-			}
+			out.Body.Routes, out.Body.Keys = dtos(rs, liveRouteDTO), dtos(ks, liveKeyDTO)
 			return out, nil
 		})
 
@@ -356,13 +341,7 @@ func (h *adminHandlers) registerObservability(api huma.API) {
 			out := &struct {
 				Body RequestLogPage
 			}{}
-			out.Body.Data = make([]RequestLogDTO, 0, len(entries))
-			for _, e := range entries {
-				out.Body.Data = append(out.Body.Data, RequestLogDTO{Time: e.Time, RequestID: e.RequestID, ClientKeyID: e.ClientKeyID, Model: e.Model,
-					Provider: e.Provider, ProviderID: e.ProviderID, KeyID: e.KeyID, RouteID: e.RouteID, Strategy: string(e.Strategy), Attempts: e.Attempts,
-					Stream: e.Stream, Status: e.Status, ErrorClass: e.ErrorClass, ErrorMessage: e.ErrorMessage, LatencyMS: msf(e.Latency),
-					TTFTMS: msf(e.TTFT), PromptTokens: e.PromptTokens, CompletionTokens: e.CompletionTokens, Cost: e.Cost})
-			}
+			out.Body.Data = dtos(entries, requestLogDTO)
 			if len(entries) == f.Limit && f.Limit > 0 {
 				last := entries[len(entries)-1]
 				out.Body.NextCursor = encodeCursor(last.Time, last.ID)

@@ -120,12 +120,7 @@ func (h *adminHandlers) registerProviders(api huma.API) {
 			if err != nil {
 				return nil, h.problem(ctx, err)
 			}
-			out := &providerList{}
-			out.Body.Data = make([]ProviderDTO, 0, len(ps))
-			for _, p := range ps {
-				out.Body.Data = append(out.Body.Data, providerDTO(p))
-			}
-			return out, nil
+			return &providerList{Body: ProviderList{Data: dtos(ps, providerDTO)}}, nil
 		})
 
 	huma.Register(api, op("getProvider", http.MethodGet, "/providers/{provider}", "Get a provider", "Providers", http.StatusNotFound),
@@ -170,23 +165,19 @@ func (h *adminHandlers) registerProviders(api huma.API) {
 			return &providerBody{Body: providerDTO(out)}, nil
 		})
 
-	for _, enable := range []bool{true, false} {
-		id, path, summary := "enableProvider", "/providers/{provider}/enable", "Enable a provider"
-		if !enable {
-			id, path, summary = "disableProvider", "/providers/{provider}/disable", "Disable a provider"
-		}
-		huma.Register(api, op(id, http.MethodPost, path, summary, "Providers", http.StatusNotFound),
-			func(ctx context.Context, in *ProviderPath) (*providerBody, error) {
-				out, err := h.a.UpdateProvider(ctx, in.Provider, func(p *domain.Provider) error {
-					p.Enabled = enable
-					return nil
-				}, nil)
-				if err != nil {
-					return nil, h.problem(ctx, err)
-				}
-				return &providerBody{Body: providerDTO(out)}, nil
-			})
-	}
+	registerToggles(api, "Providers", []int{http.StatusNotFound},
+		func(ctx context.Context, in *ProviderPath, enable bool) (*providerBody, error) {
+			out, err := h.a.UpdateProvider(ctx, in.Provider, func(p *domain.Provider) error {
+				p.Enabled = enable
+				return nil
+			}, nil)
+			if err != nil {
+				return nil, h.problem(ctx, err)
+			}
+			return &providerBody{Body: providerDTO(out)}, nil
+		},
+		toggle{true, "enableProvider", "/providers/{provider}/enable", "Enable a provider"},
+		toggle{false, "disableProvider", "/providers/{provider}/disable", "Disable a provider"})
 
 	d := op("deleteProvider", http.MethodDelete, "/providers/{provider}", "Delete a provider with its keys and routes", "Providers", http.StatusNotFound)
 	d.DefaultStatus = http.StatusNoContent

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"errors"
+	"net/http"
 
 	"github.com/airouter/airouter/core/domain"
 )
@@ -35,25 +36,23 @@ func StatusOf(err error) int {
 			return 502
 		}
 	}
-	switch domain.ErrorCode(err) {
-	case domain.CodeInvalid:
-		return 400
-	case domain.CodeUnauthorized:
-		return 401
-	case domain.CodeForbidden:
-		return 403
-	case domain.CodeNotFound:
-		return 404
-	case domain.CodeConflict:
-		return 409
-	case domain.CodeRateLimited:
-		return 429
-	case domain.CodeUnavailable:
-		return 503
-	case domain.CodeTimeout:
-		return 504
-	case domain.CodeUpstream:
-		return 502
+	if status, ok := codeStatus[domain.ErrorCode(err)]; ok {
+		return status
 	}
 	return 500
+}
+
+// codeStatus maps the domain error codes to HTTP statuses, for both APIs
+// (the admin API answers invalid input with 422 instead, see adminStatus);
+// internal errors are not in it.
+var codeStatus = map[domain.Code]int{
+	domain.CodeInvalid:      http.StatusBadRequest,
+	domain.CodeUnauthorized: http.StatusUnauthorized,
+	domain.CodeForbidden:    http.StatusForbidden,
+	domain.CodeNotFound:     http.StatusNotFound,
+	domain.CodeConflict:     http.StatusConflict,
+	domain.CodeRateLimited:  http.StatusTooManyRequests,
+	domain.CodeUnavailable:  http.StatusServiceUnavailable,
+	domain.CodeTimeout:      http.StatusGatewayTimeout,
+	domain.CodeUpstream:     http.StatusBadGateway,
 }
