@@ -180,12 +180,7 @@ func (h *adminHandlers) registerClientKeys(api huma.API) {
 
 	d := op("deleteClientKey", http.MethodDelete, "/client-keys/{id}", "Delete a client key", "Client keys", http.StatusNotFound)
 	d.DefaultStatus = http.StatusNoContent
-	huma.Register(api, d, func(ctx context.Context, in *ClientKeyPath) (*struct{}, error) {
-		if err := h.a.DeleteClientKey(ctx, in.ID); err != nil {
-			return nil, h.problem(ctx, err)
-		}
-		return nil, nil
-	})
+	registerNoBody(api, h, d, func(ctx context.Context, in *ClientKeyPath) error { return h.a.DeleteClientKey(ctx, in.ID) })
 }
 
 func clientKeyStatsRows(rows []domain.ClientKeyStats) []StatsRowDTO {

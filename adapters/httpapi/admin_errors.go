@@ -116,3 +116,14 @@ func registerToggles[I, O any](api huma.API, tag string, errs []int, set func(ct
 			func(ctx context.Context, in *I) (*O, error) { return set(ctx, in, t.on) })
 	}
 }
+
+// registerNoBody registers an operation that answers o.DefaultStatus with no
+// body (a delete, a cancel) once do succeeds.
+func registerNoBody[I any](api huma.API, h *adminHandlers, o huma.Operation, do func(ctx context.Context, in *I) error) {
+	huma.Register(api, o, func(ctx context.Context, in *I) (*struct{}, error) {
+		if err := do(ctx, in); err != nil {
+			return nil, h.problem(ctx, err)
+		}
+		return nil, nil
+	})
+}

@@ -129,12 +129,7 @@ func (h *adminHandlers) registerKeys(api huma.API) {
 
 	d := op("deleteProviderKey", http.MethodDelete, "/providers/{provider}/keys/{key}", "Delete a key", "Provider keys", http.StatusNotFound)
 	d.DefaultStatus = http.StatusNoContent
-	huma.Register(api, d, func(ctx context.Context, in *KeyPath) (*struct{}, error) {
-		if err := h.a.DeleteKey(ctx, in.Provider, in.Key); err != nil {
-			return nil, h.problem(ctx, err)
-		}
-		return nil, nil
-	})
+	registerNoBody(api, h, d, func(ctx context.Context, in *KeyPath) error { return h.a.DeleteKey(ctx, in.Provider, in.Key) })
 
 	r := op("startKeyRotation", http.MethodPost, "/providers/{provider}/rotations", "Rotate a provider key", "Provider keys", http.StatusNotFound, http.StatusConflict, http.StatusServiceUnavailable)
 	r.Description = "Stores the new secret encrypted as a standby key, then starts the durable rotation workflow (verify the new key, make it active and the old one draining, wait the grace period, retire the old key). Watch it in the Temporal UI or with getKeyRotation."
@@ -182,10 +177,5 @@ func (h *adminHandlers) registerKeys(api huma.API) {
 	c := op("cancelKeyRotation", http.MethodPost, "/rotations/{rotation}/cancel", "Cancel a key rotation", "Provider keys", http.StatusNotFound, http.StatusConflict, http.StatusServiceUnavailable)
 	c.Description = "Signals the workflow to stop; it rolls back if the new key is not active yet. Once the new key is active the rotation can no longer be canceled (409)."
 	c.DefaultStatus = http.StatusAccepted
-	huma.Register(api, c, func(ctx context.Context, in *RotationPath) (*struct{}, error) {
-		if err := h.a.CancelRotation(ctx, in.ID); err != nil {
-			return nil, h.problem(ctx, err)
-		}
-		return nil, nil
-	})
+	registerNoBody(api, h, c, func(ctx context.Context, in *RotationPath) error { return h.a.CancelRotation(ctx, in.ID) })
 }

@@ -26,11 +26,11 @@ type HealthDTO struct {
 }
 
 func healthDTO(h domain.Health) HealthDTO {
-	out := HealthDTO{Status: string(h.Status), LatencyMS: h.Latency.Milliseconds(), ConsecutiveFailures: h.ConsecutiveFailures, LastError: h.LastError}
+	out := HealthDTO{Status: string(h.Status), CheckedAt: optTime(h.CheckedAt), LatencyMS: h.Latency.Milliseconds(),
+		ConsecutiveFailures: h.ConsecutiveFailures, LastError: h.LastError}
 	if out.Status == "" {
 		out.Status = string(domain.HealthUnknown)
 	}
-	out.CheckedAt = optTime(h.CheckedAt)
 	return out
 }
 
@@ -66,12 +66,10 @@ type LiveRouteDTO struct {
 }
 
 func liveRouteDTO(s routing.RouteStats) LiveRouteDTO {
-	out := LiveRouteDTO{RouteID: s.RouteID, Model: s.Model, Provider: s.Provider, UpstreamModel: s.UpstreamModel, Health: string(s.Health),
+	return LiveRouteDTO{RouteID: s.RouteID, Model: s.Model, Provider: s.Provider, UpstreamModel: s.UpstreamModel, Health: string(s.Health),
 		InFlight: s.InFlight, EWMALatencyMS: msf(s.EWMALatency), EWMATTFTMS: msf(s.EWMATTFT), SuccessRate: s.SuccessRate,
 		WindowRequests: s.WindowRequests, ConsecutiveFailures: s.ConsecutiveFailures, Requests: s.Requests, Failures: s.Failures,
-		PromptTokens: s.PromptTokens, CompletionTokens: s.CompletionTokens, Cost: s.Cost, Ejections: s.Ejections}
-	out.EjectedUntil = optTime(s.EjectedUntil)
-	return out
+		PromptTokens: s.PromptTokens, CompletionTokens: s.CompletionTokens, Cost: s.Cost, EjectedUntil: optTime(s.EjectedUntil), Ejections: s.Ejections}
 }
 
 // LiveKeyDTO is a key's in-memory state on this replica.

@@ -181,10 +181,5 @@ func (h *adminHandlers) registerProviders(api huma.API) {
 
 	d := op("deleteProvider", http.MethodDelete, "/providers/{provider}", "Delete a provider with its keys and routes", "Providers", http.StatusNotFound)
 	d.DefaultStatus = http.StatusNoContent
-	huma.Register(api, d, func(ctx context.Context, in *ProviderPath) (*struct{}, error) {
-		if err := h.a.DeleteProvider(ctx, in.Provider); err != nil {
-			return nil, h.problem(ctx, err)
-		}
-		return nil, nil
-	})
+	registerNoBody(api, h, d, func(ctx context.Context, in *ProviderPath) error { return h.a.DeleteProvider(ctx, in.Provider) })
 }

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -60,25 +61,24 @@ func (f *fakeStore) CreateProvider(_ context.Context, p domain.Provider) (domain
 }
 
 func (f *fakeStore) GetProvider(_ context.Context, id int64) (domain.Provider, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, p := range f.providers {
-		if p.ID == id {
-			return p, nil
-		}
-	}
-	return domain.Provider{}, domain.Errorf(domain.CodeNotFound, "provider %d not found", id)
+	return f.findProvider(func(p domain.Provider) bool { return p.ID == id }, fmt.Sprintf("provider %d not found", id))
 }
 
 func (f *fakeStore) GetProviderByName(_ context.Context, name string) (domain.Provider, error) {
+	return f.findProvider(func(p domain.Provider) bool { return p.Name == name }, fmt.Sprintf("provider %q not found", name))
+}
+
+// findProvider is the first provider matching, or a not_found error saying
+// notFound.
+func (f *fakeStore) findProvider(match func(domain.Provider) bool, notFound string) (domain.Provider, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, p := range f.providers {
-		if p.Name == name {
+		if match(p) {
 			return p, nil
 		}
 	}
-	return domain.Provider{}, domain.Errorf(domain.CodeNotFound, "provider %q not found", name)
+	return domain.Provider{}, domain.Errorf(domain.CodeNotFound, "%s", notFound)
 }
 
 func (f *fakeStore) ListProviders(context.Context) ([]domain.Provider, error) {
