@@ -9,35 +9,32 @@ type errKind struct {
 	anthropicType, anthropicMsg       string
 }
 
+// errKinds are the error bodies of the statuses the mock knows, as OpenAI
+// and Anthropic write them.
+var errKinds = map[int]errKind{
+	400: {"invalid_request_error", "", "Invalid request.", "invalid_request_error", "Invalid request."},
+	401: {"invalid_request_error", "invalid_api_key", "Incorrect API key provided.", "authentication_error", "invalid x-api-key"},
+	403: {"invalid_request_error", "unsupported_country_region_territory", "Permission denied.", "permission_error", "Your API key does not have permission to use the specified resource."},
+	404: {"invalid_request_error", "unknown_url", "Unknown request URL.", "not_found_error", "Not found."},
+	405: {"invalid_request_error", "method_not_supported", "Method not allowed.", "invalid_request_error", "Method not allowed."},
+	413: {"invalid_request_error", "request_too_large", "Request too large.", "request_too_large", "Request exceeds the maximum allowed number of bytes."},
+	429: {"requests", "rate_limit_exceeded", "Rate limit reached for requests. Please try again later.", "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit."},
+	500: {"server_error", "", "The server had an error while processing your request. Sorry about that!", "api_error", "Internal server error"},
+	503: {"server_error", "", "The engine is currently overloaded, please try again later.", "api_error", "Service unavailable"},
+	504: {"server_error", "", "Gateway timeout.", "timeout_error", "Request timed out"},
+	529: {"server_error", "", "The server is overloaded, please try again later.", "overloaded_error", "Overloaded"},
+}
+
+// errorKind is status's entry in errKinds; an unknown status gets a generic
+// server error (5xx) or invalid request (the rest).
 func errorKind(status int) errKind {
-	switch status {
-	case 400:
-		return errKind{"invalid_request_error", "", "Invalid request.", "invalid_request_error", "Invalid request."}
-	case 401:
-		return errKind{"invalid_request_error", "invalid_api_key", "Incorrect API key provided.", "authentication_error", "invalid x-api-key"}
-	case 403:
-		return errKind{"invalid_request_error", "unsupported_country_region_territory", "Permission denied.", "permission_error", "Your API key does not have permission to use the specified resource."}
-	case 404:
-		return errKind{"invalid_request_error", "unknown_url", "Unknown request URL.", "not_found_error", "Not found."}
-	case 405:
-		return errKind{"invalid_request_error", "method_not_supported", "Method not allowed.", "invalid_request_error", "Method not allowed."}
-	case 413:
-		return errKind{"invalid_request_error", "request_too_large", "Request too large.", "request_too_large", "Request exceeds the maximum allowed number of bytes."}
-	case 429:
-		return errKind{"requests", "rate_limit_exceeded", "Rate limit reached for requests. Please try again later.", "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit."}
-	case 500:
-		return errKind{"server_error", "", "The server had an error while processing your request. Sorry about that!", "api_error", "Internal server error"}
-	case 503:
-		return errKind{"server_error", "", "The engine is currently overloaded, please try again later.", "api_error", "Service unavailable"}
-	case 504:
-		return errKind{"server_error", "", "Gateway timeout.", "timeout_error", "Request timed out"}
-	case 529:
-		return errKind{"server_error", "", "The server is overloaded, please try again later.", "overloaded_error", "Overloaded"}
+	if k, ok := errKinds[status]; ok {
+		return k
 	}
 	if status >= 500 {
 		return errKind{"server_error", "", "The server had an error while processing your request.", "api_error", "Internal server error"}
 	}
-	return errKind{"invalid_request_error", "", "Invalid request.", "invalid_request_error", "Invalid request."}
+	return errKinds[400]
 }
 
 // contentPolicy is the kind of a refusal by the content filter, whatever

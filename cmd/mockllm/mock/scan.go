@@ -3,6 +3,7 @@ package mock
 import (
 	"bytes"
 	"errors"
+	"iter"
 
 	"github.com/airouter/airouter/core/jsonx"
 )
@@ -94,15 +95,10 @@ func scanRequest(b []byte, ri *reqInfo) error {
 }
 
 func scanStreamOptions(v []byte, ri *reqInfo) error {
-	if v[0] != '{' {
-		return nil
-	}
-	it := jsonx.Object(v)
-	var m jsonx.Member
-	for it.Next(&m) {
-		if string(m.RawKey()) == "include_usage" {
+	for k, val := range members(v) {
+		if string(k) == "include_usage" {
 			var err error
-			if ri.includeUsage, err = boolean(m.Value(v)); err != nil {
+			if ri.includeUsage, err = boolean(val); err != nil {
 				return err
 			}
 		}
@@ -114,33 +110,16 @@ func scanStreamOptions(v []byte, ri *reqInfo) error {
 // nests it ({"type":"function","function":{"name":...}}), Anthropic does
 // not ({"name":...}).
 func scanTools(v []byte, ri *reqInfo) {
-	if v[0] != '[' {
-		return
-	}
-	it := jsonx.Array(v)
-	var e jsonx.Member
-	for it.Next(&e) {
+	for tool := range elements(v) {
 		ri.tools++
-		tool := e.Value(v)
-		if tool[0] != '{' {
-			continue
-		}
-		mt := jsonx.Object(tool)
-		var m jsonx.Member
-		for mt.Next(&m) {
-			switch string(m.RawKey()) {
+		for k, val := range members(tool) {
+			switch string(k) {
 			case "name":
-				toolName(m.Value(tool), ri)
+				toolName(val, ri)
 			case "function":
-				fn := m.Value(tool)
-				if fn[0] != '{' {
-					continue
-				}
-				ft := jsonx.Object(fn)
-				var f jsonx.Member
-				for ft.Next(&f) {
-					if string(f.RawKey()) == "name" {
-						toolName(f.Value(fn), ri)
+				for fk, fv := range members(val) {
+					if string(fk) == "name" {
+						toolName(fv, ri)
 					}
 				}
 			}
@@ -157,16 +136,13 @@ func toolName(v []byte, ri *reqInfo) {
 
 // scanToolChoice recognises "none" (OpenAI) and {"type":"none"} (Anthropic).
 func scanToolChoice(v []byte, ri *reqInfo) {
-	switch v[0] {
-	case '"':
+	if v[0] == '"' {
 		ri.toolChoiceNone = bytes.Equal(v, litNone)
-	case '{':
-		it := jsonx.Object(v)
-		var m jsonx.Member
-		for it.Next(&m) {
-			if t := m.Value(v); string(m.RawKey()) == "type" && t[0] == '"' {
-				ri.toolChoiceNone = bytes.Equal(t, litNone)
-			}
+		return
+	}
+	for k, t := range members(v) {
+		if string(k) == "type" && t[0] == '"' {
+			ri.toolChoiceNone = bytes.Equal(t, litNone)
 		}
 	}
 }
@@ -174,26 +150,14 @@ func scanToolChoice(v []byte, ri *reqInfo) {
 // scanMessages counts the messages and records whether the last one is the
 // user's own turn: role "user" and, for Anthropic, no tool_result block.
 func scanMessages(v []byte, ri *reqInfo) {
-	if v[0] != '[' {
-		return
-	}
-	it := jsonx.Array(v)
-	var e jsonx.Member
-	for it.Next(&e) {
+	for msg := range elements(v) {
 		ri.messages++
 		ri.lastIsUser, ri.lastToolResult = false, false
-		msg := e.Value(v)
-		if msg[0] != '{' {
-			continue
-		}
-		mt := jsonx.Object(msg)
-		var m jsonx.Member
-		for mt.Next(&m) {
-			mv := m.Value(msg)
+		for k, mv := range members(msg) {
 			switch {
-			case string(m.RawKey()) == "role" && mv[0] == '"':
+			case string(k) == "role" && mv[0] == '"':
 				ri.lastIsUser = bytes.Equal(mv, litUser)
-			case string(m.RawKey()) == "content" && mv[0] == '[':
+			case string(k) == "content" && mv[0] == '[':
 				scanContent(mv, ri)
 			}
 		}
@@ -201,18 +165,45 @@ func scanMessages(v []byte, ri *reqInfo) {
 }
 
 func scanContent(v []byte, ri *reqInfo) {
-	it := jsonx.Array(v)
-	var e jsonx.Member
-	for it.Next(&e) {
-		block := e.Value(v)
-		if block[0] != '{' {
-			continue
-		}
-		bt := jsonx.Object(block)
-		var m jsonx.Member
-		for bt.Next(&m) {
-			if string(m.RawKey()) == "type" && bytes.Equal(m.Value(block), litToolRes) {
+	for block := range elements(v) {
+		for k, t := range members(block) {
+			if string(k) == "type" && bytes.Equal(t, litToolRes) {
 				ri.lastToolResult = true
+			}
+		}
+	}
+}
+
+// members yields the key (as written) and the value of each member of the
+// object v; nothing when v is not an object. The body was checked before,
+// so the iterator's error is not looked at.
+func members(v []byte) iter.Seq2[[]byte, []byte] {
+	return func(yield func(k, val []byte) bool) {
+		if len(v) == 0 || v[0] != '{' {
+			return
+		}
+		it := jsonx.Object(v)
+		var m jsonx.Member
+		for it.Next(&m) {
+			if !yield(m.RawKey(), m.Value(v)) {
+				return
+			}
+		}
+	}
+}
+
+// elements yields each element of the array v; nothing when v is not an
+// array.
+func elements(v []byte) iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		if len(v) == 0 || v[0] != '[' {
+			return
+		}
+		it := jsonx.Array(v)
+		var e jsonx.Member
+		for it.Next(&e) {
+			if !yield(e.Value(v)) {
+				return
 			}
 		}
 	}
