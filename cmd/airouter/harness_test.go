@@ -11,11 +11,11 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/airouter/airouter/adapters/postgres/pgtest"
+	"github.com/airouter/airouter/core/testkit"
 	"github.com/airouter/airouter/ports"
 )
 
@@ -29,29 +29,11 @@ func freshDatabase(t *testing.T) string {
 	return pgtest.Empty(t, os.Getenv)
 }
 
-// syncBuffer is an io.Writer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type server struct {
 	URL        string
 	AdminToken string
-	Stdout     *syncBuffer
-	Stderr     *syncBuffer
+	Stdout     *testkit.Buffer
+	Stderr     *testkit.Buffer
 	cancel     context.CancelFunc
 	done       chan error
 }
@@ -113,7 +95,7 @@ func startServer(t *testing.T, o serverOpts) *server {
 	if o.clock != nil {
 		ctx = withClock(ctx, o.clock)
 	}
-	s := &server{AdminToken: env["ADMIN_TOKEN"], Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	s := &server{AdminToken: env["ADMIN_TOKEN"], Stdout: &testkit.Buffer{}, Stderr: &testkit.Buffer{}, cancel: cancel, done: make(chan error, 1)}
 	go func() { s.done <- run(ctx, args, func(k string) string { return env[k] }, s.Stdout, s.Stderr) }()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {

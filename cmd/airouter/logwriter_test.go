@@ -4,11 +4,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/airouter/airouter/core/testkit"
 )
 
 func TestLogWriter(t *testing.T) {
 	t.Parallel()
-	var out syncBuffer
+	var out testkit.Buffer
 	l := newLogWriter(&out, 20*time.Millisecond, 64)
 	_, _ = l.Write([]byte("one\n"))
 	if out.String() != "" {

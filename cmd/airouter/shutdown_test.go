@@ -18,6 +18,7 @@ import (
 	"github.com/airouter/airouter/adapters/secretbox"
 	"github.com/airouter/airouter/core/domain"
 	"github.com/airouter/airouter/core/gateway"
+	"github.com/airouter/airouter/core/testkit"
 	"github.com/airouter/airouter/ports"
 )
 
@@ -64,7 +65,7 @@ func TestRegressionShutdownFlushesQueuedEntriesToPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := &blinkingLogs{RequestLogStore: store, failFirst: 4}
-	out := &syncBuffer{}
+	out := &testkit.Buffer{}
 	svc, err := gateway.New(gateway.Options{
 		Loader: store, Providers: providers.NewFactory(), Keys: store, Logs: logs, ClientKeys: store,
 		Metrics: ports.NopMetrics{}, Logger: slog.New(slog.NewTextHandler(out, nil)), Clock: ports.SystemClock{}, StatusOf: httpapi.StatusOf,

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,30 +9,12 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/airouter/airouter/cmd/mockllm/mock"
+	"github.com/airouter/airouter/core/testkit"
 )
-
-// lockedBuffer is an io.Writer safe for run's goroutines and the test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // startRun runs the command on a free port and returns its base URL and a
 // channel with run's result.
@@ -184,7 +165,7 @@ func TestParseFlags(t *testing.T) {
 
 func TestSelftest(t *testing.T) {
 	t.Parallel()
-	var out lockedBuffer
+	var out testkit.Buffer
 	err := run(context.Background(), []string{"mockllm", "-selftest-bench", "100ms", "-selftest-conns", "2", "-selftest-target", "inprocess"},
 		func(string) string { return "" }, &out, io.Discard)
 	if err != nil {

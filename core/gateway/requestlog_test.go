@@ -16,6 +16,7 @@ import (
 	"github.com/airouter/airouter/adapters/httpapi"
 	"github.com/airouter/airouter/core/domain"
 	"github.com/airouter/airouter/core/gateway"
+	"github.com/airouter/airouter/core/testkit"
 	"github.com/airouter/airouter/ports"
 )
 
@@ -304,7 +305,7 @@ func TestRegressionShutdownWaitsForKeyInvalidation(t *testing.T) {
 // it could not write and said so in one line.
 func TestShutdownIsBoundedByItsDeadline(t *testing.T) {
 	t.Parallel()
-	out := &lockedBuffer{}
+	out := &testkit.Buffer{}
 	fx := newLogFixture(t, gateway.Options{Logger: slog.New(slog.NewTextHandler(out, nil))},
 		func(k ports.KeyStore) ports.KeyStore { return slowKeys{KeyStore: k, delay: time.Hour} })
 	fx.logs.failFirst = 1 << 40
@@ -328,21 +329,4 @@ func TestShutdownIsBoundedByItsDeadline(t *testing.T) {
 	if s := out.String(); !strings.Contains(s, "dropped_at_shutdown=50") || strings.Count(s, "request log closed") != 1 {
 		t.Fatalf("shutdown log:\n%s", s)
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
