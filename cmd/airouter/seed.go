@@ -26,12 +26,7 @@ func runSeedDemo(ctx context.Context, args []string, getenv func(string) string,
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
-	cfg, err := loadConfig(getenv, needs{database: true, masterKey: true})
-	if err != nil {
-		return err
-	}
-	log := newLogger(cfg.Debug, stderr)
-	d, err := openDeps(ctx, cfg, log)
+	d, err := openCommandDeps(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}

@@ -71,6 +71,17 @@ func openDeps(ctx context.Context, cfg config, log *slog.Logger) (*deps, error) 
 	return &deps{cfg: cfg, log: log, pool: pool, store: store, box: box}, nil
 }
 
+// openCommandDeps loads the configuration of a command that needs the
+// database and the master key (worker, seed-demo), logs to stderr and opens
+// the adapters; the caller closes d.pool.
+func openCommandDeps(ctx context.Context, getenv func(string) string, stderr io.Writer) (*deps, error) {
+	cfg, err := loadConfig(getenv, needs{database: true, masterKey: true})
+	if err != nil {
+		return nil, err
+	}
+	return openDeps(ctx, cfg, newLogger(cfg.Debug, stderr))
+}
+
 func workflowConfig(cfg config, log *slog.Logger) workflows.Config {
 	return workflows.Config{
 		HostPort:          cfg.TemporalAddress,
@@ -302,18 +313,14 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, _
 		fmt.Fprintln(stderr, "usage: airouter worker")
 		return errUsage
 	}
-	cfg, err := loadConfig(getenv, needs{database: true, masterKey: true})
-	if err != nil {
-		return err
-	}
-	log := newLogger(cfg.Debug, stderr)
-	d, err := openDeps(ctx, cfg, log)
+	d, err := openCommandDeps(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}
 	defer d.pool.Close()
-	log.Info("worker starting", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace, "task_queue", cfg.TemporalTaskQueue)
-	return workflows.RunWorker(ctx, workflowConfig(cfg, log), workflowDeps(d))
+	cfg := d.cfg
+	d.log.Info("worker starting", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace, "task_queue", cfg.TemporalTaskQueue)
+	return workflows.RunWorker(ctx, workflowConfig(cfg, d.log), workflowDeps(d))
 }
 
 func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
