@@ -30,19 +30,10 @@ func (s Subject) testStallBeforeHeaders(t *testing.T) {
 	_, err := e.c.Chat(context.Background(), e.tgt, parse(t, textRequest, false))
 	// The request was written: the upstream may be processing (and
 	// billing) it, so the timeout is ambiguous, never resent.
-	ue := asUpstream(t, err)
-	if !ue.Timeout || ue.Class != domain.ClassAmbiguous {
-		t.Fatalf("chat: %+v", ue)
-	}
-	within(t, "first-byte timeout", 3*time.Second, start)
-	waitGone(t, e.u, "chat first-byte timeout")
+	wantAmbiguousTimeout(t, e.u, "chat", "first-byte timeout", err, start)
 	start = time.Now()
 	_, err = e.c.ChatStream(context.Background(), e.tgt, parse(t, textRequest, true))
-	if ue := asUpstream(t, err); !ue.Timeout || ue.Class != domain.ClassAmbiguous {
-		t.Fatalf("stream: %+v", ue)
-	}
-	within(t, "first-byte timeout", 3*time.Second, start)
-	waitGone(t, e.u, "stream first-byte timeout")
+	wantAmbiguousTimeout(t, e.u, "stream", "first-byte timeout", err, start)
 }
 
 func (s Subject) testStallBeforeFirstEvent(t *testing.T) {
@@ -56,11 +47,7 @@ func (s Subject) testStallBeforeFirstEvent(t *testing.T) {
 	defer st.Close()
 	start := time.Now()
 	_, err = st.Next()
-	if ue := asUpstream(t, err); !ue.Timeout || ue.Class != domain.ClassAmbiguous {
-		t.Fatalf("first event: %+v", ue)
-	}
-	within(t, "first-event timeout", 3*time.Second, start)
-	waitGone(t, e.u, "first-event timeout")
+	wantAmbiguousTimeout(t, e.u, "first event", "first-event timeout", err, start)
 }
 
 func (s Subject) testStallMidStream(t *testing.T) {
@@ -218,6 +205,19 @@ func (s Subject) testHangUp(t *testing.T) {
 		t.Fatalf("stream: %+v", ue)
 	}
 }
+
+// wantAmbiguousTimeout checks that what (a call) failed with the timeout
+// of a request already written, ambiguous and so never resent, within 3 s
+// of start, and that the upstream connection was closed.
+func wantAmbiguousTimeout(t *testing.T, u *Upstream, what, timeout string, err error, start time.Time) {
+	t.Helper()
+	if ue := asUpstream(t, err); !ue.Timeout || ue.Class != domain.ClassAmbiguous {
+		t.Fatalf("%s: %+v", what, ue)
+	}
+	within(t, timeout, 3*time.Second, start)
+	waitGone(t, u, what+" "+timeout)
+}
+
 func within(t *testing.T, what string, d time.Duration, start time.Time) {
 	t.Helper()
 	if el := time.Since(start); el > d {
