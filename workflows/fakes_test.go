@@ -202,6 +202,17 @@ func (f *fakeFactory) setProbe(fn func(ctx context.Context, p domain.Provider, k
 	f.probe = fn
 }
 
+// failProbe makes the probes of key fail with an upstream error of
+// status; every other key passes.
+func (f *fakeFactory) failProbe(key string, status int) {
+	f.setProbe(func(_ context.Context, _ domain.Provider, k string) error {
+		if k == key {
+			return upstreamErr(status)
+		}
+		return nil
+	})
+}
+
 func (f *fakeFactory) probeCount(key string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -169,12 +169,7 @@ func TestIntegrationRotationCancel(t *testing.T) {
 	it.startWorker("")
 	old := it.f.store.addKey(it.f.prov.ID, "sk-old-1111", domain.KeyActive)
 	nk := it.f.store.addKey(it.f.prov.ID, "sk-new-2222", domain.KeyStandby)
-	it.f.fac.setProbe(func(_ context.Context, _ domain.Provider, key string) error {
-		if key == "sk-new-2222" {
-			return upstreamErr(503)
-		}
-		return nil
-	})
+	it.f.fac.failProbe("sk-new-2222", 503)
 	rot, err := it.orch.StartRotation(it.ctx, it.f.prov.ID, nk.ID, old.ID)
 	if err != nil {
 		t.Fatal(err)

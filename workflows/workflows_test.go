@@ -496,12 +496,7 @@ func TestRotationEveryActiveKey(t *testing.T) {
 
 func TestRotationVerificationFailureRollsBack(t *testing.T) {
 	rc := newRotation(t)
-	rc.f.fac.setProbe(func(_ context.Context, _ domain.Provider, key string) error {
-		if key == "sk-new-2222" {
-			return upstreamErr(503)
-		}
-		return nil
-	})
+	rc.f.fac.failProbe("sk-new-2222", 503)
 	e := rc.f.env(t)
 	e.ExecuteWorkflow(RotationWorkflow, rc.input())
 	st, err := resultOf(t, e)
@@ -523,12 +518,7 @@ func TestRotationVerificationFailureRollsBack(t *testing.T) {
 
 func TestRotationRejectedKeyIsNotRetried(t *testing.T) {
 	rc := newRotation(t)
-	rc.f.fac.setProbe(func(_ context.Context, _ domain.Provider, key string) error {
-		if key == "sk-new-2222" {
-			return upstreamErr(401)
-		}
-		return nil
-	})
+	rc.f.fac.failProbe("sk-new-2222", 401)
 	e := rc.f.env(t)
 	e.ExecuteWorkflow(RotationWorkflow, rc.input())
 	if _, err := resultOf(t, e); err == nil || !strings.Contains(err.Error(), "refused the new key") {
@@ -552,12 +542,7 @@ func assertRolledBack(t *testing.T, rc *rotationCase) {
 
 func TestRotationCancelBeforeActivation(t *testing.T) {
 	rc := newRotation(t)
-	rc.f.fac.setProbe(func(_ context.Context, _ domain.Provider, key string) error {
-		if key == "sk-new-2222" {
-			return upstreamErr(503) // keeps verification retrying
-		}
-		return nil
-	})
+	rc.f.fac.failProbe("sk-new-2222", 503) // keeps verification retrying
 	e := rc.f.env(t)
 	e.RegisterDelayedCallback(func() { e.SignalWorkflow(SignalCancel, nil) }, 1500*time.Millisecond)
 	e.ExecuteWorkflow(RotationWorkflow, rc.input())
@@ -580,12 +565,7 @@ func TestRotationCancelBeforeActivation(t *testing.T) {
 
 func TestRotationTemporalCancelBeforeActivation(t *testing.T) {
 	rc := newRotation(t)
-	rc.f.fac.setProbe(func(_ context.Context, _ domain.Provider, key string) error {
-		if key == "sk-new-2222" {
-			return upstreamErr(503)
-		}
-		return nil
-	})
+	rc.f.fac.failProbe("sk-new-2222", 503)
 	e := rc.f.env(t)
 	e.RegisterDelayedCallback(func() { e.CancelWorkflow() }, 1500*time.Millisecond)
 	e.ExecuteWorkflow(RotationWorkflow, rc.input())
