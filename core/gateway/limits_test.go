@@ -7,30 +7,18 @@ import (
 	"time"
 
 	"github.com/airouter/airouter/core/domain"
+	"github.com/airouter/airouter/core/gateway"
 )
 
 // TestStreamsSettleTheirRealUsage: a stream reserves its worst case (prompt
 // estimate + max_tokens) and settles the usage of its final chunk, so a tpm
 // limit admits what the streams really used, not their reservations.
 func TestStreamsSettleTheirRealUsage(t *testing.T) {
-	fx := newFixture(t, 0)
-	fx.provider(t, "a", "sk-key-aaaa-1")
-	fx.model(t, "m", domain.StrategyFallback, "a")
+	fx := oneRouteFixture(t)
 	k := domain.ClientKey{ID: 7, Name: "tpm", Limits: domain.Limits{TPM: 200}}
 	// Each stream: usage 3 prompt + 1 completion token = 4; it reserves
 	// more (max_tokens 20 alone).
-	body := `{"model":"m","stream":true,"max_tokens":20,"messages":[{"role":"user","content":"hi"}]}`
-	ok := 0
-	for i := 0; i < 100; i++ {
-		c := fx.call("m", body)
-		c.Client = &k
-		st, res, err := fx.svc.Stream(context.Background(), c)
-		if err != nil {
-			if domain.ErrorCode(err) != domain.CodeRateLimited || res.Limits.LimitTokens != 200 || res.Limits.RetryAfter <= 0 {
-				t.Fatalf("stream %d: %v %+v", i, err, res.Limits)
-			}
-			break
-		}
+	ok, refused := streamsAdmitted(t, fx, &k, func(st *gateway.Stream) {
 		for {
 			if _, err := st.Next(); err == io.EOF {
 				break
@@ -38,21 +26,20 @@ func TestStreamsSettleTheirRealUsage(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		st.Close()
-		ok++
-	}
+	})
 	// 200 / 4 = 50 at most; the last ones need room for their reservation.
 	if ok < 40 || ok > 50 {
 		t.Fatalf("%d streams of 4 tokens admitted under tpm 200", ok)
+	}
+	if refused.Limits.LimitTokens != 200 || refused.Limits.RetryAfter <= 0 {
+		t.Fatalf("refused stream's limits: %+v", refused.Limits)
 	}
 }
 
 // TestAllowlistRefusesOtherModels: a model outside the key's allowlist is
 // not found for that key.
 func TestAllowlistRefusesOtherModels(t *testing.T) {
-	fx := newFixture(t, 0)
-	fx.provider(t, "a", "sk-key-aaaa-1")
-	fx.model(t, "m", domain.StrategyFallback, "a")
+	fx := oneRouteFixture(t)
 	fx.model(t, "n", domain.StrategyFallback, "a")
 	k := domain.ClientKey{ID: 8, Name: "narrow", Limits: domain.Limits{Allow: []string{"m"}}}
 	c := fx.call("n", "")
@@ -74,28 +61,13 @@ func TestAllowlistRefusesOtherModels(t *testing.T) {
 // cost 0), so a tpm limit or a budget could be spent without end. It is now
 // charged the worst case it reserved.
 func TestRegressionStreamLeftBeforeUsageIsCharged(t *testing.T) {
-	fx := newFixture(t, 0)
-	fx.provider(t, "a", "sk-key-aaaa-1")
-	fx.model(t, "m", domain.StrategyFallback, "a")
+	fx := oneRouteFixture(t)
 	k := domain.ClientKey{ID: 9, Name: "leaver", Limits: domain.Limits{TPM: 300}}
-	body := `{"model":"m","stream":true,"max_tokens":20,"messages":[{"role":"user","content":"hi"}]}`
-	ok := 0
-	for i := 0; i < 100; i++ {
-		c := fx.call("m", body)
-		c.Client = &k
-		st, _, err := fx.svc.Stream(context.Background(), c)
-		if err != nil {
-			if domain.ErrorCode(err) != domain.CodeRateLimited {
-				t.Fatalf("stream %d: %v", i, err)
-			}
-			break
-		}
-		if _, err := st.Next(); err != nil {
+	ok, _ := streamsAdmitted(t, fx, &k, func(st *gateway.Stream) {
+		if _, err := st.Next(); err != nil { // gone before the usage chunk
 			t.Fatal(err)
 		}
-		st.Close() // gone before the usage chunk
-		ok++
-	}
+	})
 	// Each reserves at least 20 tokens: at most 300 / 20 = 15.
 	if ok > 15 {
 		t.Fatalf("%d streams left before their usage admitted under tpm 300", ok)
@@ -123,9 +95,7 @@ func TestRegressionShutdownStopsTheLimiter(t *testing.T) {
 // not told it, so a long answer spent more than the reservation. The cap
 // now goes to the provider client (which sends it upstream).
 func TestRegressionReservedCapReachesTheUpstream(t *testing.T) {
-	fx := newFixture(t, 0)
-	fx.provider(t, "a", "sk-key-aaaa-1")
-	fx.model(t, "m", domain.StrategyFallback, "a")
+	fx := oneRouteFixture(t)
 	budgeted := domain.ClientKey{ID: 11, Name: "budgeted", Limits: domain.Limits{Budget: domain.Budget{USD: 10, Period: domain.PeriodDaily, HardStop: true}}}
 	for _, tc := range []struct {
 		key  *domain.ClientKey
@@ -148,4 +118,35 @@ func TestRegressionReservedCapReachesTheUpstream(t *testing.T) {
 			t.Fatalf("%s: cap sent %d, want %d", tc.body, got, tc.want)
 		}
 	}
+}
+
+// oneRouteFixture has provider "a" with one key and model "m" routed to it.
+func oneRouteFixture(t *testing.T) *fixture {
+	fx := newFixture(t, 0)
+	fx.provider(t, "a", "sk-key-aaaa-1")
+	fx.model(t, "m", domain.StrategyFallback, "a")
+	return fx
+}
+
+// streamsAdmitted opens up to 100 streams of model "m" (max_tokens 20) as
+// k, each read by read and then closed, until one is refused, which must be
+// for the key's limits; it returns how many were admitted and the refused
+// one's result (nil when none was refused).
+func streamsAdmitted(t *testing.T, fx *fixture, k *domain.ClientKey, read func(*gateway.Stream)) (int, *gateway.Result) {
+	t.Helper()
+	body := `{"model":"m","stream":true,"max_tokens":20,"messages":[{"role":"user","content":"hi"}]}`
+	for i := 0; i < 100; i++ {
+		c := fx.call("m", body)
+		c.Client = k
+		st, res, err := fx.svc.Stream(context.Background(), c)
+		if err != nil {
+			if domain.ErrorCode(err) != domain.CodeRateLimited {
+				t.Fatalf("stream %d: %v", i, err)
+			}
+			return i, res
+		}
+		read(st)
+		st.Close()
+	}
+	return 100, nil
 }
