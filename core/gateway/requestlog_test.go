@@ -141,6 +141,13 @@ func (fx *logFixture) reject(id string) {
 	fx.svc.Reject(id, time.Now(), &domain.ClientKey{ID: 1, Name: "app"}, 400, domain.FieldError("model", "is required"))
 }
 
+// rejectN records n rejected requests, ids prefix0 to prefix(n-1).
+func (fx *logFixture) rejectN(prefix string, n int) {
+	for i := range n {
+		fx.reject(prefix + strconv.Itoa(i))
+	}
+}
+
 func (fx *logFixture) stored(t *testing.T) map[string]domain.RequestLog {
 	t.Helper()
 	out := map[string]domain.RequestLog{}
@@ -195,9 +202,7 @@ func TestRegressionRecorderKeepsRowsBesideARefusedOne(t *testing.T) {
 func TestRecorderOneInsertPerBatch(t *testing.T) {
 	t.Parallel()
 	fx := newLogFixture(t, gateway.Options{LogBatchSize: 300}, nil)
-	for i := range 250 {
-		fx.reject("good-" + strconv.Itoa(i))
-	}
+	fx.rejectN("good-", 250)
 	fx.stop()
 	if got := fx.stored(t); len(got) != 250 {
 		t.Fatalf("stored %d of 250", len(got))
@@ -238,9 +243,7 @@ func TestRegressionShutdownRetriesUntilItsDeadline(t *testing.T) {
 	t.Parallel()
 	fx := newLogFixture(t, gateway.Options{}, nil)
 	fx.logs.failFirst = 4
-	for i := range 100 {
-		fx.reject("e-" + strconv.Itoa(i))
-	}
+	fx.rejectN("e-", 100)
 	fx.stop()
 	if got := fx.stored(t); len(got) != 100 {
 		t.Fatalf("stored %d of 100 entries", len(got))
@@ -256,13 +259,9 @@ func TestRegressionShutdownRetriesUntilItsDeadline(t *testing.T) {
 func TestRegressionShutdownFlushesWhatArrivesDuringTheFlush(t *testing.T) {
 	t.Parallel()
 	fx := newLogFixture(t, gateway.Options{}, nil)
-	for i := range 10 {
-		fx.reject("early-" + strconv.Itoa(i))
-	}
+	fx.rejectN("early-", 10)
 	fx.logs.before = func() {
-		for i := range 10 {
-			fx.reject("late-" + strconv.Itoa(i))
-		}
+		fx.rejectN("late-", 10)
 	}
 	fx.stop()
 	if got := fx.stored(t); len(got) != 20 {
@@ -313,9 +312,7 @@ func TestShutdownIsBoundedByItsDeadline(t *testing.T) {
 	fx.oneRoute(t)
 	req, _ := domain.ParseChatRequest([]byte(`{"model":"m","messages":[{"role":"user","content":"hi"}]}`))
 	_, _, _ = fx.svc.Complete(ctx, &gateway.Call{Req: req, RequestID: "r1", Start: time.Now()}) // starts the invalidation
-	for i := range 49 {
-		fx.reject("e-" + strconv.Itoa(i))
-	}
+	fx.rejectN("e-", 49)
 	sctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
