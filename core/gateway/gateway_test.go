@@ -182,6 +182,17 @@ func (fx *fixture) reload(t *testing.T) {
 	}
 }
 
+// fallbackFixture has one provider a name with one key (sk-<name>-00000001)
+// and model "m" over them with the fallback strategy, in that order.
+func fallbackFixture(t *testing.T, maxRetries int, providers ...string) *fixture {
+	fx := newFixture(t, maxRetries)
+	for _, p := range providers {
+		fx.provider(t, p, "sk-"+p+"-00000001")
+	}
+	fx.model(t, "m", domain.StrategyFallback, providers...)
+	return fx
+}
+
 func (fx *fixture) provider(t *testing.T, name string, keys ...string) {
 	t.Helper()
 	fx.store.addProvider(t, name, keys...)
@@ -231,11 +242,7 @@ func upstreamErr(class domain.ErrorClass, status int) error {
 
 func TestFailoverOrderAndStatuses(t *testing.T) {
 	t.Parallel()
-	fx := newFixture(t, 3)
-	fx.provider(t, "a", "sk-a-00000001")
-	fx.provider(t, "b", "sk-b-00000001")
-	fx.provider(t, "c", "sk-c-00000001")
-	fx.model(t, "m", domain.StrategyFallback, "a", "b", "c")
+	fx := fallbackFixture(t, 3, "a", "b", "c")
 
 	// Retryable failures move on; the first success is returned.
 	fx.script("a", behaviour{err: upstreamErr(domain.ClassRetryable, 500)})
@@ -254,10 +261,7 @@ func TestFailoverOrderAndStatuses(t *testing.T) {
 
 func TestNonRetryableStops(t *testing.T) {
 	t.Parallel()
-	fx := newFixture(t, 3)
-	fx.provider(t, "a", "sk-a-00000001")
-	fx.provider(t, "b", "sk-b-00000001")
-	fx.model(t, "m", domain.StrategyFallback, "a", "b")
+	fx := fallbackFixture(t, 3, "a", "b")
 	fx.script("a", behaviour{err: upstreamErr(domain.ClassRequest, 400)})
 	_, res, err := fx.svc.Complete(context.Background(), fx.call("m", ""))
 	if err == nil || res.Attempts != 1 || httpapi.StatusOf(err) != 400 {
@@ -304,10 +308,7 @@ func TestUnknownModelAndAuth(t *testing.T) {
 
 func TestStreamFailoverBeforeFirstChunkAndUsage(t *testing.T) {
 	t.Parallel()
-	fx := newFixture(t, 2)
-	fx.provider(t, "a", "sk-a-00000001")
-	fx.provider(t, "b", "sk-b-00000001")
-	fx.model(t, "m", domain.StrategyFallback, "a", "b")
+	fx := fallbackFixture(t, 2, "a", "b")
 	fx.script("a", behaviour{err: upstreamErr(domain.ClassRetryable, 503)})
 	fx.script("b", behaviour{chunks: []string{"he", "llo"}})
 	body := `{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}`

@@ -13,9 +13,7 @@ import (
 // unauthorized error; streams of other keys go on.
 func TestRegressionDisabledKeyEndsStream(t *testing.T) {
 	t.Parallel()
-	fx := newFixture(t, 0)
-	fx.provider(t, "a", "sk-a-00000001")
-	fx.model(t, "m", domain.StrategyFallback, "a")
+	fx := fallbackFixture(t, 0, "a")
 	fx.script("a", behaviour{chunks: []string{"one", "two", "three", "four"}})
 	ctx := context.Background()
 	open := func(name string) (int64, interface {

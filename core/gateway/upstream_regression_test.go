@@ -164,10 +164,7 @@ func TestRegressionContentRefusalIsTheClients(t *testing.T) {
 // answered 504 after one attempt, never resent to another route.
 func TestAmbiguousTimeoutNotRetried(t *testing.T) {
 	t.Parallel()
-	fx := newFixture(t, 3)
-	fx.provider(t, "a", "sk-a-00000001")
-	fx.provider(t, "b", "sk-b-00000001")
-	fx.model(t, "m", domain.StrategyFallback, "a", "b")
+	fx := fallbackFixture(t, 3, "a", "b")
 	fx.script("a", behaviour{err: &domain.UpstreamError{Class: domain.ClassAmbiguous, Timeout: true, Message: "the upstream did not answer within first_byte_ms (2s) after the request was sent"}})
 	_, res, err := fx.svc.Complete(context.Background(), fx.call("m", ""))
 	if httpapi.StatusOf(err) != 504 || res.Attempts != 1 || fx.clients["b"] != nil && fx.clients["b"].calls.Load() != 0 {
