@@ -105,14 +105,22 @@ func decodeErr(t *testing.T, b []byte) openAIErr {
 	return e
 }
 
-func TestE2EChatModelsAndErrors(t *testing.T) {
-	t.Parallel()
+// startOneRoute starts the router with model m1 routed to a mock upstream
+// (provider up1, upstream model mock-gpt); it returns the server, the
+// upstream and the token of a client key "app".
+func startOneRoute(t *testing.T) (*server, *upstream, string) {
+	t.Helper()
 	up := newUpstream(t, mock.Config{})
 	s := startServer(t, serverOpts{})
 	s.setupProvider(t, "up1", "openai_compatible", up.URL+"/v1", nil)
 	s.setupModel(t, "m1", "", nil)
 	s.addRoute(t, "m1", "up1", "mock-gpt", nil)
-	tok := s.clientKey(t, "app")
+	return s, up, s.clientKey(t, "app")
+}
+
+func TestE2EChatModelsAndErrors(t *testing.T) {
+	t.Parallel()
+	s, up, tok := startOneRoute(t)
 
 	body := userMsg("m1", "hello")
 	body["x_unknown_param"] = map[string]any{"kept": true}
@@ -235,12 +243,7 @@ func TestE2EChatModelsAndErrors(t *testing.T) {
 
 func TestE2EAuth(t *testing.T) {
 	t.Parallel()
-	up := newUpstream(t, mock.Config{})
-	s := startServer(t, serverOpts{})
-	s.setupProvider(t, "up1", "openai_compatible", up.URL+"/v1", nil)
-	s.setupModel(t, "m1", "", nil)
-	s.addRoute(t, "m1", "up1", "mock-gpt", nil)
-	tok := s.clientKey(t, "app")
+	s, _, tok := startOneRoute(t)
 
 	for name, token := range map[string]string{"none": "", "wrong": "sk-ar-wrong", "admin token": s.AdminToken} {
 		status, _, out := s.chat(t, token, userMsg("m1", "hi"), nil)
