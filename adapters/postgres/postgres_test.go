@@ -337,18 +337,25 @@ func TestWrongMasterKeyInvalidatesKeys(t *testing.T) {
 	}
 }
 
-func TestLostTransactionIsReturned(t *testing.T) {
-	t.Parallel()
+// storeWithProvider is a store on a fresh database holding one provider "p".
+func storeWithProvider(t *testing.T) (*pgxpool.Pool, *Store, domain.Provider) {
+	t.Helper()
 	pool := openPool(t, migratedDB(t))
 	s := newStore(t, pool, newBox(t))
-	ctx := t.Context()
-	p, err := s.CreateProvider(ctx, domain.Provider{Name: "p", Kind: domain.KindOpenAI, BaseURL: "x"})
+	p, err := s.CreateProvider(t.Context(), domain.Provider{Name: "p", Kind: domain.KindOpenAI, BaseURL: "x"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return pool, s, p
+}
+
+func TestLostTransactionIsReturned(t *testing.T) {
+	t.Parallel()
+	pool, s, p := storeWithProvider(t)
+	ctx := t.Context()
 	// The connection dies while fn runs: the update must fail, not be
 	// reported as done.
-	_, err = s.UpdateProvider(ctx, p.ID, func(q *domain.Provider) error {
+	_, err := s.UpdateProvider(ctx, p.ID, func(q *domain.Provider) error {
 		q.Name = "renamed"
 		_, err := pool.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
 			WHERE datname = current_database() AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'`)
@@ -372,13 +379,8 @@ func TestLostTransactionIsReturned(t *testing.T) {
 
 func TestPrune(t *testing.T) {
 	t.Parallel()
-	pool := openPool(t, migratedDB(t))
-	s := newStore(t, pool, newBox(t))
+	_, s, p := storeWithProvider(t)
 	ctx := t.Context()
-	p, err := s.CreateProvider(ctx, domain.Provider{Name: "p", Kind: domain.KindOpenAI, BaseURL: "x"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Now()
 	if err := s.InsertRequestLogs(ctx, []domain.RequestLog{
 		{Time: now.Add(-48 * time.Hour), Model: "m", Status: 200},
