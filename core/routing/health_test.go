@@ -53,9 +53,7 @@ func kinds(evs []Event) []EventKind {
 
 func TestConsecutiveFailuresEjectWithDoublingTime(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, Options{})
-	f.cfg = standard(2, domain.StrategyFallback, "")
-	f.update()
+	f := standardFixture(t, Options{}, 2, domain.StrategyFallback, "")
 
 	failN(f, 11, 4, err500)
 	if s := f.routeStats(11); !s.EjectedUntil.IsZero() || s.ConsecutiveFailures != 4 {
@@ -112,9 +110,7 @@ func TestConsecutiveFailuresEjectWithDoublingTime(t *testing.T) {
 
 func TestFailureRateEjects(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, Options{EjectConsecutiveFailures: -1})
-	f.cfg = standard(2, domain.StrategyFallback, "")
-	f.update()
+	f := standardFixture(t, Options{EjectConsecutiveFailures: -1}, 2, domain.StrategyFallback, "")
 	for range 10 {
 		f.attempt(11, time.Millisecond, nil)
 	}
@@ -182,9 +178,7 @@ func TestOnlyRouteFailuresCountForEjection(t *testing.T) {
 		"other":    errors.New("connection refused"),
 	}
 	for name, err := range failures {
-		f := newFixture(t, Options{})
-		f.cfg = standard(2, domain.StrategyFallback, "")
-		f.update()
+		f := standardFixture(t, Options{}, 2, domain.StrategyFallback, "")
 		failN(f, 11, 5, err)
 		if s := f.routeStats(11); s.EjectedUntil.IsZero() || s.Failures != 5 {
 			t.Errorf("%s: five failures did not eject: %+v", name, s)
@@ -194,9 +188,7 @@ func TestOnlyRouteFailuresCountForEjection(t *testing.T) {
 
 func TestNeverEjectTheLastUsableRoute(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, Options{})
-	f.cfg = standard(2, domain.StrategyFallback, "")
-	f.update()
+	f := standardFixture(t, Options{}, 2, domain.StrategyFallback, "")
 	failN(f, 11, 5, err500)
 	failN(f, 12, 20, err500)
 	if s := f.routeStats(12); !s.EjectedUntil.IsZero() || s.ConsecutiveFailures != 20 {
@@ -220,9 +212,7 @@ func TestNeverEjectTheLastUsableRoute(t *testing.T) {
 
 func TestAllRoutesOutPlansLeastBad(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, Options{})
-	f.cfg = standard(3, domain.StrategyFallback, "")
-	f.update()
+	f := standardFixture(t, Options{}, 3, domain.StrategyFallback, "")
 	failN(f, 12, 5, err500) // ejected for 30 s
 	f.clock.Advance(10 * time.Second)
 	f.attempt(13, time.Millisecond, err429) // only key cools down 5 s
@@ -250,9 +240,7 @@ func TestAllRoutesOutPlansLeastBad(t *testing.T) {
 
 func TestHealthyProviderCheckReturnsEjectedRoutes(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, Options{})
-	f.cfg = standard(2, domain.StrategyFallback, "")
-	f.update()
+	f := standardFixture(t, Options{}, 2, domain.StrategyFallback, "")
 	failN(f, 11, 5, err500)
 	f.takeEvents()
 	f.r.ApplyHealth(domain.Health{ProviderID: 1, Status: domain.HealthHealthy, CheckedAt: f.clock.Now()})
@@ -281,9 +269,7 @@ func TestHealthyProviderCheckReturnsEjectedRoutes(t *testing.T) {
 
 func TestAttemptsBegunBeforeEjectionDoNotCount(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, Options{})
-	f.cfg = standard(2, domain.StrategyFallback, "")
-	f.update()
+	f := standardFixture(t, Options{}, 2, domain.StrategyFallback, "")
 	a := Attempt{Route: f.route(11), Key: f.route(11).p.keys[0]}
 	var old []Ticket
 	for range 6 {
@@ -385,9 +371,7 @@ func TestAuthInvalidatesKeyNotRoute(t *testing.T) {
 // (ClearKeySuspicion) returns it at once.
 func TestRegressionAuthFailureOnlySuspectsKey(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, Options{AuthCooldown: 10 * time.Second})
-	f.cfg = standard(1, domain.StrategyAuto, "")
-	f.update()
+	f := standardFixture(t, Options{AuthCooldown: 10 * time.Second}, 1, domain.StrategyAuto, "")
 	a := Attempt{Route: f.route(11), Key: f.r.snap.Load().keys[101]}
 	f.r.Begin(a).End(Outcome{Err: err401})
 	if s := f.keyStats(101); s.Invalid {

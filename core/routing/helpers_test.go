@@ -78,6 +78,14 @@ func newFixture(t testing.TB, o Options) *fixture {
 	return f
 }
 
+// standardFixture is a fixture whose router has standard(n, s, cfg).
+func standardFixture(t testing.TB, o Options, n int, s domain.Strategy, cfg string) *fixture {
+	f := newFixture(t, o)
+	f.cfg = standard(n, s, cfg)
+	f.update()
+	return f
+}
+
 func (f *fixture) takeEvents() []Event {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -161,24 +169,26 @@ func (f *fixture) attempt(id int64, lat time.Duration, err error) {
 
 func (f *fixture) routeStats(id int64) RouteStats {
 	f.t.Helper()
-	for _, s := range f.r.RouteStats() {
-		if s.RouteID == id {
-			return s
-		}
-	}
-	f.t.Fatalf("no stats for route %d", id)
-	return RouteStats{}
+	return findStats(f.t, f.r.RouteStats(), func(s RouteStats) bool { return s.RouteID == id }, "route", id)
 }
 
 func (f *fixture) keyStats(id int64) KeyStats {
 	f.t.Helper()
-	for _, s := range f.r.KeyStats() {
-		if s.KeyID == id {
+	return findStats(f.t, f.r.KeyStats(), func(s KeyStats) bool { return s.KeyID == id }, "key", id)
+}
+
+// findStats is the entry of all for which is holds; the test fails, naming
+// what and id, when there is none.
+func findStats[S any](t testing.TB, all []S, is func(S) bool, what string, id int64) S {
+	t.Helper()
+	for _, s := range all {
+		if is(s) {
 			return s
 		}
 	}
-	f.t.Fatalf("no stats for key %d", id)
-	return KeyStats{}
+	t.Fatalf("no stats for %s %d", what, id)
+	var zero S
+	return zero
 }
 
 // Config builders.

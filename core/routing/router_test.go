@@ -14,9 +14,7 @@ import (
 
 func TestUpdateKeepsStateByID(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, Options{})
-	f.cfg = standard(3, domain.StrategyFallback, "")
-	f.update()
+	f := standardFixture(t, Options{}, 3, domain.StrategyFallback, "")
 	f.attempt(11, 100*time.Millisecond, nil)
 	f.attempt(12, 100*time.Millisecond, nil)
 	failN(f, 13, 5, err500)
@@ -279,9 +277,7 @@ func TestPlanShape(t *testing.T) {
 
 func TestManyRoutes(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, Options{})
-	f.cfg = standard(40, domain.StrategyLeastConnections, "")
-	f.update()
+	f := standardFixture(t, Options{}, 40, domain.StrategyLeastConnections, "")
 	p := f.plan(PlanRequest{}, 40)
 	ids := routeIDs(p)
 	slices.Sort(ids)
@@ -292,9 +288,7 @@ func TestManyRoutes(t *testing.T) {
 
 func TestStatsCounters(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, Options{})
-	f.cfg = standard(1, domain.StrategyAuto, "")
-	f.update()
+	f := standardFixture(t, Options{}, 1, domain.StrategyAuto, "")
 	a := Attempt{Route: f.route(11), Key: f.route(11).p.keys[0]}
 	tk := f.r.Begin(a)
 	if s := f.routeStats(11); s.InFlight != 1 || f.keyStats(101).InFlight != 1 {
@@ -322,9 +316,7 @@ func TestStatsCounters(t *testing.T) {
 // and stats reads keep in-flight counts balanced (run with -race).
 func TestConcurrentUse(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, Options{})
-	f.cfg = standard(4, domain.StrategyAuto, "")
-	f.update()
+	f := standardFixture(t, Options{}, 4, domain.StrategyAuto, "")
 	strategies := domain.Strategies
 	var wg sync.WaitGroup
 	for g := range 4 {

@@ -130,9 +130,7 @@ func TestAutoExploresUnmeasuredFirst(t *testing.T) {
 
 func TestAutoPowerOfTwoChoices(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, Options{})
-	f.cfg = standard(3, domain.StrategyAuto, "")
-	f.update()
+	f := standardFixture(t, Options{}, 3, domain.StrategyAuto, "")
 	f.measure(11, 100*time.Millisecond)
 	f.measure(12, 200*time.Millisecond)
 	f.measure(13, 400*time.Millisecond)
@@ -157,9 +155,7 @@ func TestAutoPowerOfTwoChoices(t *testing.T) {
 func TestAutoScore(t *testing.T) {
 	t.Parallel()
 	t.Run("in-flight", func(t *testing.T) {
-		f := newFixture(t, Options{})
-		f.cfg = standard(2, domain.StrategyAuto, "")
-		f.update()
+		f := standardFixture(t, Options{}, 2, domain.StrategyAuto, "")
 		f.measure(11, 100*time.Millisecond)
 		f.measure(12, 250*time.Millisecond)
 		if got := f.first(PlanRequest{}); got != 11 {
@@ -174,9 +170,7 @@ func TestAutoScore(t *testing.T) {
 		t2.End(Outcome{Latency: 100 * time.Millisecond})
 	})
 	t.Run("failure rate", func(t *testing.T) {
-		f := newFixture(t, Options{})
-		f.cfg = standard(2, domain.StrategyAuto, "")
-		f.update()
+		f := standardFixture(t, Options{}, 2, domain.StrategyAuto, "")
 		f.measure(11, 100*time.Millisecond)
 		f.measure(12, 250*time.Millisecond)
 		for range 3 { // success rate 1/4: score 400 ms
@@ -202,9 +196,7 @@ func TestAutoScore(t *testing.T) {
 
 func TestLatencyDecayReexploresIdleRoutes(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, Options{EWMADecay: 10 * time.Second})
-	f.cfg = standard(2, domain.StrategyResponseTime, `{"explore":0}`)
-	f.update()
+	f := standardFixture(t, Options{EWMADecay: 10 * time.Second}, 2, domain.StrategyResponseTime, `{"explore":0}`)
 	f.measure(11, 2*time.Second)
 	f.measure(12, 200*time.Millisecond)
 	if got := f.first(PlanRequest{}); got != 12 {
@@ -473,9 +465,7 @@ func TestLeastConnections(t *testing.T) {
 
 func TestResponseTime(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, Options{})
-	f.cfg = standard(3, domain.StrategyResponseTime, `{"explore":0.5}`)
-	f.update()
+	f := standardFixture(t, Options{}, 3, domain.StrategyResponseTime, `{"explore":0.5}`)
 	f.measure(11, 300*time.Millisecond) // measured longest ago
 	f.measure(12, 100*time.Millisecond)
 	f.measure(13, 200*time.Millisecond)
@@ -618,9 +608,7 @@ func TestHybrid(t *testing.T) {
 func TestEveryStrategyPrefersNamedProviderAndSkipsOutRoutes(t *testing.T) {
 	t.Parallel()
 	for _, s := range domain.Strategies {
-		f := newFixture(t, Options{})
-		f.cfg = standard(4, s, "")
-		f.update()
+		f := standardFixture(t, Options{}, 4, s, "")
 		f.r.ApplyHealth(domain.Health{ProviderID: 4, Status: domain.HealthUnhealthy})
 		for range 50 {
 			p := f.plan(PlanRequest{Provider: "p3"}, 4)
