@@ -187,7 +187,7 @@ func (r *ChatRequest) Params() (*ChatParams, error) {
 func decodeError(err error, prefix string) error {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) && te.Field != "" {
-		return FieldError(te.Field, "must be of type %s", jsonTypeName(te.Type.Kind().String()))
+		return FieldError(te.Field, "must be of type %s", JSONTypeName(te.Type.Kind().String()))
 	}
 	var de *Error
 	if errors.As(err, &de) {
@@ -196,7 +196,9 @@ func decodeError(err error, prefix string) error {
 	return &Error{Code: CodeInvalid, Msg: prefix + err.Error()}
 }
 
-func jsonTypeName(kind string) string {
+// JSONTypeName is the JSON type a Go value of kind (reflect.Kind's name)
+// decodes from, for "must be of type" messages of the front doors.
+func JSONTypeName(kind string) string {
 	switch kind {
 	case "string":
 		return "string"
@@ -204,7 +206,7 @@ func jsonTypeName(kind string) string {
 		return "boolean"
 	case "slice", "array":
 		return "array"
-	case "map", "struct", "ptr":
+	case "map", "struct", "ptr", "interface":
 		return "object"
 	default:
 		return "number"

@@ -327,7 +327,7 @@ func decodeErrorAt(err error, prefix string) error {
 		if prefix != "" {
 			f = prefix + "." + f
 		}
-		return domain.FieldError(f, "must be of type %s", jsonType(te.Type.Kind().String()))
+		return domain.FieldError(f, "must be of type %s", domain.JSONTypeName(te.Type.Kind().String()))
 	}
 	var de *domain.Error
 	if errors.As(err, &de) {
@@ -337,18 +337,4 @@ func decodeErrorAt(err error, prefix string) error {
 		return domain.FieldError(prefix, "is invalid: %v", err)
 	}
 	return &domain.Error{Code: domain.CodeInvalid, Msg: "request body is not a valid JSON object: " + err.Error()}
-}
-
-func jsonType(kind string) string {
-	switch kind {
-	case "string":
-		return "string"
-	case "bool":
-		return "boolean"
-	case "slice", "array":
-		return "array"
-	case "map", "struct", "ptr":
-		return "object"
-	}
-	return "number"
 }

@@ -258,25 +258,10 @@ func jsonError(err error, path string) error {
 		if field == "" {
 			field = "body"
 		}
-		return domain.FieldError(field, "must be of type %s", jsonTypeName(te.Type.Kind().String()))
+		return domain.FieldError(field, "must be of type %s", domain.JSONTypeName(te.Type.Kind().String()))
 	}
 	if path == "" {
 		return &domain.Error{Code: domain.CodeInvalid, Msg: "request body is not a valid JSON object: " + err.Error()}
 	}
 	return domain.FieldError(path, "is not valid JSON: %s", err.Error())
-}
-
-func jsonTypeName(kind string) string {
-	switch kind {
-	case "string":
-		return "string"
-	case "bool":
-		return "boolean"
-	case "slice", "array":
-		return "array"
-	case "map", "struct", "ptr", "interface":
-		return "object"
-	default:
-		return "number"
-	}
 }
