@@ -14,6 +14,7 @@ type Layout struct {
 	members [layoutCap]laidMember
 	n       int32
 	closing int32 // the closing brace; 0 until Close
+	size    int32 // len of the object recorded, so a layout never splices other bytes
 	full    bool  // more members than layoutCap: record nothing
 }
 
@@ -37,7 +38,7 @@ func (l *Layout) Add(obj []byte, m *Member) {
 // the object's closing brace.
 func (l *Layout) Close(obj []byte, it *Iter) {
 	if !l.full && it.err == nil && it.done && it.End > 0 && it.End <= math.MaxInt32 && SkipSpace(obj, it.End+1) == len(obj) {
-		l.closing = int32(it.End)
+		l.closing, l.size = int32(it.End), int32(len(obj))
 	}
 }
 
@@ -52,11 +53,11 @@ func (l *Layout) member(obj []byte, i int) Member {
 
 // PatchLaid is Patch for an object whose members l recorded: it changes
 // the same members the same way without scanning obj again. With an
-// incomplete layout (the zero Layout, or an object of many members) it is
-// Patch.
+// incomplete layout (the zero Layout, or an object of many members), or one
+// recorded for bytes of another length, it is Patch.
 func PatchLaid(dst, obj []byte, l *Layout, ops []Op) ([]byte, error) {
-	if l == nil || !l.Complete() {
-		return Patch(dst, obj, ops)
+	if l == nil || !l.Complete() || int(l.size) != len(obj) {
+		return Patch(dst, obj, ops) // no layout, or one of other bytes
 	}
 	return patch(dst, obj, ops, l)
 }

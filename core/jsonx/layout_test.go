@@ -55,6 +55,12 @@ func TestPatchLaidMatchesPatch(t *testing.T) {
 	if err != nil || string(got) != `{"model":"up"}` {
 		t.Errorf("zero layout: %s %v", got, err)
 	}
+	// A layout recorded for other bytes is not used.
+	other, _ := laid(t, []byte(`{"model":"m","x":1}`))
+	got, err = PatchLaid(nil, []byte(`{"model":"m"}`), other, layoutOps[:1])
+	if err != nil || string(got) != `{"model":"up"}` {
+		t.Errorf("layout of other bytes: %s %v", got, err)
+	}
 	// Trailing bytes leave the layout incomplete, so PatchLaid reports them.
 	l, _ := laid(t, []byte(`{"a":1} x`))
 	if l.Complete() {
