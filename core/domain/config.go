@@ -173,9 +173,11 @@ type Model struct {
 	Enabled          bool
 	ContextWindow    int
 	DefaultMaxTokens int
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
-	Routes           []Route
+	// Capabilities is what the model serves; empty means chat only.
+	Capabilities []Capability
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	Routes       []Route
 }
 
 // Route maps a model to a provider's upstream model.
