@@ -19,6 +19,13 @@ type job struct {
 	MaxTokens    int    // the client's completion bound, 0 when it set none
 	CapMaxTokens int    // the bound admission reserved for a request that set none
 	RequestID    string
+	// Needs is the capability the model must declare; "" asks for none.
+	Needs domain.Capability
+	// Op, when set, is the native operation of the request: a route whose
+	// provider does not serve it natively is skipped, unless Translate says
+	// that the request can be served there by chat completions.
+	Op        ports.Operation
+	Translate bool
 }
 
 // upstreamAttempt is one attempt the loop hands to an endpoint: the client
@@ -26,6 +33,7 @@ type job struct {
 // the attempt's outcome in the routing statistics.
 type upstreamAttempt struct {
 	client ports.ProviderClient
+	native ports.NativeClient // nil when the provider serves nothing natively
 	target ports.Target
 	plan   routing.Attempt
 	ticket routing.Ticket
@@ -89,6 +97,10 @@ func (l *attemptLoop) run(ctx context.Context, j job, res *Result, fn attemptFun
 	}
 	dm := model.Domain()
 	res.strategy = model.Strategy()
+	if j.Needs != "" && !dm.Serves(j.Needs) {
+		return routing.Attempt{}, &domain.Error{Code: domain.CodeInvalid, Field: "model",
+			Msg: "The model `" + j.Model + "` does not serve " + string(j.Needs) + "; it serves " + capabilityList(dm) + "."}
+	}
 	var buf [11]routing.Attempt
 	n := min(l.maxRetries+1, len(buf))
 	plan, err := model.Plan(routing.PlanRequest{Provider: j.Provider, PromptTokens: j.PromptTokens, MaxTokens: j.MaxTokens}, buf[:0:n])
@@ -99,7 +111,8 @@ func (l *attemptLoop) run(ctx context.Context, j job, res *Result, fn attemptFun
 	var lastErr error
 	var last routing.Attempt // the last attempt made; returned for the log
 	authFailures := 0
-	cooling := false // an attempt was skipped because its key cools down
+	cooling := false  // an attempt was skipped because its key cools down
+	unserved := false // a route was skipped because its provider cannot serve j.Op
 	for i, a := range plan {
 		// Never spend an upstream call on a key that is cooling down (a
 		// 429, an unconfirmed 401/403) or invalid, not even as the last
@@ -140,11 +153,16 @@ func (l *attemptLoop) run(ctx context.Context, j job, res *Result, fn attemptFun
 		if pe == nil {
 			continue
 		}
+		if j.Op != "" && !j.Translate && !pe.serves(j.Op) {
+			unserved = true
+			continue
+		}
 		res.Attempts++
 		last = a
 		res.Provider = pe.p.Name
 		at := upstreamAttempt{
 			client: pe.client,
+			native: pe.native,
 			target: ports.Target{Model: a.Route.Domain().UpstreamModel, Key: a.Key.Secret(), DefaultMaxTokens: dm.DefaultMaxTokens, CapMaxTokens: j.CapMaxTokens},
 			plan:   a,
 			start:  l.clock.Now(),
@@ -182,6 +200,10 @@ func (l *attemptLoop) run(ctx context.Context, j job, res *Result, fn attemptFun
 		// expressed for this provider) or an internal one; do not retry.
 		return a, err
 	}
+	if lastErr == nil && unserved && res.Attempts == 0 && !cooling {
+		lastErr = &domain.Error{Code: domain.CodeInvalid, Field: "model",
+			Msg: "The model `" + j.Model + "` has no route whose provider serves " + string(j.Op) + "."}
+	}
 	if lastErr == nil && cooling {
 		// Every planned key cools down: answer 429 with the earliest time
 		// one frees up instead of calling a cooling key.
@@ -211,4 +233,19 @@ func canceledError(ctx context.Context, last error) error {
 // ModelNotFound is the error for an unknown or disabled model.
 func ModelNotFound(name string) error {
 	return &domain.Error{Code: domain.CodeNotFound, Field: "model", Msg: "The model `" + name + "` does not exist or you do not have access to it."}
+}
+
+// capabilityList names what a model serves, for error messages.
+func capabilityList(m *domain.Model) string {
+	if len(m.Capabilities) == 0 {
+		return string(domain.CapChat)
+	}
+	out := ""
+	for i, c := range m.Capabilities {
+		if i > 0 {
+			out += ", "
+		}
+		out += string(c)
+	}
+	return out
 }

@@ -28,7 +28,7 @@ func (c *Call) job() job {
 		provider = c.Req.Provider
 	}
 	return job{Model: c.Req.Model, Provider: provider, PromptTokens: c.Req.EstimatedPromptTokens(), MaxTokens: c.Req.MaxTokens,
-		CapMaxTokens: c.capMaxTokens, RequestID: c.RequestID}
+		CapMaxTokens: c.capMaxTokens, RequestID: c.RequestID, Needs: domain.CapChat}
 }
 
 // Result says how a request was served.
@@ -94,12 +94,8 @@ func (ch *chat) Complete(ctx context.Context, c *Call) (*domain.ChatResponse, *R
 		if err != nil {
 			return true, err
 		}
-		var pt, ct int
-		if r.Usage != nil {
-			pt, ct = r.Usage.PromptTokens, r.Usage.CompletionTokens
-		}
 		cost = at.route().Domain().UsageCost(r.Usage)
-		at.ticket.End(routing.Outcome{Latency: ch.clock.Now().Sub(at.start), PromptTokens: pt, CompletionTokens: ct, Cost: cost})
+		at.ticket.End(outcome(ch.clock.Now().Sub(at.start), r.Usage, cost))
 		resp = r
 		return true, nil
 	})

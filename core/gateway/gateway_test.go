@@ -141,8 +141,10 @@ type fixture struct {
 	order   []string
 	clients map[string]*fakeClient
 	streams []*fakeStream
-	built   atomic.Int64
-	cancel  context.CancelFunc
+	// nativeStreams are the streams of nativeFake providers.
+	nativeStreams []*nativeFakeStream
+	built         atomic.Int64
+	cancel        context.CancelFunc
 }
 
 func newFixture(t *testing.T, maxRetries int) *fixture {
@@ -155,6 +157,9 @@ func newFixture(t *testing.T, maxRetries int) *fixture {
 		defer fx.mu.Unlock()
 		c := &fakeClient{name: p.Name, fx: fx}
 		fx.clients[p.Name] = c
+		if strings.HasPrefix(p.Name, "nat") {
+			return &nativeFake{fakeClient: c}, nil // see native_test.go
+		}
 		return c, nil
 	})
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -199,6 +199,25 @@ func (s *Service) Stream(ctx context.Context, c *Call) (*Stream, *Result, error)
 	return s.chat.Stream(ctx, c)
 }
 
+// CallNative serves a non-streaming request of a front door with its own
+// wire format (see NativeCall). On success the caller must call
+// Result.Finish once the response is sent.
+func (s *Service) CallNative(ctx context.Context, c *NativeCall) (Served, *Result, error) {
+	return s.chat.CallNative(ctx, c)
+}
+
+// StreamNative serves a streaming NativeCall; see Stream. The caller must
+// Close the stream it returns.
+func (s *Service) StreamNative(ctx context.Context, c *NativeCall) (Streamed, *Result, error) {
+	return s.chat.StreamNative(ctx, c)
+}
+
+// ServesNatively reports whether any enabled route of the model has a
+// provider that serves op natively.
+func (s *Service) ServesNatively(model string, op ports.Operation) bool {
+	return s.chat.ServesNatively(model, op)
+}
+
 // Reject records a request refused before it reached the pipeline (bad
 // credentials, an unreadable or invalid body) with the status it got, so
 // that metrics, the access log and the request log count it like any other.

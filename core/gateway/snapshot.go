@@ -24,6 +24,19 @@ type snapshot struct {
 type providerEntry struct {
 	p      domain.Provider
 	client ports.ProviderClient
+	native ports.NativeClient // the client's native operations; nil when it has none
+}
+
+// newProviderEntry pairs a provider with its client, and the client's
+// native operations when it offers any.
+func newProviderEntry(p domain.Provider, client ports.ProviderClient) *providerEntry {
+	native, _ := client.(ports.NativeClient)
+	return &providerEntry{p: p, client: client, native: native}
+}
+
+// serves reports whether the provider serves op natively.
+func (pe *providerEntry) serves(op ports.Operation) bool {
+	return pe.native != nil && pe.native.Serves(op)
 }
 
 type clientKeyEntry struct {
@@ -101,7 +114,7 @@ func (c *configuration) install(cfg ports.Config) {
 	}
 	for _, p := range cfg.Providers {
 		if prev, ok := old.providers[p.ID]; ok && sameProvider(prev.p, p) {
-			next.providers[p.ID] = &providerEntry{p: p, client: prev.client}
+			next.providers[p.ID] = newProviderEntry(p, prev.client)
 			continue
 		}
 		client, err := c.factory.NewClient(p)
@@ -109,7 +122,7 @@ func (c *configuration) install(cfg ports.Config) {
 			c.log.Error("provider cannot be used", "provider", p.Name, "err", err)
 			continue
 		}
-		next.providers[p.ID] = &providerEntry{p: p, client: client}
+		next.providers[p.ID] = newProviderEntry(p, client)
 	}
 	enabledKeys := make(map[int64]bool, len(cfg.ClientKeys))
 	for _, k := range cfg.ClientKeys {

@@ -39,11 +39,12 @@ func (ch *chat) Stream(ctx context.Context, c *Call) (*Stream, *Result, error) {
 		if err != nil {
 			up.Close()
 			if err == io.EOF {
-				err = &domain.UpstreamError{Class: domain.ClassRetryable, Message: "the upstream ended the stream without any data"}
+				err = emptyStream()
 			}
 			return true, err
 		}
-		st = &Stream{ch: ch, up: up, first: first, ticket: at.ticket, attemptStart: at.start, route: at.route(), includeUsage: c.Req.IncludeUsage, cancel: cancel}
+		st = &Stream{up: up, first: first, includeUsage: c.Req.IncludeUsage}
+		st.start(ch, at, cancel)
 		return false, nil
 	})
 	if err != nil {
@@ -59,19 +60,26 @@ func (ch *chat) Stream(ctx context.Context, c *Call) (*Stream, *Result, error) {
 	if st.first.HasContent() {
 		st.markFirstToken()
 	}
-	ch.streams.track(st, c.Client)
+	ch.streams.track(&st.openStream, c.Client)
 	return st, res, nil
 }
 
-// Stream is a streaming response in progress.
+// Stream is a streaming chat response in progress.
 type Stream struct {
-	ch           *chat
+	openStream
 	up           ports.ChatStream
 	first        *domain.ChatChunk
+	includeUsage bool
+}
+
+// openStream is what every open stream records, whatever its wire format:
+// the attempt that serves it, its request-log entry, its usage and its
+// client key's revocation. end records the outcome once.
+type openStream struct {
+	ch           *chat
 	ticket       routing.Ticket
 	attemptStart time.Time
 	route        *routing.Route
-	includeUsage bool
 	cancel       context.CancelFunc
 	entry        domain.RequestLog
 	ttftAttempt  time.Duration
@@ -82,18 +90,51 @@ type Stream struct {
 	revoked      atomic.Bool // its client key was disabled or deleted
 }
 
+// start records the attempt that serves the stream.
+func (st *openStream) start(ch *chat, at *upstreamAttempt, cancel context.CancelFunc) {
+	st.ch, st.ticket, st.attemptStart, st.route, st.cancel = ch, at.ticket, at.start, at.route(), cancel
+}
+
 // revoke ends the stream because its client key was revoked: the upstream
 // read fails at once and Next reports errKeyRevoked.
-func (st *Stream) revoke() {
+func (st *openStream) revoke() {
 	st.revoked.Store(true)
 	st.cancel()
 }
 
-func (st *Stream) markFirstToken() {
+func (st *openStream) markFirstToken() {
 	if st.entry.TTFT == 0 {
 		now := st.ch.clock.Now()
 		st.entry.TTFT = now.Sub(st.entry.Time)
 		st.ttftAttempt = now.Sub(st.attemptStart)
+	}
+}
+
+// readFailed ends the stream after the upstream read failed with err and
+// returns the error for the client: errKeyRevoked when the read failed
+// because the client key was revoked (neither the route nor the upstream is
+// to blame), err otherwise.
+func (st *openStream) readFailed(err error) error {
+	if st.revoked.Load() {
+		st.end(&domain.UpstreamError{Class: domain.ClassCanceled, Message: "the client key was revoked during the stream"})
+		return errKeyRevoked
+	}
+	st.end(err)
+	return err
+}
+
+// close ends the stream (a stream closed before its end counts as canceled
+// by the client), closes its upstream and forgets it.
+func (st *openStream) close(up interface{ Close() error }) {
+	if !st.ended {
+		st.end(&domain.UpstreamError{Class: domain.ClassCanceled, Message: "the client closed the stream"})
+	}
+	up.Close()
+	st.cancel()
+	if st.set != nil {
+		st.set.mu.Lock()
+		delete(st.set.m, st)
+		st.set.mu.Unlock()
 	}
 }
 
@@ -115,13 +156,7 @@ func (st *Stream) Next() (*domain.ChatChunk, error) {
 				err = errKeyRevoked // a chunk that was already read is not sent
 			}
 			if err != nil {
-				if st.revoked.Load() {
-					// Neither the route nor the upstream is to blame.
-					st.end(&domain.UpstreamError{Class: domain.ClassCanceled, Message: "the client key was revoked during the stream"})
-					return nil, errKeyRevoked
-				}
-				st.end(err)
-				return nil, err
+				return nil, st.readFailed(err)
 			}
 			if ch.HasContent() {
 				st.markFirstToken()
@@ -146,20 +181,9 @@ func (st *Stream) Ready() bool {
 
 // Close ends the stream; a stream closed before its end counts as canceled
 // by the client.
-func (st *Stream) Close() {
-	if !st.ended {
-		st.end(&domain.UpstreamError{Class: domain.ClassCanceled, Message: "the client closed the stream"})
-	}
-	st.up.Close()
-	st.cancel()
-	if st.set != nil {
-		st.set.mu.Lock()
-		delete(st.set.m, st)
-		st.set.mu.Unlock()
-	}
-}
+func (st *Stream) Close() { st.close(st.up) }
 
-func (st *Stream) end(err error) {
+func (st *openStream) end(err error) {
 	if st.ended {
 		return
 	}
@@ -205,14 +229,14 @@ type openStreams struct {
 // stream's start and end only, and contended only by the same key's streams.
 type streamSet struct {
 	mu   sync.Mutex
-	m    map[*Stream]struct{}
+	m    map[*openStream]struct{}
 	dead bool // dropped from openStreams; a new stream takes a new set
 }
 
 // track registers an open stream of its client key, then ends it at once if
 // the key was revoked meanwhile: a reload stores its snapshot before it ends
 // the streams it finds, so every stream is seen by one or the other.
-func (o *openStreams) track(st *Stream, client *domain.ClientKey) {
+func (o *openStreams) track(st *openStream, client *domain.ClientKey) {
 	if client == nil || len(client.Hash) != sha256.Size {
 		return
 	}
@@ -220,7 +244,7 @@ func (o *openStreams) track(st *Stream, client *domain.ClientKey) {
 	for {
 		v, ok := o.m.Load(client.ID)
 		if !ok {
-			v, _ = o.m.LoadOrStore(client.ID, &streamSet{m: map[*Stream]struct{}{}})
+			v, _ = o.m.LoadOrStore(client.ID, &streamSet{m: map[*openStream]struct{}{}})
 		}
 		set = v.(*streamSet)
 		set.mu.Lock()
