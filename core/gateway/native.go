@@ -79,6 +79,9 @@ func (ch *chat) CallNative(ctx context.Context, c *NativeCall) (Served, *Result,
 				return true, err
 			}
 			s.Native, u = r, r.Usage
+			if u == nil && c.Op == ports.OpCountTokens {
+				u = &domain.Usage{} // counting generates nothing: nothing to charge
+			}
 		} else {
 			r, err := at.client.Chat(ctx, at.target, c.Req)
 			if err != nil {
