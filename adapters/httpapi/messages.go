@@ -11,6 +11,7 @@ import (
 	"github.com/airouter/airouter/adapters/httpapi/anthropicapi"
 	"github.com/airouter/airouter/core/domain"
 	"github.com/airouter/airouter/core/gateway"
+	"github.com/airouter/airouter/ports"
 )
 
 // The Anthropic Messages front door (POST /v1/messages and
@@ -81,18 +82,24 @@ func (h *openaiHandlers) messages(w http.ResponseWriter, r *http.Request) {
 		h.gw.Reject(reqID, start, client, StatusOf(err), err)
 		return
 	}
-	call := &gateway.Call{Req: req.Chat, Client: client, Provider: r.Header.Get("X-Provider"), RequestID: reqID, Start: start}
+	call := &gateway.NativeCall{Op: ports.OpMessages, Body: body, Beta: r.Header.Get("Anthropic-Beta"), Translate: true, Needs: domain.CapChat,
+		Call: gateway.Call{Req: req.Chat, Client: client, Provider: r.Header.Get("X-Provider"), RequestID: reqID, Start: start}}
 	if req.Chat.Stream {
 		h.messagesStream(w, r, req, call)
 		return
 	}
-	resp, res, err := h.gw.Complete(r.Context(), call)
+	served, res, err := h.gw.CallNative(r.Context(), call)
 	setResult(w, res)
 	if err != nil {
 		writeAnthropicError(w, err)
 		return
 	}
-	out, err := anthropicapi.EncodeResponse(req, resp)
+	if served.Native != nil {
+		writeBody(w, served.Native.Body)
+		res.Finish()
+		return
+	}
+	out, err := anthropicapi.EncodeResponse(req, served.Chat)
 	if err != nil {
 		// The upstream's answer cannot be expressed; it was served, so
 		// it is recorded all the same.
@@ -107,14 +114,21 @@ func (h *openaiHandlers) messages(w http.ResponseWriter, r *http.Request) {
 // messagesStream writes Anthropic's event sequence. As for chat, the first
 // chunk arrives before the status line, so failures before it keep their
 // status and may fail over; after it a failure is an "event: error".
-func (h *openaiHandlers) messagesStream(w http.ResponseWriter, r *http.Request, req *anthropicapi.Request, call *gateway.Call) {
+func (h *openaiHandlers) messagesStream(w http.ResponseWriter, r *http.Request, req *anthropicapi.Request, call *gateway.NativeCall) {
 	rc := http.NewResponseController(w)
-	st, res, err := h.gw.Stream(r.Context(), call)
+	sd, res, err := h.gw.StreamNative(r.Context(), call)
 	setResult(w, res)
 	if err != nil {
 		writeAnthropicError(w, err)
 		return
 	}
+	if sd.Native != nil {
+		defer sd.Native.Close()
+		startEventStream(w)
+		h.relayEvents(w, rc, sd.Native, anthropicErrorEvent, nil)
+		return
+	}
+	st := sd.Chat
 	defer st.Close()
 	startEventStream(w)
 	enc := anthropicapi.NewStreamEncoder(req)
@@ -157,9 +171,11 @@ func (h *openaiHandlers) messagesStream(w http.ResponseWriter, r *http.Request, 
 	}
 }
 
-// countTokens answers POST /v1/messages/count_tokens with the codec's
-// estimate, marked by anthropicapi.EstimateHeader. The model must exist for
-// the key, as for /v1/messages.
+// countTokens answers POST /v1/messages/count_tokens: natively when a route
+// of the model is an Anthropic upstream (the upstream's own count), else,
+// or when those upstreams fail, with the codec's estimate, marked by
+// anthropicapi.EstimateHeader. The model must exist for the key, as for
+// /v1/messages.
 func (h *openaiHandlers) countTokens(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	reqID := h.gw.NewRequestID()
@@ -171,21 +187,41 @@ func (h *openaiHandlers) countTokens(w http.ResponseWriter, r *http.Request) {
 	rf, err := anthropicapi.Routing(body)
 	if err != nil {
 		writeAnthropicError(w, err)
+		h.gw.Reject(reqID, start, client, StatusOf(err), err)
 		return
 	}
 	if !h.modelServed(client, rf.Model) {
-		writeAnthropicError(w, gateway.ModelNotFound(rf.Model))
+		err := gateway.ModelNotFound(rf.Model)
+		writeAnthropicError(w, err)
+		h.gw.Reject(reqID, start, client, StatusOf(err), err)
 		return
 	}
-	out, err := anthropicapi.CountTokensResponse(body)
+	estimate, err := anthropicapi.CountTokensResponse(body)
 	if err != nil {
 		writeAnthropicError(w, err)
+		h.gw.Reject(reqID, start, client, StatusOf(err), err)
 		return
 	}
+	if h.gw.ServesNatively(rf.Model, ports.OpCountTokens) {
+		call := &gateway.NativeCall{Op: ports.OpCountTokens, Body: body, Beta: r.Header.Get("Anthropic-Beta"), Needs: domain.CapChat,
+			Call: gateway.Call{Req: &domain.ChatRequest{Model: rf.Model, Raw: body}, Client: client,
+				Provider: r.Header.Get("X-Provider"), RequestID: reqID, Start: start}}
+		served, res, err := h.gw.CallNative(r.Context(), call)
+		setResult(w, res)
+		if err == nil {
+			writeBody(w, served.Native.Body)
+			res.Finish()
+			return
+		}
+		if domain.ErrorCode(err) == domain.CodeRateLimited {
+			writeAnthropicError(w, err) // the client's own limits: no estimate either
+			return
+		}
+		// The upstreams that count failed: the estimate is better than
+		// an error for a request that only sizes a prompt.
+	}
 	w.Header().Set(anthropicapi.EstimateHeader, "true")
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(out)
+	writeBody(w, estimate)
 }
 
 // modelServed reports whether the model is listed for the client key.

@@ -29,6 +29,8 @@ func registerOpenAI(r chi.Router, api huma.API, o Options) {
 	r.Post("/v1/chat/completions", lim.wrap(oh.chatCompletions))
 	r.Get("/v1/models", lim.wrap(oh.listModels))
 	r.Get("/v1/models/*", lim.wrap(oh.getModel))
+	r.Post("/v1/embeddings", lim.wrap(oh.embeddings))
+	r.Post("/v1/images/generations", lim.wrap(oh.images))
 	r.Post("/v1/messages", lim.wrap(oh.messages))
 	r.Post("/v1/messages/count_tokens", lim.wrap(oh.countTokens))
 	rh := &responsesHandlers{openaiHandlers: oh, store: o.Responses, retention: o.ResponsesRetention}
@@ -36,6 +38,7 @@ func registerOpenAI(r chi.Router, api huma.API, o Options) {
 	r.Get("/v1/responses/{id}", lim.wrap(rh.retrieve))
 	r.Delete("/v1/responses/{id}", lim.wrap(rh.remove))
 	documentOpenAI(api)
+	documentPassthrough(api)
 	documentMessages(api)
 	documentResponses(api)
 }

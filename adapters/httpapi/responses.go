@@ -259,7 +259,7 @@ func (h *responsesHandlers) remove(w http.ResponseWriter, r *http.Request) {
 
 // authAndRead authenticates the client and reads the body under the body
 // timeout, answering and recording the failures as chat completions do.
-func (h *responsesHandlers) authAndRead(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, reqID string, start time.Time) (*domain.ClientKey, []byte, bool) {
+func (h *openaiHandlers) authAndRead(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, reqID string, start time.Time) (*domain.ClientKey, []byte, bool) {
 	if h.bodyTimeout > 0 {
 		_ = rc.SetReadDeadline(time.Now().Add(h.bodyTimeout))
 	}
