@@ -29,6 +29,8 @@ const testToken = "sk-ar-handler-test-token"
 // upstream is a scripted provider client.
 type upstream struct {
 	mu      sync.Mutex
+	native  bool     // serves every native operation (native_test.go)
+	beta    string   // the Beta of the last native call
 	err     error    // returned by Chat and ChatStream
 	chunks  []string // stream contents
 	cutErr  error    // returned after the chunks instead of io.EOF
@@ -111,7 +113,9 @@ func (config) LoadConfig(context.Context) (ports.Config, error) {
 		Providers: []domain.Provider{{ID: 1, Name: "up", Kind: domain.KindOpenAI, Enabled: true}},
 		Keys:      []domain.ProviderKey{{ID: 1, ProviderID: 1, Secret: "sk-up-1", Status: domain.KeyActive, Weight: 1, Version: 1}},
 		Models: []domain.Model{{ID: 1, Name: "chat", Enabled: true, Routes: []domain.Route{
-			{ID: 1, ModelID: 1, ProviderID: 1, UpstreamModel: "up-model", Weight: 1, Enabled: true}}}},
+			{ID: 1, ModelID: 1, ProviderID: 1, UpstreamModel: "up-model", Weight: 1, Enabled: true}}},
+			{ID: 2, Name: "embed", Enabled: true, Capabilities: []domain.Capability{domain.CapEmbeddings}, Routes: []domain.Route{
+				{ID: 2, ModelID: 2, ProviderID: 1, UpstreamModel: "up-embed", Weight: 1, InputPrice: 1, Enabled: true}}}},
 		ClientKeys: []domain.ClientKey{{ID: 7, Name: "app", Hash: h[:], Enabled: true}},
 	}, nil
 }
