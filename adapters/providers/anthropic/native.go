@@ -172,9 +172,9 @@ func messageUsage(raw []byte) (u *usage, ok bool) {
 	var uraw []byte
 	for it.Next(&m) {
 		switch {
-		case m.KeyIs("usage"):
+		case m.KeyFold("usage"):
 			uraw = m.Value(raw)
-		case m.KeyIs("type"):
+		case m.KeyFold("type"):
 			if typ, _ := jsonx.String(m.Value(raw)); typ == "error" {
 				return nil, false
 			}

@@ -85,15 +85,15 @@ func (p *eventParser) event(name string, data []byte) (eventInfo, error) {
 	var m jsonx.Member
 	for it.Next(&m) {
 		switch {
-		case m.KeyIs("type"):
+		case m.KeyFold("type"):
 			if typ := eventType(m.Value(data)); typ != "" {
 				info.typ = typ
 			}
-		case m.KeyIs("message"):
+		case m.KeyFold("message"):
 			msg = m.Value(data)
-		case m.KeyIs("usage"):
+		case m.KeyFold("usage"):
 			usg = m.Value(data)
-		case m.KeyIs("error"):
+		case m.KeyFold("error"):
 			errv = m.Value(data)
 		}
 	}
