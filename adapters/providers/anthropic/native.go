@@ -164,30 +164,34 @@ func (c *Client) Call(ctx context.Context, t ports.Target, req *ports.NativeRequ
 	return out, nil
 }
 
-// messageUsage reads a 2xx answer's top-level "usage". ok is false when the
-// answer is not a JSON object or is an error envelope ("type":"error").
+// messageUsage reads a 2xx answer's top-level "usage" as encoding/json
+// would (keys matched under case folding, repeated members merged, a null
+// one clearing what came before), without
+// decoding the rest. u is nil when the answer reports none; ok is false when
+// the answer is not a JSON object or is an error envelope ("type":"error").
 func messageUsage(raw []byte) (u *usage, ok bool) {
 	it := jsonx.Object(raw)
 	var m jsonx.Member
-	var uraw []byte
 	for it.Next(&m) {
-		switch {
+		switch v := m.Value(raw); {
 		case m.KeyFold("usage"):
-			uraw = m.Value(raw)
+			if jsonx.IsNull(v) {
+				u = nil
+				continue
+			}
+			if u == nil {
+				u = new(usage)
+			}
+			if err := json.Unmarshal(v, u); err != nil {
+				return nil, false
+			}
 		case m.KeyFold("type"):
-			if typ, _ := jsonx.String(m.Value(raw)); typ == "error" {
+			if eventType(v) == "error" {
 				return nil, false
 			}
 		}
 	}
-	if it.Err() != nil {
-		return nil, false
-	}
-	if uraw == nil || jsonx.IsNull(uraw) {
-		return nil, true
-	}
-	u = new(usage)
-	if err := json.Unmarshal(uraw, u); err != nil {
+	if it.Err() != nil || jsonx.SkipSpace(raw, it.End+1) != len(raw) {
 		return nil, false
 	}
 	return u, true

@@ -682,3 +682,25 @@ func FuzzNativeEvents(f *testing.F) {
 		}
 	})
 }
+
+// FuzzMessageUsage: the usage read from a message without decoding it is
+// the usage encoding/json decodes from the whole message.
+func FuzzMessageUsage(f *testing.F) {
+	f.Add([]byte(messageBody))
+	f.Add([]byte(`{"input_tokens":2095}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		u, ok := messageUsage(raw)
+		if !ok || !json.Valid(raw) {
+			return
+		}
+		var full struct {
+			Usage *usage `json:"usage"`
+		}
+		if err := json.Unmarshal(raw, &full); err != nil {
+			t.Fatalf("%s: read as a message, but encoding/json says %v", raw, err)
+		}
+		if !reflect.DeepEqual(u, full.Usage) {
+			t.Fatalf("%s: usage %+v, encoding/json %+v", raw, u, full.Usage)
+		}
+	})
+}
