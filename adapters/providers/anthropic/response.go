@@ -133,6 +133,36 @@ func errorStatus(typ string) int {
 	}
 }
 
+// merge folds a message_delta's usage into the usage so far (message_start's,
+// then earlier deltas'). Its counts are cumulative: output_tokens replaces
+// the count so far; input and cache counts replace it only when reported
+// (> 0), as message_delta may leave them out or send them updated.
+func (u *usage) merge(d *usage) {
+	u.OutputTokens = d.OutputTokens
+	if d.InputTokens > 0 {
+		u.InputTokens = d.InputTokens
+	}
+	if d.CacheCreationInputTokens > 0 {
+		u.CacheCreationInputTokens = d.CacheCreationInputTokens
+	}
+	if d.CacheReadInputTokens > 0 {
+		u.CacheReadInputTokens = d.CacheReadInputTokens
+	}
+}
+
+// streamError is the error of an in-band "error" event (nil ae when the event
+// carried none), classed like the same error outside a stream: the status
+// its type has there, then classify.
+func streamError(ae *apiError, key string) *domain.UpstreamError {
+	e := apiError{Type: "api_error", Message: "the upstream reported an error in the stream"}
+	if ae != nil {
+		e = *ae
+	}
+	status := errorStatus(e.Type)
+	eb := upstream.ErrorBody{Type: e.Type, Message: e.Message}
+	return &domain.UpstreamError{Class: classify(status, eb, upstream.ClassifyBody(status, eb)), Status: status, Type: upstream.Scrub(e.Type, key), Message: upstream.Scrub(e.Message, key)}
+}
+
 // streamEvent is any Messages API stream event.
 type streamEvent struct {
 	Type         string         `json:"type"`
@@ -226,18 +256,7 @@ func (tr *translator) event(data []byte) (*domain.ChatChunk, error) {
 		return nil, nil
 	case "message_delta":
 		if e.Usage != nil {
-			// Usage in message_delta is cumulative.
-			u := e.Usage
-			tr.usage.OutputTokens = u.OutputTokens
-			if u.InputTokens > 0 {
-				tr.usage.InputTokens = u.InputTokens
-			}
-			if u.CacheCreationInputTokens > 0 {
-				tr.usage.CacheCreationInputTokens = u.CacheCreationInputTokens
-			}
-			if u.CacheReadInputTokens > 0 {
-				tr.usage.CacheReadInputTokens = u.CacheReadInputTokens
-			}
+			tr.usage.merge(e.Usage)
 		}
 		if e.Delta != nil && e.Delta.StopReason != "" {
 			fr := finishReason(e.Delta.StopReason)
@@ -248,13 +267,7 @@ func (tr *translator) event(data []byte) (*domain.ChatChunk, error) {
 		tr.stopped = true
 		return tr.usageChunk(), nil
 	case "error":
-		ae := apiError{Type: "api_error", Message: "the upstream reported an error in the stream"}
-		if e.Error != nil {
-			ae = *e.Error
-		}
-		status := errorStatus(ae.Type)
-		eb := upstream.ErrorBody{Type: ae.Type, Message: ae.Message}
-		return nil, &domain.UpstreamError{Class: classify(status, eb, upstream.ClassifyBody(status, eb)), Status: status, Type: ae.Type, Message: upstream.Scrub(ae.Message, tr.key)}
+		return nil, streamError(e.Error, tr.key)
 	}
 	// ping and event types added later: nothing to send.
 	return nil, nil

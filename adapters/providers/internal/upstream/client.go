@@ -83,8 +83,27 @@ func (c *Client) Close() { c.rt.CloseIdleConnections() }
 // the caller must End, and a 2xx response; on any failure (including a
 // non-2xx answer, read and classed) the attempt is already ended.
 func (c *Client) Send(ctx context.Context, ep Endpoint, method, key string, accept []string, body []byte) (*Attempt, *http.Response, error) {
+	return c.SendWith(ctx, ep, method, key, accept, nil, body)
+}
+
+// SendWith is Send with per-request headers (canonical keys), such as a
+// client's beta-feature header: a header the provider's configuration also
+// sets gets both values, the configured ones first, joined with commas (the
+// list form HTTP allows for repeated fields). They cannot replace the
+// content type, accept or the key.
+func (c *Client) SendWith(ctx context.Context, ep Endpoint, method, key string, accept []string, extra http.Header, body []byte) (*Attempt, *http.Response, error) {
+	h := c.Headers(key, accept)
+	for k, v := range extra {
+		switch {
+		case len(v) == 0 || k == "Content-Type" || k == "Accept" || k == "Authorization" || k == "X-Api-Key":
+		case len(h[k]) > 0:
+			h[k] = []string{strings.Join(append(append([]string(nil), h[k]...), v...), ",")}
+		default:
+			h[k] = v
+		}
+	}
 	a := Begin(ctx, c.t, key)
-	resp, err := a.Do(c.rt, ep.Request(a.Context(), method, c.Headers(key, accept), body))
+	resp, err := a.Do(c.rt, ep.Request(a.Context(), method, h, body))
 	if err != nil {
 		a.End()
 		return nil, nil, err
