@@ -36,6 +36,10 @@ func TestE2EAnthropicSDK(t *testing.T) {
 		},
 	}}
 
+	// served is the model name each answer carries: a translated answer
+	// names the model the client asked for; a native one (the Anthropic
+	// route) passes the upstream's answer through, its model included.
+	served := map[string]string{"gpt": "gpt", "claude": "mock-claude"}
 	for _, model := range []string{"gpt", "claude"} {
 		t.Run(model, func(t *testing.T) {
 			// A plain message with a system prompt.
@@ -49,7 +53,7 @@ func TestE2EAnthropicSDK(t *testing.T) {
 				t.Fatal(err)
 			}
 			if len(m.Content) == 0 || m.Content[0].Type != "text" || m.Content[0].Text == "" ||
-				m.StopReason != anthropic.StopReasonEndTurn || m.Usage.OutputTokens == 0 || m.Model != model {
+				m.StopReason != anthropic.StopReasonEndTurn || m.Usage.OutputTokens == 0 || string(m.Model) != served[model] {
 				t.Fatalf("message: %+v", m)
 			}
 
