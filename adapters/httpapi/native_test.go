@@ -28,10 +28,13 @@ func (u *upstream) Serves(ports.Operation) bool {
 func (u *upstream) Call(ctx context.Context, t ports.Target, req *ports.NativeRequest) (*ports.NativeResponse, error) {
 	p := u.script()
 	u.mu.Lock()
-	u.beta = req.Beta
+	u.beta, u.body = req.Beta, string(req.Body)
 	u.mu.Unlock()
 	if p.err != nil {
 		return nil, p.err
+	}
+	if req.Op == ports.OpResponses {
+		return &ports.NativeResponse{Body: []byte(nativeResponse), Usage: &domain.Usage{PromptTokens: 9, CompletionTokens: 2}}, nil
 	}
 	body := `{"op":"` + string(req.Op) + `","model":"` + t.Model + `","echo":` + string(req.Body) + `}`
 	return &ports.NativeResponse{Body: []byte(body), ContentType: "application/json", Usage: &domain.Usage{PromptTokens: 5, TotalTokens: 5}}, nil
@@ -39,10 +42,22 @@ func (u *upstream) Call(ctx context.Context, t ports.Target, req *ports.NativeRe
 
 func (u *upstream) CallStream(ctx context.Context, t ports.Target, req *ports.NativeRequest) (ports.NativeStream, error) {
 	p := u.script()
+	u.mu.Lock()
+	u.body = string(req.Body)
+	u.mu.Unlock()
 	if p.err != nil {
 		return nil, p.err
 	}
 	st := &nativeUpStream{cut: p.cut}
+	if req.Op == ports.OpResponses {
+		st.events = []ports.NativeEvent{
+			{Name: "response.created", Data: []byte(`{"type":"response.created","sequence_number":0,"response":{"id":"resp_nativestream","object":"response","status":"in_progress","output":[]}}`)},
+			{Name: "response.output_text.delta", Data: []byte(`{"type":"response.output_text.delta","sequence_number":1,"item_id":"msg_1","output_index":0,"content_index":0,"delta":"native hi"}`), Content: true},
+			{Name: "response.completed", Data: []byte(`{"type":"response.completed","sequence_number":2,"response":` + strings.Replace(nativeResponse, "resp_native1", "resp_nativestream", 1) + `}`),
+				Usage: &domain.Usage{PromptTokens: 9, CompletionTokens: 2}},
+		}
+		return st, nil
+	}
 	st.events = append(st.events, ports.NativeEvent{Name: "message_start", Data: []byte(`{"type":"message_start","model":"` + t.Model + `"}`)})
 	for _, c := range p.chunks {
 		st.events = append(st.events, ports.NativeEvent{Name: "content_block_delta", Data: []byte(`{"type":"content_block_delta","delta":{"type":"text_delta","text":"` + c + `"}}`), Content: true})
@@ -52,6 +67,9 @@ func (u *upstream) CallStream(ctx context.Context, t ports.Target, req *ports.Na
 	}
 	return st, nil
 }
+
+// nativeResponse is a Responses API answer of a native route.
+const nativeResponse = `{"id":"resp_native1","object":"response","created_at":1,"status":"completed","model":"up-model","output":[{"type":"message","id":"msg_1","status":"completed","role":"assistant","content":[{"type":"output_text","text":"native hi","annotations":[]}]}],"usage":{"input_tokens":9,"output_tokens":2,"total_tokens":11},"x_upstream_only":true}`
 
 type nativeUpStream struct {
 	events []ports.NativeEvent

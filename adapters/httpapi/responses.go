@@ -72,19 +72,29 @@ func (h *responsesHandlers) create(w http.ResponseWriter, r *http.Request) {
 		reject(err)
 		return
 	}
-	call := &gateway.Call{Req: chat, Client: client, Provider: r.Header.Get("X-Provider"), RequestID: reqID, Start: start}
+	native, err := responsesapi.NativeBody(body, req)
+	if err != nil {
+		reject(err)
+		return
+	}
+	call := &gateway.NativeCall{Op: ports.OpResponses, Body: native, Beta: r.Header.Get("OpenAI-Beta"), Translate: true, Needs: domain.CapChat,
+		Call: gateway.Call{Req: chat, Client: client, Provider: r.Header.Get("X-Provider"), RequestID: reqID, Start: start}}
 	if req.Stream {
 		h.streamResponse(w, r, rc, call, req)
 		return
 	}
-	completion, res, err := h.gw.Complete(r.Context(), call)
+	served, res, err := h.gw.CallNative(r.Context(), call)
 	setResult(w, res)
 	if err != nil {
 		writeOpenAIError(w, err)
 		return
 	}
 	defer res.Finish()
-	resp, err := responsesapi.NewResponse(req, completion, responsesapi.Options{})
+	if served.Native != nil {
+		h.answerNative(w, req, served.Native.Body, client)
+		return
+	}
+	resp, err := responsesapi.NewResponse(req, served.Chat, responsesapi.Options{})
 	if err != nil {
 		writeOpenAIError(w, err)
 		return
@@ -102,18 +112,41 @@ func (h *responsesHandlers) create(w http.ResponseWriter, r *http.Request) {
 	writeBody(w, out)
 }
 
+// answerNative stores a native route's response (when asked to) and
+// answers with the upstream's bytes.
+func (h *responsesHandlers) answerNative(w http.ResponseWriter, req *responsesapi.Request, body []byte, client *domain.ClientKey) {
+	if h.store != nil && req.StoreEnabled() {
+		resp, err := responsesapi.DecodeResponse(body)
+		if err == nil {
+			err = h.save(req, resp, client)
+		}
+		if err != nil {
+			writeOpenAIError(w, fmt.Errorf("the upstream's response could not be stored: %w", err))
+			return
+		}
+	}
+	writeBody(w, body)
+}
+
 // streamResponse writes the Responses API's event stream. As for chat, the
 // first chunk arrives before the status line, so errors before it keep
 // their status and may fail over; a failure after it ends the stream with
 // error and response.failed events. The response is stored before its
 // last event (response.completed or response.failed) is written.
-func (h *responsesHandlers) streamResponse(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, call *gateway.Call, req *responsesapi.Request) {
-	st, res, err := h.gw.Stream(r.Context(), call)
+func (h *responsesHandlers) streamResponse(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, call *gateway.NativeCall, req *responsesapi.Request) {
+	sd, res, err := h.gw.StreamNative(r.Context(), call)
 	setResult(w, res)
 	if err != nil {
 		writeOpenAIError(w, err)
 		return
 	}
+	if sd.Native != nil {
+		defer sd.Native.Close()
+		startEventStream(w)
+		h.relayResponse(w, rc, sd.Native, req, call.Client)
+		return
+	}
+	st := sd.Chat
 	defer st.Close()
 	startEventStream(w)
 	enc := responsesapi.NewStreamEncoder(req, responsesapi.Options{})
@@ -150,6 +183,25 @@ func (h *responsesHandlers) streamResponse(w http.ResponseWriter, r *http.Reques
 			return
 		}
 	}
+}
+
+// relayResponse relays a native route's events, storing the response of
+// the terminal event before that event is written.
+func (h *responsesHandlers) relayResponse(w http.ResponseWriter, rc *http.ResponseController, st *gateway.NativeStream, req *responsesapi.Request, client *domain.ClientKey) {
+	seq := 0
+	h.relayEvents(w, rc, st, func(err error) []byte { return responsesapi.ErrorEvent(err, seq) }, func(ev *ports.NativeEvent) []byte {
+		seq++
+		resp, terminal := responsesapi.TerminalResponse(ev.Name, ev.Data)
+		if !terminal || h.store == nil || !req.StoreEnabled() {
+			return nil
+		}
+		if resp == nil || h.save(req, resp, client) != nil {
+			if ev.Name == "response.completed" {
+				return storeFailedEvent
+			}
+		}
+		return nil
+	})
 }
 
 var storeFailedEvent = []byte("event: error\ndata: {\"type\":\"error\",\"code\":\"server_error\",\"message\":\"The response could not be stored.\",\"param\":null}\n\n")

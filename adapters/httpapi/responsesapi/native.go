@@ -1,0 +1,73 @@
+package responsesapi
+
+import (
+	"encoding/json"
+
+	"github.com/airouter/airouter/core/domain"
+	"github.com/airouter/airouter/core/jsonx"
+)
+
+// Native routes (OpenAI upstreams) receive the client's body as it is, with
+// one exception: a request that continues a stored response
+// (previous_response_id) is sent with its full history as input and
+// without previous_response_id, because the router's store, not the
+// upstream's, is where the chain lives (it may have started on another
+// provider).
+
+// NativeBody returns the body to send a native route: body itself when req
+// continues no stored response, else body with input replaced by req.Input
+// (already History-expanded) and previous_response_id removed.
+func NativeBody(body []byte, req *Request) ([]byte, error) {
+	if req.PreviousResponseID == "" {
+		return body, nil
+	}
+	input, err := json.Marshal(req.Input)
+	if err != nil {
+		return nil, err
+	}
+	return jsonx.Patch(make([]byte, 0, len(body)+len(input)), body, []jsonx.Op{
+		{Key: "input", Value: input},
+		{Key: "previous_response_id", Delete: true},
+	})
+}
+
+// DecodeResponse reads an upstream's response object (the body of a
+// native answer) for the store. Members the router does not model are
+// dropped from the stored copy only; the client gets the upstream's bytes.
+func DecodeResponse(body []byte) (*Response, error) {
+	var r Response
+	if err := json.Unmarshal(body, &r); err != nil {
+		return nil, err
+	}
+	if r.ID == "" {
+		return nil, domain.FieldError("id", "the upstream's response has no id")
+	}
+	return &r, nil
+}
+
+// TerminalResponse returns the response object of a stream's terminal
+// event (response.completed, response.incomplete or response.failed), and
+// whether the event is one.
+func TerminalResponse(name string, data []byte) (*Response, bool) {
+	switch name {
+	case "response.completed", "response.incomplete", "response.failed":
+	default:
+		return nil, false
+	}
+	var ev struct {
+		Response *Response `json:"response"`
+	}
+	if json.Unmarshal(data, &ev) != nil || ev.Response == nil || ev.Response.ID == "" {
+		return nil, true
+	}
+	return ev.Response, true
+}
+
+// ErrorEvent is the error event that ends a native stream broken after its
+// first event; seq is its sequence_number (the count of events before it:
+// upstream streams number their events from 0).
+func ErrorEvent(err error, seq int) []byte {
+	b, _ := json.Marshal(event{Type: "error", SequenceNumber: seq, Code: errorCode(err), Message: new(domain.ErrorMessage(err)), Param: json.RawMessage("null")})
+	out := append([]byte("event: error\ndata: "), b...)
+	return append(out, "\n\n"...)
+}
