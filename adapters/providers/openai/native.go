@@ -210,7 +210,7 @@ func (c *Client) CallStream(ctx context.Context, t ports.Target, req *ports.Nati
 		}
 		return nil, &domain.UpstreamError{Class: domain.ClassAmbiguous, Status: resp.StatusCode, Message: "the upstream answered a streaming request without a stream"}
 	}
-	s := &nativeStream{key: t.Key, op: req.Op}
+	s := &nativeStream{key: t.Key}
 	s.Start(a, resp)
 	return s, nil
 }

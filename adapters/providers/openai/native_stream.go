@@ -25,7 +25,6 @@ import (
 type nativeStream struct {
 	upstream.Stream
 	key      string
-	op       ports.Operation
 	ev       ports.NativeEvent
 	started  bool
 	terminal bool // the terminal event was yielded
