@@ -150,7 +150,7 @@ func (c *Client) Call(ctx context.Context, t ports.Target, req *ports.NativeRequ
 	if err != nil {
 		return nil, err
 	}
-	a, resp, err := c.up.SendExtra(ctx, ep, http.MethodPost, t.Key, upstream.JSON, body, betaHeader, req.Beta)
+	a, resp, err := c.up.SendWith(ctx, ep, http.MethodPost, t.Key, upstream.JSON, betaHeaders(req.Beta), body)
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +191,7 @@ func (c *Client) CallStream(ctx context.Context, t ports.Target, req *ports.Nati
 	if err != nil {
 		return nil, err
 	}
-	a, resp, err := c.up.SendExtra(ctx, ep, http.MethodPost, t.Key, upstream.EventStream, body, betaHeader, req.Beta)
+	a, resp, err := c.up.SendWith(ctx, ep, http.MethodPost, t.Key, upstream.EventStream, betaHeaders(req.Beta), body)
 	if err != nil {
 		return nil, err
 	}
@@ -303,4 +303,13 @@ func detail(ds ...json.RawMessage) json.RawMessage {
 		}
 	}
 	return nil
+}
+
+// betaHeaders is the client's OpenAI-Beta header for SendWith (joined to a
+// provider-configured one); nil when the client sent none.
+func betaHeaders(beta string) http.Header {
+	if beta == "" {
+		return nil
+	}
+	return http.Header{http.CanonicalHeaderKey(betaHeader): {beta}}
 }

@@ -1,9 +1,6 @@
 package upstream
 
 import (
-	"context"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 )
 
@@ -31,36 +28,3 @@ func TestEndpointSibling(t *testing.T) {
 
 // TestSendExtra: the extra header replaces a provider header of its name
 // but not the content type, accept or authentication headers.
-func TestSendExtra(t *testing.T) {
-	got := make(chan http.Header, 4)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got <- r.Header.Clone()
-		w.WriteHeader(204)
-	}))
-	defer srv.Close()
-	ep, _ := ParseEndpoint(srv.URL + "/x")
-	c := NewClient(timeouts(), http.Header{"Openai-Beta": {"provider"}, "Openai-Project": {"p"}}, Bearer, nil, false)
-	defer c.Close()
-	send := func(name, value string) http.Header {
-		t.Helper()
-		a, _, err := c.SendExtra(context.Background(), ep, http.MethodPost, "sk-key", JSON, []byte(`{}`), name, value)
-		if err != nil {
-			t.Fatal(err)
-		}
-		a.End()
-		return <-got
-	}
-	h := send("openai-beta", "client")
-	if h.Get("OpenAI-Beta") != "client" || h.Get("OpenAI-Project") != "p" || h.Get("Authorization") != "Bearer sk-key" {
-		t.Errorf("headers %v", h)
-	}
-	if h = send("OpenAI-Beta", ""); h.Get("OpenAI-Beta") != "provider" {
-		t.Errorf("empty value: %v", h)
-	}
-	for _, name := range []string{"authorization", "Content-Type", "accept", "X-Api-Key"} {
-		h = send(name, "evil")
-		if h.Get("Authorization") != "Bearer sk-key" || h.Get("Content-Type") != "application/json" || h.Get("Accept") != "application/json" || h.Get("X-Api-Key") != "" {
-			t.Errorf("%s replaced: %v", name, h)
-		}
-	}
-}
