@@ -31,6 +31,7 @@ type upstream struct {
 	mu      sync.Mutex
 	native  bool     // serves every native operation (native_test.go)
 	beta    string   // the Beta of the last native call
+	body    string   // the body of the last native call
 	err     error    // returned by Chat and ChatStream
 	chunks  []string // stream contents
 	cutErr  error    // returned after the chunks instead of io.EOF
