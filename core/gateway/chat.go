@@ -18,7 +18,8 @@ type Call struct {
 	RequestID string
 	Start     time.Time
 
-	capMaxTokens int // set by admit: the completion bound reserved for a request that set none
+	capMaxTokens int  // set by admit: the completion bound reserved for a request that set none
+	promptOnly   bool // the operation generates no tokens (embeddings, count_tokens): admit reserves the prompt only
 }
 
 // job is what the attempt loop needs of the call.

@@ -50,6 +50,9 @@ func (s *admission) admit(ctx context.Context, c *Call, res *Result) (*limits.Re
 		if maxTok <= 0 {
 			maxTok = fallbackMaxTokens
 		}
+		if c.promptOnly {
+			maxTok = 0
+		}
 		for i := range dm.Routes {
 			if r := &dm.Routes[i]; r.Enabled {
 				need.Cost = max(need.Cost, r.Cost(prompt, maxTok))
@@ -58,7 +61,7 @@ func (s *admission) admit(ctx context.Context, c *Call, res *Result) (*limits.Re
 	} else {
 		return nil, ModelNotFound(c.Req.Model)
 	}
-	if c.Req.MaxTokens <= 0 && (k.TPM > 0 || (k.Budget.USD > 0 && k.Budget.HardStop)) {
+	if c.Req.MaxTokens <= 0 && !c.promptOnly && (k.TPM > 0 || (k.Budget.USD > 0 && k.Budget.HardStop)) {
 		// The reservation assumed maxTok: the upstream must be told, or a
 		// long answer would spend more than was reserved.
 		c.capMaxTokens = maxTok

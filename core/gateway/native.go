@@ -36,6 +36,11 @@ type NativeCall struct {
 	Needs domain.Capability
 }
 
+// prepare readies the call for admission.
+func (c *NativeCall) prepare() {
+	c.promptOnly = c.Op == ports.OpEmbeddings || c.Op == ports.OpCountTokens
+}
+
 func (c *NativeCall) job() job {
 	j := c.Call.job()
 	j.Op, j.Translate, j.Needs = c.Op, c.Translate, c.Needs
@@ -61,6 +66,7 @@ func (ch *chat) CallNative(ctx context.Context, c *NativeCall) (Served, *Result,
 	ctx, cancel := context.WithTimeout(ctx, ch.timeout)
 	defer cancel()
 	res := &Result{RequestID: c.RequestID, Model: c.Req.Model}
+	c.prepare()
 	lease, err := ch.admit.admit(ctx, &c.Call, res)
 	if err != nil {
 		e := entry(&c.Call, res, routing.Attempt{}, false)
@@ -141,6 +147,7 @@ func (ch *chat) StreamNative(ctx context.Context, c *NativeCall) (Streamed, *Res
 		ch.flight.InFlight(-1)
 		return Streamed{}, res, err
 	}
+	c.prepare()
 	lease, err := ch.admit.admit(ctx, &c.Call, res)
 	if err != nil {
 		return fail(routing.Attempt{}, err)

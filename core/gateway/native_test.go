@@ -265,3 +265,25 @@ func TestStreamNativeCutShortIsAFailureAndTranslationStreamsChat(t *testing.T) {
 		t.Fatalf("chunk %+v, %v", ch, err)
 	}
 }
+
+// TestEmbeddingsReservePromptOnly: an embeddings request generates no
+// tokens, so a tokens-per-minute limit reserves its prompt only, where a
+// chat request without max_tokens reserves a whole completion.
+func TestEmbeddingsReservePromptOnly(t *testing.T) {
+	fx := fallbackFixture(t, 0, "nat-a")
+	fx.setCapabilities(t, domain.CapEmbeddings, domain.CapChat)
+	k := domain.ClientKey{ID: 11, Name: "small", Limits: domain.Limits{TPM: 100}}
+	for i := range 5 {
+		c := nativeCall(ports.OpEmbeddings, `{"model":"m","input":"short text"}`, false)
+		c.Client = &k
+		_, res, err := fx.svc.CallNative(context.Background(), c)
+		if err != nil {
+			t.Fatalf("embeddings request %d: %v", i, err)
+		}
+		res.Finish()
+	}
+	c := &gateway.Call{Req: &domain.ChatRequest{Model: "m", Raw: []byte(`{}`)}, Client: &k, Start: time.Now()}
+	if _, _, err := fx.svc.Complete(context.Background(), c); domain.ErrorCode(err) != domain.CodeRateLimited {
+		t.Fatalf("a chat request reserving 4096 tokens under tpm 100: %v", err)
+	}
+}
