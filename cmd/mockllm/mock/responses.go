@@ -204,7 +204,7 @@ func (p *plan) appendResponse(dst []byte, final bool) []byte {
 	c := p.completionTokens()
 	dst = append(dst, `{"input_tokens":`...)
 	dst = strconv.AppendInt(dst, int64(p.promptTokens), 10)
-	dst = append(dst, `,"input_tokens_details":{"cached_tokens":0},"output_tokens":`...)
+	dst = append(dst, `,"input_tokens_details":{"cache_write_tokens":0,"cached_tokens":0},"output_tokens":`...)
 	dst = strconv.AppendInt(dst, int64(c), 10)
 	dst = append(dst, `,"output_tokens_details":{"reasoning_tokens":0},"total_tokens":`...)
 	dst = strconv.AppendInt(dst, int64(p.promptTokens+c), 10)
