@@ -297,13 +297,18 @@ func appendFixed(dst []byte, k int64) []byte {
 		dst = append(dst, '-')
 		k = -k
 	}
-	dst = strconv.AppendInt(dst, k/embedScale, 10)
-	dst = append(dst, '.')
-	frac := k % embedScale
-	var b [9]byte
-	for i := 8; i >= 0; i-- {
-		b[i] = byte('0' + frac%10)
-		frac /= 10
+	if k >= embedScale { // only a vector of one dimension reaches ±1
+		dst = strconv.AppendInt(dst, k/embedScale, 10)
+		k %= embedScale
+	} else {
+		dst = append(dst, '0')
+	}
+	var b [10]byte
+	b[0] = '.'
+	u := uint32(k)
+	for i := 9; i >= 1; i-- {
+		b[i] = byte('0' + u%10)
+		u /= 10
 	}
 	return append(dst, b[:]...)
 }

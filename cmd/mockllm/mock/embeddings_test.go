@@ -89,6 +89,10 @@ func TestEmbeddingsSDK(t *testing.T) {
 		}
 	}
 
+	if v := embed(t, c, openai.EmbeddingNewParamsInputUnion{OfString: openai.String("hello")}, 1).Data[0].Embedding; len(v) != 1 || math.Abs(v[0]) != 1 {
+		t.Errorf("dimensions 1: %v", v)
+	}
+
 	toks := embed(t, c, openai.EmbeddingNewParamsInputUnion{OfArrayOfTokenArrays: [][]int64{{1, 2, 3}, {4}}}, 4)
 	if len(toks.Data) != 2 || toks.Usage.PromptTokens != 4 {
 		t.Errorf("token arrays: %d embeddings, %d tokens", len(toks.Data), toks.Usage.PromptTokens)
