@@ -1,6 +1,6 @@
 // Command mockllm is a fast fake LLM upstream speaking OpenAI's Chat
-// Completions and Anthropic's Messages APIs, for demos, tests and
-// benchmarks. Flags set the defaults, X-Mock-* request headers override
+// Completions, Responses, Embeddings and image generation APIs and
+// Anthropic's Messages API, for demos, tests and benchmarks. Flags set the defaults, X-Mock-* request headers override
 // them per request (see package mock). Every flag can also be set by the
 // environment variable MOCKLLM_<FLAG>, dashes as underscores (for example
 // MOCKLLM_ADDR); the command line wins.

@@ -67,6 +67,21 @@ func BenchmarkHandler(b *testing.B) {
 	b.Run("openai-json-large", func(b *testing.B) {
 		benchHandler(b, pathOpenAI, userMsg(""), http.Header{"X-Mock-Size": {"large"}})
 	})
+	b.Run("responses-json-small", func(b *testing.B) {
+		benchHandler(b, pathResponses, `{"model":"mock-gpt","input":"Hello"}`, http.Header{})
+	})
+	b.Run("responses-sse-8", func(b *testing.B) {
+		benchHandler(b, pathResponses, `{"model":"mock-gpt","input":"Hello","stream":true}`, http.Header{})
+	})
+	b.Run("embeddings-1536", func(b *testing.B) {
+		benchHandler(b, pathEmbeddings, `{"model":"text-embedding-3-small","input":"Hello"}`, http.Header{})
+	})
+	b.Run("embeddings-1536-base64", func(b *testing.B) {
+		benchHandler(b, pathEmbeddings, `{"model":"text-embedding-3-small","input":"Hello","encoding_format":"base64"}`, http.Header{})
+	})
+	b.Run("images-b64-1024", func(b *testing.B) {
+		benchHandler(b, pathImages, `{"prompt":"a red fox"}`, http.Header{})
+	})
 }
 
 // BenchmarkLoopback is the whole server over TCP, driven by 64 keep-alive

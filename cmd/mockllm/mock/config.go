@@ -1,7 +1,9 @@
-// Package mock is a fake LLM upstream: it answers OpenAI Chat Completions
-// and Anthropic Messages requests, as JSON or as SSE streams, in the
+// Package mock is a fake LLM upstream: it answers OpenAI Chat Completions,
+// OpenAI Responses and Anthropic Messages requests, as JSON or as SSE
+// streams, and OpenAI Embeddings and image generation requests, in the
 // providers' wire formats, with configurable latency, pacing, sizes and
-// failures. cmd/mockllm serves it; tests start it in-process with httptest:
+// failures. Embeddings are deterministic unit vectors derived from each
+// input; images are one-colour PNGs derived from the prompt. cmd/mockllm serves it; tests start it in-process with httptest:
 //
 //	srv := httptest.NewServer(mock.NewHandler(mock.Config{TTFT: 20 * time.Millisecond}))
 //
@@ -230,6 +232,8 @@ type Config struct {
 	// the first content token. Content chunk i of a stream is written at
 	// start + TTFT + i/TPS (deadline pacing: slow writes do not add up); a
 	// JSON response is written when its last token would have been.
+	// Embeddings and images, which have no tokens to pace, answer TTFT
+	// after the start.
 	TTFT time.Duration
 	TPS  float64 // tokens per second; 0 sends all tokens at once
 	// Tokens is the number of completion tokens, which is also the number
@@ -282,11 +286,11 @@ const ErrorCodeContentPolicy = "content_policy_violation"
 const MaxErrorCode = 64
 
 // Counters counts generations; safe for concurrent use. A generation starts
-// when a valid chat request passes the injected errors (so a stall, a cut
-// or a reset happens inside a started generation, as the upstream would
-// have done and billed the work), and finishes when its whole response was
-// written. Rejected requests (bad input, 401, injected error statuses)
-// start none.
+// when a valid request (chat, responses, embeddings or images) passes the
+// injected errors (so a stall, a cut or a reset happens inside a started
+// generation, as the upstream would have done and billed the work), and
+// finishes when its whole response was written. Rejected requests (bad
+// input, 401, injected error statuses) start none.
 type Counters struct {
 	started, finished atomic.Int64
 }

@@ -39,13 +39,19 @@ type state struct {
 	buf   []byte
 	pre   []byte // OpenAI chunk prefix of the current stream
 	timer *time.Timer
-	ri    reqInfo
+	ri    reqInfo   // chat, messages, responses
+	ei    embedInfo // embeddings
+	ii    imageInfo // images
 }
 
 // NewHandler returns the mock upstream. Routes:
 //
 //	POST /v1/chat/completions, /chat/completions  OpenAI Chat Completions
 //	POST /v1/messages                             Anthropic Messages
+//	POST /v1/responses, /responses                OpenAI Responses (JSON or SSE)
+//	POST /v1/embeddings, /embeddings              OpenAI Embeddings
+//	POST /v1/images/generations                   OpenAI image generation (b64_json or url)
+//	GET  /mock/images/WxH/RRGGBB.png              the image a url answer points to
 //	GET  /v1/models, /models                      OpenAI list, or Anthropic's when
 //	                                              x-api-key or anthropic-version is sent
 //	GET  /healthz                                 200 "ok"
@@ -109,9 +115,15 @@ func renderModels(models []string) (oa, an []byte) {
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/v1/chat/completions", "/chat/completions":
-		h.serveChat(w, r, openAI)
+		h.serve(w, r, epChat)
 	case "/v1/messages":
-		h.serveChat(w, r, anthropic)
+		h.serve(w, r, epMessages)
+	case "/v1/responses", "/responses":
+		h.serve(w, r, epResponses)
+	case "/v1/embeddings", "/embeddings":
+		h.serve(w, r, epEmbeddings)
+	case "/v1/images/generations", "/images/generations":
+		h.serve(w, r, epImages)
 	case "/v1/models", "/models":
 		prov := openAI
 		if isAnthropic(r.Header) {
@@ -131,6 +143,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header()["Content-Type"] = hvText
 		_, _ = io.WriteString(w, "ok\n")
 	default:
+		if strings.HasPrefix(r.URL.Path, imagePathPrefix) {
+			h.serveImageFile(w, r)
+			return
+		}
 		prov := openAI
 		if isAnthropic(r.Header) {
 			prov = anthropic
@@ -179,11 +195,34 @@ func (h *handler) putState(st *state) {
 		st.body, st.buf, st.pre = make([]byte, 0, 4096), make([]byte, 0, 4096), nil
 	}
 	st.body, st.buf, st.pre = st.body[:0], st.buf[:0], st.pre[:0]
-	st.ri = reqInfo{}
+	st.ri, st.ei, st.ii = reqInfo{}, embedInfo{}, imageInfo{}
 	h.pool.Put(st)
 }
 
-func (h *handler) serveChat(w http.ResponseWriter, r *http.Request, prov provider) {
+// endpoint is what a generating route answers.
+type endpoint uint8
+
+const (
+	epChat       endpoint = iota // OpenAI Chat Completions
+	epMessages                   // Anthropic Messages
+	epResponses                  // OpenAI Responses
+	epEmbeddings                 // OpenAI Embeddings
+	epImages                     // OpenAI image generation
+)
+
+// errProvider is the provider whose error envelope ep answers with.
+func (ep endpoint) errProvider() provider {
+	if ep == epMessages {
+		return anthropic
+	}
+	return openAI
+}
+
+// serve is the request flow every generating endpoint shares: method, key,
+// X-Mock-* headers, body, the endpoint's own validation, latency, injected
+// errors, a reset or stall before the first byte, then the answer.
+func (h *handler) serve(w http.ResponseWriter, r *http.Request, ep endpoint) {
+	prov := ep.errProvider()
 	if r.Method != http.MethodPost {
 		h.writeError(w, prov, http.StatusMethodNotAllowed, "")
 		return
@@ -204,12 +243,7 @@ func (h *handler) serveChat(w http.ResponseWriter, r *http.Request, prov provide
 		h.writeError(w, prov, status, msg)
 		return
 	}
-	ri := &st.ri
-	if err := scanRequest(st.body, ri); err != nil {
-		h.writeError(w, prov, http.StatusBadRequest, err.Error())
-		return
-	}
-	if msg := h.validate(r.Header, prov, ri); msg != "" {
+	if msg := h.check(r.Header, ep, st); msg != "" {
 		h.writeError(w, prov, http.StatusBadRequest, msg)
 		return
 	}
@@ -241,16 +275,47 @@ func (h *handler) serveChat(w http.ResponseWriter, r *http.Request, prov provide
 		return
 	}
 
-	pl := h.newPlan(prov, &p, ri, len(st.body))
 	var whole bool
-	if pl.stream {
-		whole = h.writeStream(ctx, w, st, &p, &pl)
-	} else {
-		whole = h.writeWhole(ctx, w, st, &p, &pl)
+	switch ep {
+	case epEmbeddings:
+		whole = st.sleep(ctx, p.ttft) && h.writeBody(ctx, w, st, &p, st.ei.appendJSON(st.buf[:0]))
+	case epImages:
+		whole = st.sleep(ctx, p.ttft) && h.writeBody(ctx, w, st, &p, st.ii.appendJSON(st.buf[:0], r, time.Now().Unix()))
+	default:
+		pl := h.newPlan(ep, &p, &st.ri, len(st.body))
+		if pl.stream {
+			whole = h.writeStream(ctx, w, st, &p, &pl)
+		} else {
+			whole = h.writeWhole(ctx, w, st, &p, &pl)
+		}
 	}
 	if whole && counters != nil {
 		counters.finished.Add(1)
 	}
+}
+
+// check scans and validates the request body of ep; a non-empty result is
+// the message of a 400.
+func (h *handler) check(hdr http.Header, ep endpoint, st *state) string {
+	var err error
+	switch ep {
+	case epEmbeddings:
+		err = scanEmbeddings(st.body, &st.ei)
+	case epImages:
+		err = scanImages(st.body, &st.ii)
+	case epResponses:
+		if err = scanResponses(st.body, &st.ri); err == nil && (st.ri.model == nil || len(st.ri.model) == 2) {
+			return "model: field required"
+		}
+	default:
+		if err = scanRequest(st.body, &st.ri); err == nil {
+			return h.validate(hdr, ep.errProvider(), &st.ri)
+		}
+	}
+	if err != nil {
+		return err.Error()
+	}
+	return ""
 }
 
 // readBody reads the request body into st.body; a non-zero status reports
@@ -298,7 +363,11 @@ func (h *handler) validate(hdr http.Header, prov provider, ri *reqInfo) string {
 
 // newPlan decides the whole response from the effective parameters and the
 // request.
-func (h *handler) newPlan(prov provider, p *params, ri *reqInfo, bodyLen int) plan {
+func (h *handler) newPlan(ep endpoint, p *params, ri *reqInfo, bodyLen int) plan {
+	prov := ep.errProvider()
+	if ep == epResponses {
+		prov = openAIResponses
+	}
 	tokens, size := p.tokens, p.size
 	switch {
 	case tokens == 0 && size == 0:
@@ -318,6 +387,7 @@ func (h *handler) newPlan(prov provider, p *params, ri *reqInfo, bodyLen int) pl
 		idSalt:       h.salt,
 		created:      time.Now().Unix(),
 		promptTokens: bodyLen/BytesPerToken + 1,
+		echo:         &ri.echo,
 	}
 	if p.toolCall == ToolCallAuto && ri.tools > 0 && ri.lastIsUser && !ri.lastToolResult && !ri.toolChoiceNone {
 		pl.tool = true

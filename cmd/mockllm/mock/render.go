@@ -43,7 +43,8 @@ type plan struct {
 	size         int // bytes of text
 	promptTokens int
 	idSalt       uint32
-	chunkPrefix  []byte // the rendered start of every OpenAI chunk, once cached
+	chunkPrefix  []byte                   // the rendered start of every OpenAI chunk, once cached
+	echo         *[len(respEchoes)][]byte // Responses API: the echoed request fields
 }
 
 // Tool calls carry empty arguments, streamed as two fragments: the mock
@@ -95,7 +96,7 @@ func (p *plan) appendMsgID(dst []byte) []byte {
 }
 
 func (p *plan) appendToolID(dst []byte) []byte {
-	if p.prov == openAI {
+	if p.prov != anthropic {
 		dst = append(dst, "call_mock"...)
 	} else {
 		dst = append(dst, "toolu_mock"...)
@@ -122,7 +123,10 @@ func (p *plan) finishReason() string {
 
 // appendJSON appends the whole non-streaming response body.
 func (p *plan) appendJSON(dst []byte) []byte {
-	if p.prov == anthropic {
+	switch p.prov {
+	case openAIResponses:
+		return p.appendResponse(dst, true)
+	case anthropic:
 		return p.appendAnthropicJSON(dst)
 	}
 	return p.appendOpenAIJSON(dst)
@@ -202,6 +206,9 @@ func (p *plan) appendAnthropicJSON(dst []byte) []byte {
 // start + TTFT + i/TPS, tail events right after the last body event.
 
 func (p *plan) appendHead(dst []byte) []byte {
+	if p.prov == openAIResponses {
+		return p.appendRespHead(dst)
+	}
 	if p.prov == anthropic {
 		dst = append(dst, "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\""...)
 		dst = p.appendMsgID(dst)
@@ -236,6 +243,9 @@ func (p *plan) appendHead(dst []byte) []byte {
 }
 
 func (p *plan) appendBody(dst []byte, i int) []byte {
+	if p.prov == openAIResponses {
+		return p.appendRespBody(dst, i)
+	}
 	if p.prov == anthropic {
 		dst = append(dst, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":"...)
 		if p.tool {
@@ -263,6 +273,9 @@ func (p *plan) appendBody(dst []byte, i int) []byte {
 }
 
 func (p *plan) appendTail(dst []byte) []byte {
+	if p.prov == openAIResponses {
+		return p.appendRespTail(dst)
+	}
 	if p.prov == anthropic {
 		dst = append(dst, "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n"...)
 		dst = append(dst, "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\""...)

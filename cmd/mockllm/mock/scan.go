@@ -22,6 +22,9 @@ type reqInfo struct {
 	toolChoiceNone bool
 	lastIsUser     bool // the last message has role "user"
 	lastToolResult bool // the last message carries a tool_result block (Anthropic)
+	// echo holds the request fields a Responses API response repeats, as
+	// written; nil ones get respEchoes' defaults.
+	echo [len(respEchoes)][]byte
 }
 
 var (
@@ -46,15 +49,8 @@ const maxDepth = 256
 // inside strings), then walked with jsonx's iterators. Keys are matched as
 // written (escapes are not decoded).
 func scanRequest(b []byte, ri *reqInfo) error {
-	if i := jsonx.SkipSpace(b, 0); i >= len(b) || b[i] != '{' {
-		return errNotObj
-	}
-	switch err := jsonx.Check(b, maxDepth); err {
-	case nil:
-	case jsonx.ErrTooDeep:
-		return errTooDeep
-	default:
-		return errSyntax
+	if err := checkObject(b); err != nil {
+		return err
 	}
 	it := jsonx.Object(b)
 	var m jsonx.Member
@@ -92,6 +88,22 @@ func scanRequest(b []byte, ri *reqInfo) error {
 		return errSyntax
 	}
 	return nil
+}
+
+// checkObject checks that b is one JSON object (see scanRequest for how
+// strictly).
+func checkObject(b []byte) error {
+	if i := jsonx.SkipSpace(b, 0); i >= len(b) || b[i] != '{' {
+		return errNotObj
+	}
+	switch err := jsonx.Check(b, maxDepth); err {
+	case nil:
+		return nil
+	case jsonx.ErrTooDeep:
+		return errTooDeep
+	default:
+		return errSyntax
+	}
 }
 
 func scanStreamOptions(v []byte, ri *reqInfo) error {

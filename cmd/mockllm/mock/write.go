@@ -16,7 +16,14 @@ func (h *handler) writeWhole(ctx context.Context, w http.ResponseWriter, st *sta
 	if !st.sleep(ctx, p.due(pl.bodyEvents()-1)) {
 		return false
 	}
-	st.buf = pl.appendJSON(st.buf[:0])
+	return h.writeBody(ctx, w, st, p, pl.appendJSON(st.buf[:0]))
+}
+
+// writeBody writes body, a rendered JSON response that becomes st.buf,
+// with the mid-body injections of p, and reports whether all of it was
+// written.
+func (h *handler) writeBody(ctx context.Context, w http.ResponseWriter, st *state, p *params, body []byte) bool {
+	st.buf = body
 	hdr := w.Header()
 	hdr["Content-Type"] = hvJSON
 	mid := p.stall.At == MidStream || p.cut || p.reset == MidStream
