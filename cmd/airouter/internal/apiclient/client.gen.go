@@ -347,6 +347,27 @@ func (e ModelObject) Valid() bool {
 	}
 }
 
+// Defines values for ModelCreateCapabilities.
+const (
+	ModelCreateCapabilitiesChat       ModelCreateCapabilities = "chat"
+	ModelCreateCapabilitiesEmbeddings ModelCreateCapabilities = "embeddings"
+	ModelCreateCapabilitiesImages     ModelCreateCapabilities = "images"
+)
+
+// Valid indicates whether the value is a known member of the ModelCreateCapabilities enum.
+func (e ModelCreateCapabilities) Valid() bool {
+	switch e {
+	case ModelCreateCapabilitiesChat:
+		return true
+	case ModelCreateCapabilitiesEmbeddings:
+		return true
+	case ModelCreateCapabilitiesImages:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ModelCreateStrategy.
 const (
 	ModelCreateStrategyAuto               ModelCreateStrategy = "auto"
@@ -386,6 +407,27 @@ func (e ModelCreateStrategy) Valid() bool {
 	}
 }
 
+// Defines values for ModelDTOCapabilities.
+const (
+	ModelDTOCapabilitiesChat       ModelDTOCapabilities = "chat"
+	ModelDTOCapabilitiesEmbeddings ModelDTOCapabilities = "embeddings"
+	ModelDTOCapabilitiesImages     ModelDTOCapabilities = "images"
+)
+
+// Valid indicates whether the value is a known member of the ModelDTOCapabilities enum.
+func (e ModelDTOCapabilities) Valid() bool {
+	switch e {
+	case ModelDTOCapabilitiesChat:
+		return true
+	case ModelDTOCapabilitiesEmbeddings:
+		return true
+	case ModelDTOCapabilitiesImages:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ModelListObject.
 const (
 	List ModelListObject = "list"
@@ -395,6 +437,27 @@ const (
 func (e ModelListObject) Valid() bool {
 	switch e {
 	case List:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ModelPatchCapabilities.
+const (
+	ModelPatchCapabilitiesChat       ModelPatchCapabilities = "chat"
+	ModelPatchCapabilitiesEmbeddings ModelPatchCapabilities = "embeddings"
+	ModelPatchCapabilitiesImages     ModelPatchCapabilities = "images"
+)
+
+// Valid indicates whether the value is a known member of the ModelPatchCapabilities enum.
+func (e ModelPatchCapabilities) Valid() bool {
+	switch e {
+	case ModelPatchCapabilitiesChat:
+		return true
+	case ModelPatchCapabilitiesEmbeddings:
+		return true
+	case ModelPatchCapabilitiesImages:
 		return true
 	default:
 		return false
@@ -1495,7 +1558,11 @@ type ModelObject string
 
 // ModelCreate defines model for ModelCreate.
 type ModelCreate struct {
-	ContextWindow *int64 `json:"context_window,omitempty"`
+	// Capabilities What the model serves: chat (chat completions, Messages, Responses), embeddings, images; each route's provider must serve them all (Anthropic serves chat only)
+	//
+	// Example: ["chat"]
+	Capabilities  *[]ModelCreateCapabilities `json:"capabilities,omitempty"`
+	ContextWindow *int64                     `json:"context_window,omitempty"`
 
 	// DefaultMaxTokens max_tokens for upstreams that require it (Anthropic) when the request has none
 	DefaultMaxTokens *int64 `json:"default_max_tokens,omitempty"`
@@ -1513,16 +1580,23 @@ type ModelCreate struct {
 	StrategyConfig *map[string]interface{} `json:"strategy_config,omitempty"`
 }
 
+// ModelCreateCapabilities defines model for ModelCreate.Capabilities.
+type ModelCreateCapabilities string
+
 // ModelCreateStrategy defines model for ModelCreate.Strategy.
 type ModelCreateStrategy string
 
 // ModelDTO defines model for ModelDTO.
 type ModelDTO struct {
-	ContextWindow    int64     `json:"context_window"`
-	CreatedAt        time.Time `json:"created_at"`
-	DefaultMaxTokens int64     `json:"default_max_tokens"`
-	Enabled          bool      `json:"enabled"`
-	Id               int64     `json:"id"`
+	// Capabilities What the model serves: chat (chat completions, Messages, Responses), embeddings, images
+	//
+	// Example: ["chat"]
+	Capabilities     *[]ModelDTOCapabilities `json:"capabilities"`
+	ContextWindow    int64                   `json:"context_window"`
+	CreatedAt        time.Time               `json:"created_at"`
+	DefaultMaxTokens int64                   `json:"default_max_tokens"`
+	Enabled          bool                    `json:"enabled"`
+	Id               int64                   `json:"id"`
 
 	// Name Example: gpt-4o-mini
 	Name   string      `json:"name"`
@@ -1533,6 +1607,9 @@ type ModelDTO struct {
 	StrategyConfig map[string]interface{} `json:"strategy_config"`
 	UpdatedAt      time.Time              `json:"updated_at"`
 }
+
+// ModelDTOCapabilities defines model for ModelDTO.Capabilities.
+type ModelDTOCapabilities string
 
 // ModelList Models with at least one healthy route.
 type ModelList struct {
@@ -1546,13 +1623,18 @@ type ModelListObject string
 
 // ModelPatch defines model for ModelPatch.
 type ModelPatch struct {
-	ContextWindow    *int64                  `json:"context_window,omitempty"`
-	DefaultMaxTokens *int64                  `json:"default_max_tokens,omitempty"`
-	Enabled          *bool                   `json:"enabled,omitempty"`
-	Name             *string                 `json:"name,omitempty"`
-	Strategy         *ModelPatchStrategy     `json:"strategy,omitempty"`
-	StrategyConfig   *map[string]interface{} `json:"strategy_config,omitempty"`
+	// Capabilities Replaces what the model serves; each route's provider must serve it all; [] means ["chat"]
+	Capabilities     *[]ModelPatchCapabilities `json:"capabilities,omitempty"`
+	ContextWindow    *int64                    `json:"context_window,omitempty"`
+	DefaultMaxTokens *int64                    `json:"default_max_tokens,omitempty"`
+	Enabled          *bool                     `json:"enabled,omitempty"`
+	Name             *string                   `json:"name,omitempty"`
+	Strategy         *ModelPatchStrategy       `json:"strategy,omitempty"`
+	StrategyConfig   *map[string]interface{}   `json:"strategy_config,omitempty"`
 }
+
+// ModelPatchCapabilities defines model for ModelPatch.Capabilities.
+type ModelPatchCapabilities string
 
 // ModelPatchStrategy defines model for ModelPatch.Strategy.
 type ModelPatchStrategy string
