@@ -332,6 +332,27 @@ func (e MessagesResponseType) Valid() bool {
 	}
 }
 
+// Defines values for ModelCapabilities.
+const (
+	ModelCapabilitiesChat       ModelCapabilities = "chat"
+	ModelCapabilitiesEmbeddings ModelCapabilities = "embeddings"
+	ModelCapabilitiesImages     ModelCapabilities = "images"
+)
+
+// Valid indicates whether the value is a known member of the ModelCapabilities enum.
+func (e ModelCapabilities) Valid() bool {
+	switch e {
+	case ModelCapabilitiesChat:
+		return true
+	case ModelCapabilitiesEmbeddings:
+		return true
+	case ModelCapabilitiesImages:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ModelObject.
 const (
 	ModelObjectModel ModelObject = "model"
@@ -1544,7 +1565,9 @@ type MessagesStreamEvent struct {
 
 // Model A model.
 type Model struct {
-	Created int `json:"created"`
+	// Capabilities Not in OpenAI's object: what the model serves through its usable routes (chat: chat completions, Messages, Responses).
+	Capabilities []ModelCapabilities `json:"capabilities"`
+	Created      int                 `json:"created"`
 
 	// Id The name to use in requests.
 	Id                   string                 `json:"id"`
@@ -1552,6 +1575,9 @@ type Model struct {
 	OwnedBy              string                 `json:"owned_by"`
 	AdditionalProperties map[string]interface{} `json:"-"`
 }
+
+// ModelCapabilities defines model for Model.Capabilities.
+type ModelCapabilities string
 
 // ModelObject defines model for Model.Object.
 type ModelObject string
@@ -5140,6 +5166,14 @@ func (a *Model) UnmarshalJSON(b []byte) error {
 		return err
 	}
 
+	if raw, found := object["capabilities"]; found {
+		err = json.Unmarshal(raw, &a.Capabilities)
+		if err != nil {
+			return fmt.Errorf("error reading 'capabilities': %w", err)
+		}
+		delete(object, "capabilities")
+	}
+
 	if raw, found := object["created"]; found {
 		err = json.Unmarshal(raw, &a.Created)
 		if err != nil {
@@ -5190,6 +5224,13 @@ func (a *Model) UnmarshalJSON(b []byte) error {
 func (a Model) MarshalJSON() ([]byte, error) {
 	var err error
 	object := make(map[string]json.RawMessage)
+
+	if a.Capabilities != nil {
+		object["capabilities"], err = json.Marshal(a.Capabilities)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'capabilities': %w", err)
+		}
+	}
 
 	object["created"], err = json.Marshal(a.Created)
 	if err != nil {
