@@ -21,6 +21,7 @@ type ModelDTO struct {
 	Enabled          bool           `json:"enabled"`
 	ContextWindow    int            `json:"context_window"`
 	DefaultMaxTokens int            `json:"default_max_tokens"`
+	Capabilities     []string       `json:"capabilities" enum:"chat,embeddings,images" example:"[\"chat\"]" doc:"What the model serves: chat (chat completions, Messages, Responses), embeddings, images"`
 	CreatedAt        time.Time      `json:"created_at"`
 	UpdatedAt        time.Time      `json:"updated_at"`
 	Routes           []RouteDTO     `json:"routes"`
@@ -29,13 +30,25 @@ type ModelDTO struct {
 func modelDTO(m domain.Model, providerName func(int64) string) ModelDTO {
 	cfg := map[string]any{}
 	_ = json.Unmarshal(m.StrategyConfig, &cfg)
-	out := ModelDTO{ID: m.ID, Name: m.Name, Strategy: string(m.Strategy), StrategyConfig: cfg, Enabled: m.Enabled,
-		ContextWindow: m.ContextWindow, DefaultMaxTokens: m.DefaultMaxTokens, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt,
-		Routes: make([]RouteDTO, 0, len(m.Routes))}
-	for _, r := range m.Routes {
-		out.Routes = append(out.Routes, routeDTO(r, providerName))
+	return ModelDTO{ID: m.ID, Name: m.Name, Strategy: string(m.Strategy), StrategyConfig: cfg, Enabled: m.Enabled,
+		ContextWindow: m.ContextWindow, DefaultMaxTokens: m.DefaultMaxTokens, Capabilities: capabilityNames(m.Capabilities),
+		CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt,
+		Routes: dtos(m.Routes, func(r domain.Route) RouteDTO { return routeDTO(r, providerName) })}
+}
+
+// capabilityNames is what a model serves, as the API shows it: none
+// declared means chat.
+func capabilityNames(cs []domain.Capability) []string {
+	if len(cs) == 0 {
+		return []string{string(domain.CapChat)}
 	}
-	return out
+	return dtos(cs, func(c domain.Capability) string { return string(c) })
+}
+
+// toCapabilities converts the API's capability names; the use case
+// validates them.
+func toCapabilities(names []string) []domain.Capability {
+	return dtos(names, func(n string) domain.Capability { return domain.Capability(n) })
 }
 
 // ModelCreate creates a model.
@@ -46,6 +59,7 @@ type ModelCreate struct {
 	Enabled          *bool          `json:"enabled,omitempty" doc:"Default true"`
 	ContextWindow    int            `json:"context_window,omitempty" minimum:"0"`
 	DefaultMaxTokens int            `json:"default_max_tokens,omitempty" minimum:"0" doc:"max_tokens for upstreams that require it (Anthropic) when the request has none"`
+	Capabilities     []string       `json:"capabilities,omitempty" enum:"chat,embeddings,images" default:"[\"chat\"]" example:"[\"chat\"]" doc:"What the model serves: chat (chat completions, Messages, Responses), embeddings, images; each route's provider must serve them all (Anthropic serves chat only)"`
 }
 
 // ModelPatch changes some fields of a model.
@@ -56,6 +70,7 @@ type ModelPatch struct {
 	Enabled          *bool          `json:"enabled,omitempty"`
 	ContextWindow    *int           `json:"context_window,omitempty" minimum:"0"`
 	DefaultMaxTokens *int           `json:"default_max_tokens,omitempty" minimum:"0"`
+	Capabilities     []string       `json:"capabilities,omitempty" enum:"chat,embeddings,images" doc:"Replaces what the model serves; each route's provider must serve it all; [] means [\"chat\"]"`
 }
 
 type ModelPath struct {
@@ -152,7 +167,7 @@ func (h *adminHandlers) registerModels(api huma.API) {
 			return nil, h.problem(ctx, domain.FieldError("strategy_config", "is not valid JSON"))
 		}
 		m := domain.Model{Name: b.Name, Strategy: domain.Strategy(b.Strategy), StrategyConfig: cfg, Enabled: true,
-			ContextWindow: b.ContextWindow, DefaultMaxTokens: b.DefaultMaxTokens}
+			ContextWindow: b.ContextWindow, DefaultMaxTokens: b.DefaultMaxTokens, Capabilities: toCapabilities(b.Capabilities)}
 		if b.Enabled != nil {
 			m.Enabled = *b.Enabled
 		}
@@ -172,14 +187,9 @@ func (h *adminHandlers) registerModels(api huma.API) {
 				return nil, h.problem(ctx, err)
 			}
 			names := h.providerNames(ctx)
-			out := &struct {
+			return &struct {
 				Body AdminModelList
-			}{}
-			out.Body.Data = make([]ModelDTO, 0, len(ms))
-			for _, m := range ms {
-				out.Body.Data = append(out.Body.Data, modelDTO(m, names))
-			}
-			return out, nil
+			}{Body: AdminModelList{Data: dtos(ms, func(m domain.Model) ModelDTO { return modelDTO(m, names) })}}, nil
 		})
 
 	huma.Register(api, op("getModel", http.MethodGet, "/models/{model}", "Get a model with its routes", "Models", http.StatusNotFound),
@@ -220,6 +230,9 @@ func (h *adminHandlers) registerModels(api huma.API) {
 				if b.DefaultMaxTokens != nil {
 					m.DefaultMaxTokens = *b.DefaultMaxTokens
 				}
+				if b.Capabilities != nil {
+					m.Capabilities = toCapabilities(b.Capabilities)
+				}
 				return nil
 			})
 			if err != nil {
@@ -230,12 +243,7 @@ func (h *adminHandlers) registerModels(api huma.API) {
 
 	d := op("deleteModel", http.MethodDelete, "/models/{model}", "Delete a model and its routes", "Models", http.StatusNotFound)
 	d.DefaultStatus = http.StatusNoContent
-	huma.Register(api, d, func(ctx context.Context, in *ModelPath) (*struct{}, error) {
-		if err := h.a.DeleteModel(ctx, in.Model); err != nil {
-			return nil, h.problem(ctx, err)
-		}
-		return nil, nil
-	})
+	registerNoBody(api, h, d, func(ctx context.Context, in *ModelPath) error { return h.a.DeleteModel(ctx, in.Model) })
 }
 
 func (h *adminHandlers) registerRoutes(api huma.API) {
@@ -269,14 +277,9 @@ func (h *adminHandlers) registerRoutes(api huma.API) {
 				return nil, h.problem(ctx, err)
 			}
 			names := h.providerNames(ctx)
-			out := &struct {
+			return &struct {
 				Body RouteList
-			}{}
-			out.Body.Data = make([]RouteDTO, 0, len(rs))
-			for _, r := range rs {
-				out.Body.Data = append(out.Body.Data, routeDTO(r, names))
-			}
-			return out, nil
+			}{Body: RouteList{Data: dtos(rs, func(r domain.Route) RouteDTO { return routeDTO(r, names) })}}, nil
 		})
 
 	huma.Register(api, op("updateRoute", http.MethodPatch, "/models/{model}/routes/{route}", "Update a route's weight, priority, prices or upstream model", "Routes", http.StatusNotFound, http.StatusConflict),
@@ -317,10 +320,5 @@ func (h *adminHandlers) registerRoutes(api huma.API) {
 
 	d := op("deleteRoute", http.MethodDelete, "/models/{model}/routes/{route}", "Delete a route", "Routes", http.StatusNotFound)
 	d.DefaultStatus = http.StatusNoContent
-	huma.Register(api, d, func(ctx context.Context, in *RoutePath) (*struct{}, error) {
-		if err := h.a.DeleteRoute(ctx, in.Model, in.Route); err != nil {
-			return nil, h.problem(ctx, err)
-		}
-		return nil, nil
-	})
+	registerNoBody(api, h, d, func(ctx context.Context, in *RoutePath) error { return h.a.DeleteRoute(ctx, in.Model, in.Route) })
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/airouter/airouter/core/domain"
 	"github.com/airouter/airouter/core/gateway"
+	"github.com/airouter/airouter/core/routing"
 )
 
 // The OpenAI-compatible API is served by hand-written handlers on chi rather
@@ -196,11 +197,22 @@ func (h *openaiHandlers) stream(w http.ResponseWriter, r *http.Request, rc *http
 	}
 }
 
+// modelObject is OpenAI's model object with one extra field, capabilities:
+// what the model serves through its usable routes.
 type modelObject struct {
-	ID      string `json:"id"`
-	Object  string `json:"object"`
-	Created int64  `json:"created"`
-	OwnedBy string `json:"owned_by"`
+	ID           string   `json:"id"`
+	Object       string   `json:"object"`
+	Created      int64    `json:"created"`
+	OwnedBy      string   `json:"owned_by"`
+	Capabilities []string `json:"capabilities"`
+}
+
+func toModelObject(m routing.ModelInfo) modelObject {
+	caps := make([]string, len(m.Capabilities))
+	for i, c := range m.Capabilities {
+		caps[i] = string(c)
+	}
+	return modelObject{ID: m.Name, Object: "model", Created: m.Created.Unix(), OwnedBy: "airouter", Capabilities: caps}
 }
 
 type modelList struct {
@@ -221,7 +233,7 @@ func (h *openaiHandlers) listModels(w http.ResponseWriter, r *http.Request) {
 		if !client.Allows(m.Name) {
 			continue // absent for a key whose allowlist excludes it
 		}
-		out.Data = append(out.Data, modelObject{ID: m.Name, Object: "model", Created: m.Created.Unix(), OwnedBy: "airouter"})
+		out.Data = append(out.Data, toModelObject(m))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -236,7 +248,7 @@ func (h *openaiHandlers) getModel(w http.ResponseWriter, r *http.Request) {
 	name := chi.URLParam(r, "*")
 	for _, m := range h.gw.ListModels() {
 		if m.Name == name && client.Allows(name) {
-			writeJSON(w, http.StatusOK, modelObject{ID: m.Name, Object: "model", Created: m.Created.Unix(), OwnedBy: "airouter"})
+			writeJSON(w, http.StatusOK, toModelObject(m))
 			return
 		}
 	}

@@ -131,7 +131,9 @@ func openAISchemas() map[string]*huma.Schema {
 			"object":   {Type: "string", Enum: []any{"model"}},
 			"created":  integer(""),
 			"owned_by": str(""),
-		}, "id", "object", "created", "owned_by"),
+			"capabilities": arr(&huma.Schema{Type: "string", Enum: []any{"chat", "embeddings", "images"}},
+				"Not in OpenAI's object: what the model serves through its usable routes (chat: chat completions, Messages, Responses)."),
+		}, "id", "object", "created", "owned_by", "capabilities"),
 		"ModelList": obj("Models with at least one healthy route.", map[string]*huma.Schema{
 			"object": {Type: "string", Enum: []any{"list"}},
 			"data":   arr(ref("Model"), ""),

@@ -25,6 +25,20 @@ func strategyConfig(raw json.RawMessage) ([]byte, error) {
 type modelColumns struct {
 	config                  []byte
 	contextWindow, maxToken int32
+	capabilities            []string
+}
+
+// capabilities returns the text[] value of a model's capabilities: empty
+// means chat only. The database checks that they are known.
+func capabilities(cs []domain.Capability) []string {
+	if len(cs) == 0 {
+		return []string{string(domain.CapChat)}
+	}
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = string(c)
+	}
+	return out
 }
 
 func modelValues(m *domain.Model) (modelColumns, error) {
@@ -39,6 +53,7 @@ func modelValues(m *domain.Model) (modelColumns, error) {
 	if c.maxToken, err = int32Field("default_max_tokens", m.DefaultMaxTokens); err != nil {
 		return c, err
 	}
+	c.capabilities = capabilities(m.Capabilities)
 	return c, nil
 }
 
@@ -47,10 +62,14 @@ func toModel(r sqlcgen.Model) domain.Model {
 	if len(cfg) == 0 {
 		cfg = json.RawMessage("{}")
 	}
+	caps := make([]domain.Capability, len(r.Capabilities))
+	for i, c := range r.Capabilities {
+		caps[i] = domain.Capability(c)
+	}
 	return domain.Model{
 		ID: r.ID, Name: r.Name, Strategy: domain.Strategy(r.Strategy), StrategyConfig: cfg,
 		Enabled: r.Enabled, ContextWindow: int(r.ContextWindow), DefaultMaxTokens: int(r.DefaultMaxTokens),
-		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Routes: []domain.Route{},
+		Capabilities: caps, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Routes: []domain.Route{},
 	}
 }
 
@@ -98,7 +117,7 @@ func (s *Store) CreateModel(ctx context.Context, m domain.Model) (domain.Model, 
 	err = s.inTx(ctx, readWrite, func(q *sqlcgen.Queries) error {
 		row, err := q.CreateModel(ctx, sqlcgen.CreateModelParams{
 			Name: m.Name, Strategy: string(m.Strategy), StrategyConfig: c.config, Enabled: m.Enabled,
-			ContextWindow: c.contextWindow, DefaultMaxTokens: c.maxToken,
+			ContextWindow: c.contextWindow, DefaultMaxTokens: c.maxToken, Capabilities: c.capabilities,
 		})
 		if err != nil {
 			return dbError(err, "create model", "model", m.Name)
@@ -197,7 +216,7 @@ func (s *Store) UpdateModel(ctx context.Context, id int64, fn func(*domain.Model
 		}
 		row, err = q.UpdateModel(ctx, sqlcgen.UpdateModelParams{
 			ID: id, Name: m.Name, Strategy: string(m.Strategy), StrategyConfig: c.config, Enabled: m.Enabled,
-			ContextWindow: c.contextWindow, DefaultMaxTokens: c.maxToken,
+			ContextWindow: c.contextWindow, DefaultMaxTokens: c.maxToken, Capabilities: c.capabilities,
 		})
 		if err != nil {
 			return dbError(err, "update model", "model", id)

@@ -140,6 +140,7 @@ var constraints = map[string]constraint{
 	"models_strategy_check":        {"strategy", "must be empty or one of auto, specified_provider, fallback, weighted_round_robin, least_connections, response_time, cost_optimized, hybrid"},
 	"models_strategy_config_check": {"strategy_config", "must be a JSON object"},
 	"models_limits_check":          {"context_window", "context_window and default_max_tokens must not be negative"},
+	"models_capabilities_check":    {"capabilities", "must be a non-empty list of chat, embeddings, images"},
 
 	"model_routes_target_key":           {"upstream_model", "the model already has a route to this provider and upstream model"},
 	"model_routes_upstream_model_check": {"upstream_model", "must be 1 to 256 characters"},

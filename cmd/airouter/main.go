@@ -5,7 +5,7 @@
 //	airouter worker                  run the Temporal worker
 //	airouter migrate up|down|version manage the database schema
 //	airouter openapi [--3.0]         print the OpenAPI document
-//	airouter seed-demo               create the demo provider, model and client key
+//	airouter seed-demo               create the demo providers, models and client key
 //	airouter version                 print the version
 package main
 
@@ -40,7 +40,7 @@ commands:
   worker                    run the Temporal worker (health checks, recovery probes, key rotation)
   migrate up|down|version   apply, roll back one, or show database migrations
   openapi [--3.0]           print the OpenAPI document (3.1, or 3.0 with --3.0)
-  seed-demo [flags]         create the demo provider, model and client key (used by make run)
+  seed-demo [flags]         create the demo providers, models and client key (used by make run)
   version                   print the version
 
 configuration comes from environment variables; see README.md.

@@ -12,12 +12,14 @@ import (
 
 	"github.com/airouter/airouter/core/domain"
 	"github.com/airouter/airouter/core/gateway"
+	"github.com/airouter/airouter/core/routing"
 )
 
 // runSeedDemo creates, idempotently, what a new user needs to try the router
 // without any API key: providers pointing at the bundled mock upstream (one
 // speaking OpenAI's format, one Anthropic's), a model routed to both, and a
-// client key whose token is kept in a local file and printed.
+// client key whose token is kept in a local file and printed; and an
+// embeddings model, demo-embed, routed to the OpenAI-format provider.
 func runSeedDemo(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("seed-demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -65,23 +67,51 @@ func runSeedDemo(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return fmt.Errorf("seed provider demo-anthropic: %w", err)
 	}
-	m, err := s.GetModelByName(ctx, "demo")
-	if domain.ErrorCode(err) == domain.CodeNotFound {
-		m, err = s.CreateModel(ctx, domain.Model{Name: "demo", Strategy: domain.StrategyAuto, StrategyConfig: json.RawMessage("{}"), Enabled: true, ContextWindow: 128000, DefaultMaxTokens: 1024})
-		if err == nil {
-			for _, r := range []domain.Route{
-				{ModelID: m.ID, ProviderID: oa.ID, UpstreamModel: "mock-gpt", Weight: 1, InputPrice: 0.15, OutputPrice: 0.6, Enabled: true},
-				{ModelID: m.ID, ProviderID: an.ID, UpstreamModel: "mock-claude", Weight: 1, Priority: 1, InputPrice: 0.8, OutputPrice: 4, Enabled: true},
-			} {
-				if _, err = s.CreateRoute(ctx, r); err != nil {
-					break
-				}
-			}
-			fmt.Fprintln(stdout, "created model demo (strategy auto) with routes to demo-openai and demo-anthropic")
+	// ensureModel creates m with routes unless a model of its name exists;
+	// it checks m and that each route's provider serves what m declares,
+	// as the admin API does.
+	ensureModel := func(m domain.Model, routes []domain.Route, providers ...domain.Provider) error {
+		if err := m.Validate(routing.ValidateStrategyConfig); err != nil {
+			return err
 		}
+		for _, p := range providers {
+			if err := m.ValidateProvider("capabilities", p); err != nil {
+				return err
+			}
+		}
+		_, err := s.GetModelByName(ctx, m.Name)
+		if err == nil || domain.ErrorCode(err) != domain.CodeNotFound {
+			return err
+		}
+		if m, err = s.CreateModel(ctx, m); err != nil {
+			return err
+		}
+		names := make([]string, len(providers))
+		for i, r := range routes {
+			r.ModelID = m.ID
+			if _, err := s.CreateRoute(ctx, r); err != nil {
+				return err
+			}
+			names[i] = providers[i].Name
+		}
+		fmt.Fprintf(stdout, "created model %s (serves %v) with routes to %s\n", m.Name, m.Capabilities, strings.Join(names, " and "))
+		return nil
 	}
+	err = ensureModel(domain.Model{Name: "demo", Strategy: domain.StrategyAuto, StrategyConfig: json.RawMessage("{}"), Enabled: true,
+		ContextWindow: 128000, DefaultMaxTokens: 1024, Capabilities: []domain.Capability{domain.CapChat}},
+		[]domain.Route{
+			{ProviderID: oa.ID, UpstreamModel: "mock-gpt", Weight: 1, InputPrice: 0.15, OutputPrice: 0.6, Enabled: true},
+			{ProviderID: an.ID, UpstreamModel: "mock-claude", Weight: 1, Priority: 1, InputPrice: 0.8, OutputPrice: 4, Enabled: true},
+		}, oa, an)
 	if err != nil {
 		return fmt.Errorf("seed model demo: %w", err)
+	}
+	// Embeddings go to the OpenAI-compatible provider only: Anthropic has
+	// no embeddings API.
+	err = ensureModel(domain.Model{Name: "demo-embed", Enabled: true, Capabilities: []domain.Capability{domain.CapEmbeddings}},
+		[]domain.Route{{ProviderID: oa.ID, UpstreamModel: "text-embedding-3-small", Weight: 1, InputPrice: 0.02, Enabled: true}}, oa)
+	if err != nil {
+		return fmt.Errorf("seed model demo-embed: %w", err)
 	}
 
 	token := ""

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -159,6 +160,40 @@ func (m *Model) Validate(strategyConfig func(Strategy, json.RawMessage) error) e
 	}
 	if m.DefaultMaxTokens < 0 {
 		return FieldError("default_max_tokens", "must not be negative")
+	}
+	return m.ValidateCapabilities()
+}
+
+// ValidateCapabilities checks that every capability the model declares is
+// known and declared once. None is valid: the model serves chat only.
+func (m *Model) ValidateCapabilities() error {
+	for i, c := range m.Capabilities {
+		if !c.Valid() {
+			names := make([]string, len(Capabilities))
+			for j, v := range Capabilities {
+				names[j] = string(v)
+			}
+			return FieldError("capabilities", "%q is not one of %s", c, strings.Join(names, ", "))
+		}
+		if slices.Contains(m.Capabilities[:i], c) {
+			return FieldError("capabilities", "%q is listed twice", c)
+		}
+	}
+	return nil
+}
+
+// ValidateProvider checks that provider p, of a route of the model, can
+// serve every capability the model declares (KindServes); the error names
+// field. An Anthropic provider cannot route an embeddings or images model.
+func (m *Model) ValidateProvider(field string, p Provider) error {
+	caps := m.Capabilities
+	if len(caps) == 0 {
+		caps = []Capability{CapChat}
+	}
+	for _, c := range caps {
+		if !KindServes(p.Kind, c) {
+			return FieldError(field, "model %q serves %s, which provider %q (%s) cannot serve", m.Name, c, p.Name, p.Kind)
+		}
 	}
 	return nil
 }

@@ -59,6 +59,10 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"weight", (&ProviderKey{Weight: -1}).ValidateWeight()},
 		{"strategy", (&Model{Name: "m", Strategy: "x"}).Validate(ok)},
 		{"context_window", (&Model{Name: "m", ContextWindow: -1}).Validate(ok)},
+		{"capabilities", (&Model{Name: "m", Capabilities: []Capability{"audio"}}).Validate(ok)},
+		{"capabilities", (&Model{Name: "m", Capabilities: []Capability{CapChat, CapEmbeddings, CapChat}}).Validate(ok)},
+		{"capabilities", (&Model{Name: "m", Capabilities: []Capability{""}}).ValidateCapabilities()},
+		{"routes[0].provider", (&Model{Name: "m", Capabilities: []Capability{CapEmbeddings}}).ValidateProvider("routes[0].provider", Provider{Name: "c", Kind: KindAnthropic})},
 		{"provider", (&Route{UpstreamModel: "u"}).Validate()},
 		{"weight", (&Route{ProviderID: 1, UpstreamModel: "u", Weight: 1000001}).Validate()},
 		{"cached_input_price", (&Route{ProviderID: 1, UpstreamModel: "u", CachedInputPrice: -1}).Validate()},
@@ -76,9 +80,43 @@ func TestValidateNamesTheField(t *testing.T) {
 	if err := p.Validate(); err != nil || p.Name != "a" || p.BaseURL != KindAnthropic.DefaultBaseURL() {
 		t.Errorf("Validate = %v, %+v; want trimmed name and default base URL", err, p)
 	}
+	for _, caps := range [][]Capability{nil, {CapChat}, {CapEmbeddings}, {CapImages, CapChat, CapEmbeddings}} {
+		if err := (&Model{Name: "m", Capabilities: caps}).Validate(ok); err != nil {
+			t.Errorf("capabilities %v: %v", caps, err)
+		}
+	}
 	m := Model{Name: "m"}
 	var got Strategy
 	if err := m.Validate(func(s Strategy, _ json.RawMessage) error { got = s; return nil }); err != nil || string(m.StrategyConfig) != "{}" || got != StrategyAuto {
 		t.Errorf("Model.Validate = %v, config %s, strategy %q", err, m.StrategyConfig, got)
+	}
+}
+
+// TestValidateProvider: a model's declared capabilities must be servable by
+// each of its routes' provider kinds; Anthropic serves chat only.
+func TestValidateProvider(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		caps []Capability
+		kind ProviderKind
+		ok   bool
+	}{
+		{nil, KindAnthropic, true},
+		{[]Capability{CapChat}, KindAnthropic, true},
+		{[]Capability{CapEmbeddings}, KindAnthropic, false},
+		{[]Capability{CapChat, CapImages}, KindAnthropic, false},
+		{[]Capability{CapEmbeddings}, KindOpenAI, true},
+		{[]Capability{CapEmbeddings, CapImages, CapChat}, KindOpenAICompatible, true},
+		{[]Capability{CapEmbeddings}, KindVolcengine, true},
+	}
+	for _, c := range cases {
+		m := Model{Name: "m", Capabilities: c.caps}
+		err := m.ValidateProvider("provider", Provider{Name: "p", Kind: c.kind})
+		if (err == nil) != c.ok {
+			t.Errorf("%v on %s: %v, want ok=%v", c.caps, c.kind, err, c.ok)
+		}
+		if err != nil && (ErrorCode(err) != CodeInvalid || !strings.Contains(err.Error(), `provider "p" (anthropic)`)) {
+			t.Errorf("%v on %s: %v, want invalid naming the provider and its kind", c.caps, c.kind, err)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strconv"
 
 	"github.com/airouter/airouter/core/domain"
@@ -40,9 +41,13 @@ func (a *Models) ModelRef(ctx context.Context, ref string) (domain.Model, error)
 	return a.store.GetModelByName(ctx, ref)
 }
 
-// CreateModel validates and stores a model.
+// CreateModel validates and stores a model. A model given with routes is
+// refused when one of their providers cannot serve what it declares.
 func (a *Models) CreateModel(ctx context.Context, m domain.Model) (domain.Model, error) {
 	if err := m.Validate(routing.ValidateStrategyConfig); err != nil {
+		return m, err
+	}
+	if err := a.checkRouteProviders(ctx, &m, m.Routes); err != nil {
 		return m, err
 	}
 	out, err := a.store.CreateModel(ctx, m)
@@ -58,17 +63,49 @@ func (a *Models) ListModels(ctx context.Context) ([]domain.Model, error) {
 	return a.store.ListModels(ctx)
 }
 
-// UpdateModel changes a model through fn and validates the result.
+// checkRouteProviders refuses, naming capabilities, a model whose routes
+// include one from a provider that cannot serve what the model declares. A
+// route's missing provider is left to the store to report.
+func (a *Models) checkRouteProviders(ctx context.Context, m *domain.Model, routes []domain.Route) error {
+	seen := map[int64]bool{}
+	for _, r := range routes {
+		if seen[r.ProviderID] {
+			continue
+		}
+		seen[r.ProviderID] = true
+		p, err := a.providers.GetProvider(ctx, r.ProviderID)
+		if domain.ErrorCode(err) == domain.CodeNotFound {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := m.ValidateProvider("capabilities", p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// UpdateModel changes a model through fn and validates the result. A change
+// of capabilities that a route's provider cannot serve is refused.
 func (a *Models) UpdateModel(ctx context.Context, ref string, fn func(*domain.Model) error) (domain.Model, error) {
 	cur, err := a.ModelRef(ctx, ref)
 	if err != nil {
 		return cur, err
 	}
 	out, err := a.store.UpdateModel(ctx, cur.ID, func(m *domain.Model) error {
+		before := slices.Clone(m.Capabilities)
 		if err := fn(m); err != nil {
 			return err
 		}
-		return m.Validate(routing.ValidateStrategyConfig)
+		if err := m.Validate(routing.ValidateStrategyConfig); err != nil {
+			return err
+		}
+		if slices.Equal(servedList(before), servedList(m.Capabilities)) {
+			return nil // a model that predates a provider's change of kind stays editable
+		}
+		return a.checkRouteProviders(ctx, m, m.Routes)
 	})
 	if err != nil {
 		return out, err
@@ -107,6 +144,9 @@ func (a *Models) CreateRoute(ctx context.Context, modelRef, providerRef string, 
 	if err := r.Validate(); err != nil {
 		return r, err
 	}
+	if err := m.ValidateProvider("provider", p); err != nil {
+		return r, err
+	}
 	out, err := a.store.CreateRoute(ctx, r)
 	if err != nil {
 		return out, err
@@ -124,31 +164,55 @@ func (a *Models) ListRoutes(ctx context.Context, modelRef string) ([]domain.Rout
 	return a.store.ListRoutes(ctx, m.ID)
 }
 
-func (a *Models) modelRoute(ctx context.Context, modelRef string, routeID int64) (domain.Route, error) {
+// servedList is what a model with capabilities cs serves: none means chat.
+func servedList(cs []domain.Capability) []domain.Capability {
+	if len(cs) == 0 {
+		return []domain.Capability{domain.CapChat}
+	}
+	return cs
+}
+
+func (a *Models) modelRoute(ctx context.Context, modelRef string, routeID int64) (domain.Model, domain.Route, error) {
 	m, err := a.ModelRef(ctx, modelRef)
 	if err != nil {
-		return domain.Route{}, err
+		return m, domain.Route{}, err
 	}
 	r, err := a.store.GetRoute(ctx, routeID)
 	if err != nil {
-		return r, err
+		return m, r, err
 	}
 	if r.ModelID != m.ID {
-		return domain.Route{}, domain.Errorf(domain.CodeNotFound, "route %d not found for model %s", routeID, m.Name)
+		return m, domain.Route{}, domain.Errorf(domain.CodeNotFound, "route %d not found for model %s", routeID, m.Name)
 	}
-	return r, nil
+	return m, r, nil
 }
 
-// UpdateRoute changes a route through fn and validates the result.
+// UpdateRoute changes a route through fn and validates the result; a route
+// moved to a provider that cannot serve what the model declares is refused.
 func (a *Models) UpdateRoute(ctx context.Context, modelRef string, routeID int64, fn func(*domain.Route) error) (domain.Route, error) {
-	if _, err := a.modelRoute(ctx, modelRef, routeID); err != nil {
+	m, _, err := a.modelRoute(ctx, modelRef, routeID)
+	if err != nil {
 		return domain.Route{}, err
 	}
 	out, err := a.store.UpdateRoute(ctx, routeID, func(r *domain.Route) error {
+		from := r.ProviderID
 		if err := fn(r); err != nil {
 			return err
 		}
-		return r.Validate()
+		if err := r.Validate(); err != nil {
+			return err
+		}
+		if r.ProviderID == from {
+			return nil
+		}
+		p, err := a.providers.GetProvider(ctx, r.ProviderID)
+		if domain.ErrorCode(err) == domain.CodeNotFound {
+			return nil // the store reports the missing provider
+		}
+		if err != nil {
+			return err
+		}
+		return m.ValidateProvider("provider", p)
 	})
 	if err != nil {
 		return out, err
@@ -159,7 +223,7 @@ func (a *Models) UpdateRoute(ctx context.Context, modelRef string, routeID int64
 
 // DeleteRoute deletes a route.
 func (a *Models) DeleteRoute(ctx context.Context, modelRef string, routeID int64) error {
-	dr, err := a.modelRoute(ctx, modelRef, routeID)
+	_, dr, err := a.modelRoute(ctx, modelRef, routeID)
 	if err != nil {
 		return err
 	}

@@ -43,6 +43,9 @@ type ModelInfo struct {
 	Name      string
 	Created   time.Time
 	Providers []string // names of the providers of its usable routes, sorted
+	// Capabilities is what the model declares and one of its usable
+	// routes' providers can serve (domain.KindServes), in declared order.
+	Capabilities []domain.Capability
 }
 
 type snapshot struct {
@@ -278,26 +281,42 @@ func (r *Router) Model(name string) (*Model, bool) {
 }
 
 // ListModels returns the enabled models that have a usable route now, sorted
-// by name. A route is usable here when it can serve by config, is not
-// ejected, its provider is not unhealthy and one of its keys is neither
-// invalid nor expired (a cooling key counts); unknown health counts as
-// usable.
+// by name, with what they can serve through those routes; a model none of
+// whose usable routes can serve what it declares is left out. A route is
+// usable here when it can serve by config, is not ejected, its provider is
+// not unhealthy and one of its keys is neither invalid nor expired (a
+// cooling key counts); unknown health counts as usable.
 func (r *Router) ListModels() []ModelInfo {
 	s := r.snap.Load()
 	now := r.now()
 	out := make([]ModelInfo, 0, len(s.sortedModels))
 	for _, m := range s.sortedModels {
+		declared := m.d.Capabilities
+		if len(declared) == 0 {
+			declared = []domain.Capability{domain.CapChat}
+		}
 		var provs []string
+		var caps []domain.Capability
 		for _, rt := range m.routes {
-			if rt.listable(now) && !slices.Contains(provs, rt.p.d.Name) {
+			if !rt.listable(now) {
+				continue
+			}
+			if !slices.Contains(provs, rt.p.d.Name) {
 				provs = append(provs, rt.p.d.Name)
 			}
+			for _, c := range declared {
+				if !slices.Contains(caps, c) && domain.KindServes(rt.p.d.Kind, c) {
+					caps = append(caps, c)
+				}
+			}
 		}
-		if len(provs) == 0 {
+		if len(provs) == 0 || len(caps) == 0 {
 			continue
 		}
 		slices.Sort(provs)
-		out = append(out, ModelInfo{Name: m.d.Name, Created: m.d.CreatedAt, Providers: provs})
+		// In declared order.
+		caps = slices.DeleteFunc(slices.Clone(declared), func(c domain.Capability) bool { return !slices.Contains(caps, c) })
+		out = append(out, ModelInfo{Name: m.d.Name, Created: m.d.CreatedAt, Providers: provs, Capabilities: caps})
 	}
 	return out
 }

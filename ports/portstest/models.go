@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -62,6 +63,48 @@ var modelTests = []test{
 			_, err := s.Models.CreateModel(ctx(t), domain.Model{Name: "bad", StrategyConfig: json.RawMessage(bad)})
 			wantErr(t, err, domain.CodeInvalid, "strategy_config")
 		}
+	}},
+	{"Capabilities", func(t *testing.T, s Stores) {
+		plain := mkModel(t, s, "plain")
+		if !slices.Equal(plain.Capabilities, []domain.Capability{domain.CapChat}) {
+			t.Fatalf("a model made without capabilities has %v, want [chat]", plain.Capabilities)
+		}
+		in := domain.Model{Name: "embed", Enabled: true, Capabilities: []domain.Capability{domain.CapEmbeddings}}
+		m := must[domain.Model](t)(s.Models.CreateModel(ctx(t), in))
+		checkModel(t, m, in)
+		checkModel(t, must[domain.Model](t)(s.Models.GetModel(ctx(t), m.ID)), in)
+		both := []domain.Capability{domain.CapImages, domain.CapChat}
+		u := must[domain.Model](t)(s.Models.UpdateModel(ctx(t), m.ID, func(m *domain.Model) error {
+			if !slices.Equal(m.Capabilities, in.Capabilities) {
+				t.Errorf("fn got capabilities %v, want %v", m.Capabilities, in.Capabilities)
+			}
+			m.Capabilities = both
+			return nil
+		}))
+		in.Capabilities = both
+		checkModel(t, u, in)
+		checkModel(t, must[domain.Model](t)(s.Models.GetModelByName(ctx(t), "embed")), in)
+		cfg := must[portsConfig](t)(s.Config.LoadConfig(ctx(t)))
+		for _, c := range cfg.Models {
+			if c.ID == m.ID && !slices.Equal(c.Capabilities, both) {
+				t.Fatalf("LoadConfig: capabilities %v, want %v", c.Capabilities, both)
+			}
+		}
+		// Emptied again, the model serves chat only.
+		u = must[domain.Model](t)(s.Models.UpdateModel(ctx(t), m.ID, func(m *domain.Model) error {
+			m.Capabilities = nil
+			return nil
+		}))
+		if !slices.Equal(u.Capabilities, []domain.Capability{domain.CapChat}) {
+			t.Fatalf("emptied capabilities read back as %v, want [chat]", u.Capabilities)
+		}
+		_, err := s.Models.CreateModel(ctx(t), domain.Model{Name: "bad", Capabilities: []domain.Capability{"audio"}})
+		wantErr(t, err, domain.CodeInvalid, "capabilities")
+		_, err = s.Models.UpdateModel(ctx(t), m.ID, func(m *domain.Model) error {
+			m.Capabilities = []domain.Capability{domain.CapChat, "video"}
+			return nil
+		})
+		wantErr(t, err, domain.CodeInvalid, "capabilities")
 	}},
 	{"DuplicateAndInvalid", func(t *testing.T, s Stores) {
 		mkModel(t, s, "dup")
@@ -193,6 +236,13 @@ func checkModel(t *testing.T, got, want domain.Model) {
 	if got.Name != want.Name || got.Strategy != want.Strategy || !jsonEqual(got.StrategyConfig, wantCfg) ||
 		got.Enabled != want.Enabled || got.ContextWindow != want.ContextWindow || got.DefaultMaxTokens != want.DefaultMaxTokens {
 		t.Fatalf("model\n got %+v (config %s)\nwant %+v (config %s)", got, got.StrategyConfig, want, wantCfg)
+	}
+	wantCaps := want.Capabilities
+	if len(wantCaps) == 0 {
+		wantCaps = []domain.Capability{domain.CapChat}
+	}
+	if !slices.Equal(got.Capabilities, wantCaps) {
+		t.Fatalf("model capabilities %v, want %v", got.Capabilities, wantCaps)
 	}
 	if len(got.Routes) != len(want.Routes) {
 		t.Fatalf("model routes\n got %+v\nwant %+v", got.Routes, want.Routes)

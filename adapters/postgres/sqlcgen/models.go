@@ -93,6 +93,7 @@ type Model struct {
 	DefaultMaxTokens int32
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
+	Capabilities     []string
 }
 
 type ModelRoute struct {

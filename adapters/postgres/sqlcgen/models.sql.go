@@ -10,9 +10,9 @@ import (
 )
 
 const createModel = `-- name: CreateModel :one
-INSERT INTO models (name, strategy, strategy_config, enabled, context_window, default_max_tokens)
-VALUES ($1, $2, $3, $4, $5, $6)
-RETURNING id, name, strategy, strategy_config, enabled, context_window, default_max_tokens, created_at, updated_at
+INSERT INTO models (name, strategy, strategy_config, enabled, context_window, default_max_tokens, capabilities)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING id, name, strategy, strategy_config, enabled, context_window, default_max_tokens, created_at, updated_at, capabilities
 `
 
 type CreateModelParams struct {
@@ -22,6 +22,7 @@ type CreateModelParams struct {
 	Enabled          bool
 	ContextWindow    int32
 	DefaultMaxTokens int32
+	Capabilities     []string
 }
 
 func (q *Queries) CreateModel(ctx context.Context, arg CreateModelParams) (Model, error) {
@@ -32,6 +33,7 @@ func (q *Queries) CreateModel(ctx context.Context, arg CreateModelParams) (Model
 		arg.Enabled,
 		arg.ContextWindow,
 		arg.DefaultMaxTokens,
+		arg.Capabilities,
 	)
 	var i Model
 	err := row.Scan(
@@ -44,6 +46,7 @@ func (q *Queries) CreateModel(ctx context.Context, arg CreateModelParams) (Model
 		&i.DefaultMaxTokens,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Capabilities,
 	)
 	return i, err
 }
@@ -61,7 +64,7 @@ func (q *Queries) DeleteModel(ctx context.Context, id int64) (int64, error) {
 }
 
 const getModel = `-- name: GetModel :one
-SELECT id, name, strategy, strategy_config, enabled, context_window, default_max_tokens, created_at, updated_at FROM models WHERE id = $1
+SELECT id, name, strategy, strategy_config, enabled, context_window, default_max_tokens, created_at, updated_at, capabilities FROM models WHERE id = $1
 `
 
 func (q *Queries) GetModel(ctx context.Context, id int64) (Model, error) {
@@ -77,12 +80,13 @@ func (q *Queries) GetModel(ctx context.Context, id int64) (Model, error) {
 		&i.DefaultMaxTokens,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Capabilities,
 	)
 	return i, err
 }
 
 const getModelByName = `-- name: GetModelByName :one
-SELECT id, name, strategy, strategy_config, enabled, context_window, default_max_tokens, created_at, updated_at FROM models WHERE name = $1
+SELECT id, name, strategy, strategy_config, enabled, context_window, default_max_tokens, created_at, updated_at, capabilities FROM models WHERE name = $1
 `
 
 func (q *Queries) GetModelByName(ctx context.Context, name string) (Model, error) {
@@ -98,12 +102,13 @@ func (q *Queries) GetModelByName(ctx context.Context, name string) (Model, error
 		&i.DefaultMaxTokens,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Capabilities,
 	)
 	return i, err
 }
 
 const getModelForUpdate = `-- name: GetModelForUpdate :one
-SELECT id, name, strategy, strategy_config, enabled, context_window, default_max_tokens, created_at, updated_at FROM models WHERE id = $1 FOR UPDATE
+SELECT id, name, strategy, strategy_config, enabled, context_window, default_max_tokens, created_at, updated_at, capabilities FROM models WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) GetModelForUpdate(ctx context.Context, id int64) (Model, error) {
@@ -119,12 +124,13 @@ func (q *Queries) GetModelForUpdate(ctx context.Context, id int64) (Model, error
 		&i.DefaultMaxTokens,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Capabilities,
 	)
 	return i, err
 }
 
 const listModels = `-- name: ListModels :many
-SELECT id, name, strategy, strategy_config, enabled, context_window, default_max_tokens, created_at, updated_at FROM models ORDER BY name
+SELECT id, name, strategy, strategy_config, enabled, context_window, default_max_tokens, created_at, updated_at, capabilities FROM models ORDER BY name
 `
 
 func (q *Queries) ListModels(ctx context.Context) ([]Model, error) {
@@ -146,6 +152,7 @@ func (q *Queries) ListModels(ctx context.Context) ([]Model, error) {
 			&i.DefaultMaxTokens,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Capabilities,
 		); err != nil {
 			return nil, err
 		}
@@ -160,9 +167,9 @@ func (q *Queries) ListModels(ctx context.Context) ([]Model, error) {
 const updateModel = `-- name: UpdateModel :one
 UPDATE models
 SET name = $2, strategy = $3, strategy_config = $4, enabled = $5, context_window = $6,
-    default_max_tokens = $7, updated_at = now()
+    default_max_tokens = $7, capabilities = $8, updated_at = now()
 WHERE id = $1
-RETURNING id, name, strategy, strategy_config, enabled, context_window, default_max_tokens, created_at, updated_at
+RETURNING id, name, strategy, strategy_config, enabled, context_window, default_max_tokens, created_at, updated_at, capabilities
 `
 
 type UpdateModelParams struct {
@@ -173,6 +180,7 @@ type UpdateModelParams struct {
 	Enabled          bool
 	ContextWindow    int32
 	DefaultMaxTokens int32
+	Capabilities     []string
 }
 
 func (q *Queries) UpdateModel(ctx context.Context, arg UpdateModelParams) (Model, error) {
@@ -184,6 +192,7 @@ func (q *Queries) UpdateModel(ctx context.Context, arg UpdateModelParams) (Model
 		arg.Enabled,
 		arg.ContextWindow,
 		arg.DefaultMaxTokens,
+		arg.Capabilities,
 	)
 	var i Model
 	err := row.Scan(
@@ -196,6 +205,7 @@ func (q *Queries) UpdateModel(ctx context.Context, arg UpdateModelParams) (Model
 		&i.DefaultMaxTokens,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Capabilities,
 	)
 	return i, err
 }

@@ -332,6 +332,27 @@ func (e MessagesResponseType) Valid() bool {
 	}
 }
 
+// Defines values for ModelCapabilities.
+const (
+	ModelCapabilitiesChat       ModelCapabilities = "chat"
+	ModelCapabilitiesEmbeddings ModelCapabilities = "embeddings"
+	ModelCapabilitiesImages     ModelCapabilities = "images"
+)
+
+// Valid indicates whether the value is a known member of the ModelCapabilities enum.
+func (e ModelCapabilities) Valid() bool {
+	switch e {
+	case ModelCapabilitiesChat:
+		return true
+	case ModelCapabilitiesEmbeddings:
+		return true
+	case ModelCapabilitiesImages:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ModelObject.
 const (
 	ModelObjectModel ModelObject = "model"
@@ -341,6 +362,27 @@ const (
 func (e ModelObject) Valid() bool {
 	switch e {
 	case ModelObjectModel:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ModelCreateCapabilities.
+const (
+	ModelCreateCapabilitiesChat       ModelCreateCapabilities = "chat"
+	ModelCreateCapabilitiesEmbeddings ModelCreateCapabilities = "embeddings"
+	ModelCreateCapabilitiesImages     ModelCreateCapabilities = "images"
+)
+
+// Valid indicates whether the value is a known member of the ModelCreateCapabilities enum.
+func (e ModelCreateCapabilities) Valid() bool {
+	switch e {
+	case ModelCreateCapabilitiesChat:
+		return true
+	case ModelCreateCapabilitiesEmbeddings:
+		return true
+	case ModelCreateCapabilitiesImages:
 		return true
 	default:
 		return false
@@ -386,6 +428,27 @@ func (e ModelCreateStrategy) Valid() bool {
 	}
 }
 
+// Defines values for ModelDTOCapabilities.
+const (
+	ModelDTOCapabilitiesChat       ModelDTOCapabilities = "chat"
+	ModelDTOCapabilitiesEmbeddings ModelDTOCapabilities = "embeddings"
+	ModelDTOCapabilitiesImages     ModelDTOCapabilities = "images"
+)
+
+// Valid indicates whether the value is a known member of the ModelDTOCapabilities enum.
+func (e ModelDTOCapabilities) Valid() bool {
+	switch e {
+	case ModelDTOCapabilitiesChat:
+		return true
+	case ModelDTOCapabilitiesEmbeddings:
+		return true
+	case ModelDTOCapabilitiesImages:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ModelListObject.
 const (
 	List ModelListObject = "list"
@@ -395,6 +458,27 @@ const (
 func (e ModelListObject) Valid() bool {
 	switch e {
 	case List:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ModelPatchCapabilities.
+const (
+	ModelPatchCapabilitiesChat       ModelPatchCapabilities = "chat"
+	ModelPatchCapabilitiesEmbeddings ModelPatchCapabilities = "embeddings"
+	ModelPatchCapabilitiesImages     ModelPatchCapabilities = "images"
+)
+
+// Valid indicates whether the value is a known member of the ModelPatchCapabilities enum.
+func (e ModelPatchCapabilities) Valid() bool {
+	switch e {
+	case ModelPatchCapabilitiesChat:
+		return true
+	case ModelPatchCapabilitiesEmbeddings:
+		return true
+	case ModelPatchCapabilitiesImages:
 		return true
 	default:
 		return false
@@ -1481,7 +1565,9 @@ type MessagesStreamEvent struct {
 
 // Model A model.
 type Model struct {
-	Created int `json:"created"`
+	// Capabilities Not in OpenAI's object: what the model serves through its usable routes (chat: chat completions, Messages, Responses).
+	Capabilities []ModelCapabilities `json:"capabilities"`
+	Created      int                 `json:"created"`
 
 	// Id The name to use in requests.
 	Id                   string                 `json:"id"`
@@ -1490,12 +1576,19 @@ type Model struct {
 	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
+// ModelCapabilities defines model for Model.Capabilities.
+type ModelCapabilities string
+
 // ModelObject defines model for Model.Object.
 type ModelObject string
 
 // ModelCreate defines model for ModelCreate.
 type ModelCreate struct {
-	ContextWindow *int64 `json:"context_window,omitempty"`
+	// Capabilities What the model serves: chat (chat completions, Messages, Responses), embeddings, images; each route's provider must serve them all (Anthropic serves chat only)
+	//
+	// Example: ["chat"]
+	Capabilities  *[]ModelCreateCapabilities `json:"capabilities,omitempty"`
+	ContextWindow *int64                     `json:"context_window,omitempty"`
 
 	// DefaultMaxTokens max_tokens for upstreams that require it (Anthropic) when the request has none
 	DefaultMaxTokens *int64 `json:"default_max_tokens,omitempty"`
@@ -1513,16 +1606,23 @@ type ModelCreate struct {
 	StrategyConfig *map[string]interface{} `json:"strategy_config,omitempty"`
 }
 
+// ModelCreateCapabilities defines model for ModelCreate.Capabilities.
+type ModelCreateCapabilities string
+
 // ModelCreateStrategy defines model for ModelCreate.Strategy.
 type ModelCreateStrategy string
 
 // ModelDTO defines model for ModelDTO.
 type ModelDTO struct {
-	ContextWindow    int64     `json:"context_window"`
-	CreatedAt        time.Time `json:"created_at"`
-	DefaultMaxTokens int64     `json:"default_max_tokens"`
-	Enabled          bool      `json:"enabled"`
-	Id               int64     `json:"id"`
+	// Capabilities What the model serves: chat (chat completions, Messages, Responses), embeddings, images
+	//
+	// Example: ["chat"]
+	Capabilities     *[]ModelDTOCapabilities `json:"capabilities"`
+	ContextWindow    int64                   `json:"context_window"`
+	CreatedAt        time.Time               `json:"created_at"`
+	DefaultMaxTokens int64                   `json:"default_max_tokens"`
+	Enabled          bool                    `json:"enabled"`
+	Id               int64                   `json:"id"`
 
 	// Name Example: gpt-4o-mini
 	Name   string      `json:"name"`
@@ -1533,6 +1633,9 @@ type ModelDTO struct {
 	StrategyConfig map[string]interface{} `json:"strategy_config"`
 	UpdatedAt      time.Time              `json:"updated_at"`
 }
+
+// ModelDTOCapabilities defines model for ModelDTO.Capabilities.
+type ModelDTOCapabilities string
 
 // ModelList Models with at least one healthy route.
 type ModelList struct {
@@ -1546,13 +1649,18 @@ type ModelListObject string
 
 // ModelPatch defines model for ModelPatch.
 type ModelPatch struct {
-	ContextWindow    *int64                  `json:"context_window,omitempty"`
-	DefaultMaxTokens *int64                  `json:"default_max_tokens,omitempty"`
-	Enabled          *bool                   `json:"enabled,omitempty"`
-	Name             *string                 `json:"name,omitempty"`
-	Strategy         *ModelPatchStrategy     `json:"strategy,omitempty"`
-	StrategyConfig   *map[string]interface{} `json:"strategy_config,omitempty"`
+	// Capabilities Replaces what the model serves; each route's provider must serve it all; [] means ["chat"]
+	Capabilities     *[]ModelPatchCapabilities `json:"capabilities,omitempty"`
+	ContextWindow    *int64                    `json:"context_window,omitempty"`
+	DefaultMaxTokens *int64                    `json:"default_max_tokens,omitempty"`
+	Enabled          *bool                     `json:"enabled,omitempty"`
+	Name             *string                   `json:"name,omitempty"`
+	Strategy         *ModelPatchStrategy       `json:"strategy,omitempty"`
+	StrategyConfig   *map[string]interface{}   `json:"strategy_config,omitempty"`
 }
+
+// ModelPatchCapabilities defines model for ModelPatch.Capabilities.
+type ModelPatchCapabilities string
 
 // ModelPatchStrategy defines model for ModelPatch.Strategy.
 type ModelPatchStrategy string
@@ -5058,6 +5166,14 @@ func (a *Model) UnmarshalJSON(b []byte) error {
 		return err
 	}
 
+	if raw, found := object["capabilities"]; found {
+		err = json.Unmarshal(raw, &a.Capabilities)
+		if err != nil {
+			return fmt.Errorf("error reading 'capabilities': %w", err)
+		}
+		delete(object, "capabilities")
+	}
+
 	if raw, found := object["created"]; found {
 		err = json.Unmarshal(raw, &a.Created)
 		if err != nil {
@@ -5108,6 +5224,13 @@ func (a *Model) UnmarshalJSON(b []byte) error {
 func (a Model) MarshalJSON() ([]byte, error) {
 	var err error
 	object := make(map[string]json.RawMessage)
+
+	if a.Capabilities != nil {
+		object["capabilities"], err = json.Marshal(a.Capabilities)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'capabilities': %w", err)
+		}
+	}
 
 	object["created"], err = json.Marshal(a.Created)
 	if err != nil {
