@@ -33,7 +33,7 @@ func TestE2EEmbeddingsOpenAIGo(t *testing.T) {
 	s.mustAdmin(t, 201, "POST", "/models", map[string]any{"name": "embed", "strategy": "fallback", "capabilities": []string{"embeddings"}}, nil)
 	s.addRoute(t, "embed", "bad", "text-embedding-3-small", map[string]any{"priority": 0, "input_price": 0.02})
 	s.addRoute(t, "embed", "good", "text-embedding-3-small", map[string]any{"priority": 1, "input_price": 0.02})
-	s.mustAdmin(t, 400, "POST", "/models/embed/routes", map[string]any{"provider": "an", "upstream_model": "claude"}, nil)
+	s.mustAdmin(t, 422, "POST", "/models/embed/routes", map[string]any{"provider": "an", "upstream_model": "claude"}, nil)
 	s.setupModel(t, "chat", "", nil)
 	s.addRoute(t, "chat", "good", "mock-gpt", nil)
 	bad.failStatus.Store(503)
