@@ -113,8 +113,10 @@ func (h *responsesHandlers) create(w http.ResponseWriter, r *http.Request) {
 }
 
 // answerNative stores a native route's response (when asked to) and
-// answers with the upstream's bytes.
+// answers with the upstream's bytes (previous_response_id set back when the
+// request continued a stored response).
 func (h *responsesHandlers) answerNative(w http.ResponseWriter, req *responsesapi.Request, body []byte, client *domain.ClientKey) {
+	body = responsesapi.WithPrevious(body, req)
 	if h.store != nil && req.StoreEnabled() {
 		resp, err := responsesapi.DecodeResponse(body)
 		if err == nil {
@@ -189,18 +191,19 @@ func (h *responsesHandlers) streamResponse(w http.ResponseWriter, r *http.Reques
 // the terminal event before that event is written.
 func (h *responsesHandlers) relayResponse(w http.ResponseWriter, rc *http.ResponseController, st *gateway.NativeStream, req *responsesapi.Request, client *domain.ClientKey) {
 	seq := 0
+	var buf []byte
 	h.relayEvents(w, rc, st, func(err error) []byte { return responsesapi.ErrorEvent(err, seq) }, func(ev *ports.NativeEvent) []byte {
 		seq++
-		resp, terminal := responsesapi.TerminalResponse(ev.Name, ev.Data)
-		if !terminal || h.store == nil || !req.StoreEnabled() {
-			return nil
+		data := responsesapi.EventWithPrevious(ev.Data, req)
+		resp, terminal := responsesapi.TerminalResponse(ev.Name, data)
+		if terminal && h.store != nil && req.StoreEnabled() && (resp == nil || h.save(req, resp, client) != nil) && ev.Name == "response.completed" {
+			return storeFailedEvent
 		}
-		if resp == nil || h.save(req, resp, client) != nil {
-			if ev.Name == "response.completed" {
-				return storeFailedEvent
-			}
+		if len(data) == len(ev.Data) {
+			return nil // unchanged: written as it came
 		}
-		return nil
+		buf = appendEvent(buf[:0], ev.Name, data)
+		return buf
 	})
 }
 

@@ -151,7 +151,7 @@ func TestE2EResponsesNativeOnOpenAI(t *testing.T) {
 		PreviousResponseID: openai.String(first.ID),
 		Input:              responses.ResponseNewParamsInputUnion{OfString: openai.String("And OSPREY.")}}))
 	body = string(up.lastBody())
-	if second.OutputText() == "" || strings.Contains(body, "previous_response_id") || !strings.Contains(body, "PELICAN") ||
+	if second.OutputText() == "" || second.PreviousResponseID != first.ID || strings.Contains(body, "previous_response_id") || !strings.Contains(body, "PELICAN") ||
 		!strings.Contains(body, "OSPREY") || !strings.Contains(body, `"stream":true`) {
 		t.Fatalf("second: %s; upstream got %s", second.RawJSON(), body)
 	}

@@ -71,3 +71,40 @@ func ErrorEvent(err error, seq int) []byte {
 	out := append([]byte("event: error\ndata: "), b...)
 	return append(out, "\n\n"...)
 }
+
+// WithPrevious sets previous_response_id in a native answer (a response
+// object) of a request that continued a stored response: the upstream was
+// sent the history instead, so it answers null, but the client asked for a
+// continuation and its SDK reads the field back. Bodies of requests without
+// one, and bodies that are not objects, are returned as they are.
+func WithPrevious(body []byte, req *Request) []byte {
+	if req.PreviousResponseID == "" {
+		return body
+	}
+	id := jsonx.AppendString(nil, req.PreviousResponseID)
+	out, err := jsonx.Patch(make([]byte, 0, len(body)+len(id)), body, []jsonx.Op{{Key: "previous_response_id", Value: id}})
+	if err != nil {
+		return body
+	}
+	return out
+}
+
+// EventWithPrevious is WithPrevious for the response object of a stream
+// event (response.created, .in_progress, .completed, …); events without one
+// are returned as they are.
+func EventWithPrevious(data []byte, req *Request) []byte {
+	if req.PreviousResponseID == "" {
+		return data
+	}
+	out, err := jsonx.Patch(make([]byte, 0, len(data)+len(req.PreviousResponseID)+32), data, []jsonx.Op{{Key: "response", OnlyIfPresent: true,
+		Edit: func(old []byte) []byte {
+			if len(old) == 0 || old[0] != '{' {
+				return nil
+			}
+			return WithPrevious(old, req)
+		}}})
+	if err != nil {
+		return data
+	}
+	return out
+}

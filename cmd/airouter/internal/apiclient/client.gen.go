@@ -221,6 +221,54 @@ func (e ContentPartType) Valid() bool {
 	}
 }
 
+// Defines values for EmbeddingListDataObject.
+const (
+	Embedding EmbeddingListDataObject = "embedding"
+)
+
+// Valid indicates whether the value is a known member of the EmbeddingListDataObject enum.
+func (e EmbeddingListDataObject) Valid() bool {
+	switch e {
+	case Embedding:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EmbeddingListObject.
+const (
+	EmbeddingListObjectList EmbeddingListObject = "list"
+)
+
+// Valid indicates whether the value is a known member of the EmbeddingListObject enum.
+func (e EmbeddingListObject) Valid() bool {
+	switch e {
+	case EmbeddingListObjectList:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EmbeddingsRequestEncodingFormat.
+const (
+	Base64 EmbeddingsRequestEncodingFormat = "base64"
+	Float  EmbeddingsRequestEncodingFormat = "float"
+)
+
+// Valid indicates whether the value is a known member of the EmbeddingsRequestEncodingFormat enum.
+func (e EmbeddingsRequestEncodingFormat) Valid() bool {
+	switch e {
+	case Base64:
+		return true
+	case Float:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for HealthDTOStatus.
 const (
 	Degraded  HealthDTOStatus = "degraded"
@@ -239,6 +287,24 @@ func (e HealthDTOStatus) Valid() bool {
 	case Unhealthy:
 		return true
 	case Unknown:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ImagesRequestResponseFormat.
+const (
+	B64Json ImagesRequestResponseFormat = "b64_json"
+	Url     ImagesRequestResponseFormat = "url"
+)
+
+// Valid indicates whether the value is a known member of the ImagesRequestResponseFormat enum.
+func (e ImagesRequestResponseFormat) Valid() bool {
+	switch e {
+	case B64Json:
+		return true
+	case Url:
 		return true
 	default:
 		return false
@@ -451,13 +517,13 @@ func (e ModelDTOCapabilities) Valid() bool {
 
 // Defines values for ModelListObject.
 const (
-	List ModelListObject = "list"
+	ModelListObjectList ModelListObject = "list"
 )
 
 // Valid indicates whether the value is a known member of the ModelListObject enum.
 func (e ModelListObject) Valid() bool {
 	switch e {
-	case List:
+	case ModelListObjectList:
 		return true
 	default:
 		return false
@@ -1322,6 +1388,90 @@ type CreateResponseRequest_Input struct {
 	union json.RawMessage
 }
 
+// EmbeddingList Embeddings, as the upstream answered.
+type EmbeddingList struct {
+	Data []EmbeddingList_Data_Item `json:"data"`
+
+	// Model The upstream model.
+	Model                string                 `json:"model"`
+	Object               EmbeddingListObject    `json:"object"`
+	Usage                *EmbeddingList_Usage   `json:"usage,omitempty"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// EmbeddingListDataEmbedding0 defines model for EmbeddingList.Data.Embedding.0.
+type EmbeddingListDataEmbedding0 = []float32
+
+// EmbeddingListDataEmbedding1 defines model for EmbeddingList.Data.Embedding.1.
+type EmbeddingListDataEmbedding1 = string
+
+// EmbeddingList_Data_Embedding Floats, or a base64 string of little-endian float32 with encoding_format base64.
+type EmbeddingList_Data_Embedding struct {
+	union json.RawMessage
+}
+
+// EmbeddingListDataObject defines model for EmbeddingList.Data.Object.
+type EmbeddingListDataObject string
+
+// EmbeddingList_Data_Item defines model for EmbeddingList.data.Item.
+type EmbeddingList_Data_Item struct {
+	// Embedding Floats, or a base64 string of little-endian float32 with encoding_format base64.
+	Embedding            EmbeddingList_Data_Embedding `json:"embedding"`
+	Index                int                          `json:"index"`
+	Object               EmbeddingListDataObject      `json:"object"`
+	AdditionalProperties map[string]interface{}       `json:"-"`
+}
+
+// EmbeddingListObject defines model for EmbeddingList.Object.
+type EmbeddingListObject string
+
+// EmbeddingList_Usage defines model for EmbeddingList.Usage.
+type EmbeddingList_Usage struct {
+	PromptTokens         *int                   `json:"prompt_tokens,omitempty"`
+	TotalTokens          *int                   `json:"total_tokens,omitempty"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// EmbeddingsRequest An embeddings request, as OpenAI's Embeddings API defines it.
+type EmbeddingsRequest struct {
+	// Dimensions Output dimensions, where the upstream model supports it.
+	Dimensions     *int                             `json:"dimensions,omitempty"`
+	EncodingFormat *EmbeddingsRequestEncodingFormat `json:"encoding_format,omitempty"`
+
+	// Input A string, an array of strings (at most 2,048), an array of tokens or an array of token arrays.
+	Input EmbeddingsRequest_Input `json:"input"`
+
+	// Model A model from GET /v1/models that serves embeddings.
+	//
+	// Example: embed
+	Model string `json:"model"`
+
+	// Provider AI Router extension: the provider to use (same as the X-Provider header).
+	Provider             *string                `json:"provider,omitempty"`
+	User                 *string                `json:"user,omitempty"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// EmbeddingsRequestEncodingFormat defines model for EmbeddingsRequest.EncodingFormat.
+type EmbeddingsRequestEncodingFormat string
+
+// EmbeddingsRequestInput0 defines model for EmbeddingsRequest.Input.0.
+type EmbeddingsRequestInput0 = string
+
+// EmbeddingsRequestInput1 defines model for EmbeddingsRequest.Input.1.
+type EmbeddingsRequestInput1 = []string
+
+// EmbeddingsRequestInput2 defines model for EmbeddingsRequest.Input.2.
+type EmbeddingsRequestInput2 = []int
+
+// EmbeddingsRequestInput3 defines model for EmbeddingsRequest.Input.3.
+type EmbeddingsRequestInput3 = [][]int
+
+// EmbeddingsRequest_Input A string, an array of strings (at most 2,048), an array of tokens or an array of token arrays.
+type EmbeddingsRequest_Input struct {
+	union json.RawMessage
+}
+
 // ErrorDetail defines model for ErrorDetail.
 type ErrorDetail struct {
 	// Location Where the error occurred, e.g. 'body.items[3].tags' or 'path.thing-id'
@@ -1376,6 +1526,50 @@ type HealthDTO struct {
 
 // HealthDTOStatus defines model for HealthDTO.Status.
 type HealthDTOStatus string
+
+// ImagesRequest An image generation request, as OpenAI's Images API defines it.
+type ImagesRequest struct {
+	// Model A model from GET /v1/models that serves images (required here).
+	//
+	// Example: image
+	Model string `json:"model"`
+	N     *int   `json:"n,omitempty"`
+
+	// Prompt What to draw.
+	Prompt string `json:"prompt"`
+
+	// Provider AI Router extension: the provider to use.
+	Provider       *string                      `json:"provider,omitempty"`
+	Quality        *string                      `json:"quality,omitempty"`
+	ResponseFormat *ImagesRequestResponseFormat `json:"response_format,omitempty"`
+
+	// Size e.g. 1024x1024, as the upstream model allows.
+	Size                 *string                `json:"size,omitempty"`
+	User                 *string                `json:"user,omitempty"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// ImagesRequestResponseFormat defines model for ImagesRequest.ResponseFormat.
+type ImagesRequestResponseFormat string
+
+// ImagesResponse Generated images, as the upstream answered.
+type ImagesResponse struct {
+	// Created Unix seconds.
+	Created *int                       `json:"created,omitempty"`
+	Data    []ImagesResponse_Data_Item `json:"data"`
+
+	// Usage Token usage, where the upstream reports it.
+	Usage                *map[string]interface{} `json:"usage,omitempty"`
+	AdditionalProperties map[string]interface{}  `json:"-"`
+}
+
+// ImagesResponse_Data_Item defines model for ImagesResponse.data.Item.
+type ImagesResponse_Data_Item struct {
+	B64Json              *string                `json:"b64_json,omitempty"`
+	RevisedPrompt        *string                `json:"revised_prompt,omitempty"`
+	Url                  *string                `json:"url,omitempty"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
 
 // KeyCreate defines model for KeyCreate.
 type KeyCreate struct {
@@ -2203,6 +2397,18 @@ type CreateChatCompletionParams struct {
 	XProvider *string `json:"X-Provider,omitempty"`
 }
 
+// CreateEmbeddingParams defines parameters for CreateEmbedding.
+type CreateEmbeddingParams struct {
+	// XProvider Provider to use (strategy specified_provider; others try it first).
+	XProvider *string `json:"X-Provider,omitempty"`
+}
+
+// CreateImageParams defines parameters for CreateImage.
+type CreateImageParams struct {
+	// XProvider Provider to use (strategy specified_provider; others try it first).
+	XProvider *string `json:"X-Provider,omitempty"`
+}
+
 // CreateMessageParams defines parameters for CreateMessage.
 type CreateMessageParams struct {
 	// XApiKey The client key (or Authorization: Bearer).
@@ -2265,6 +2471,12 @@ type StartKeyRotationJSONRequestBody = RotationCreate
 
 // CreateChatCompletionJSONRequestBody defines body for CreateChatCompletion for application/json ContentType.
 type CreateChatCompletionJSONRequestBody = ChatCompletionRequest
+
+// CreateEmbeddingJSONRequestBody defines body for CreateEmbedding for application/json ContentType.
+type CreateEmbeddingJSONRequestBody = EmbeddingsRequest
+
+// CreateImageJSONRequestBody defines body for CreateImage for application/json ContentType.
+type CreateImageJSONRequestBody = ImagesRequest
 
 // CreateMessageJSONRequestBody defines body for CreateMessage for application/json ContentType.
 type CreateMessageJSONRequestBody = MessagesRequest
@@ -4658,6 +4870,794 @@ func (a CreateResponseRequest) MarshalJSON() ([]byte, error) {
 		object["user"], err = json.Marshal(a.User)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'user': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for EmbeddingList. Returns the specified
+// element and whether it was found
+func (a EmbeddingList) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for EmbeddingList
+func (a *EmbeddingList) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for EmbeddingList to handle AdditionalProperties
+func (a *EmbeddingList) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["data"]; found {
+		err = json.Unmarshal(raw, &a.Data)
+		if err != nil {
+			return fmt.Errorf("error reading 'data': %w", err)
+		}
+		delete(object, "data")
+	}
+
+	if raw, found := object["model"]; found {
+		err = json.Unmarshal(raw, &a.Model)
+		if err != nil {
+			return fmt.Errorf("error reading 'model': %w", err)
+		}
+		delete(object, "model")
+	}
+
+	if raw, found := object["object"]; found {
+		err = json.Unmarshal(raw, &a.Object)
+		if err != nil {
+			return fmt.Errorf("error reading 'object': %w", err)
+		}
+		delete(object, "object")
+	}
+
+	if raw, found := object["usage"]; found {
+		err = json.Unmarshal(raw, &a.Usage)
+		if err != nil {
+			return fmt.Errorf("error reading 'usage': %w", err)
+		}
+		delete(object, "usage")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for EmbeddingList to handle AdditionalProperties
+func (a EmbeddingList) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.Data != nil {
+		object["data"], err = json.Marshal(a.Data)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'data': %w", err)
+		}
+	}
+
+	object["model"], err = json.Marshal(a.Model)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'model': %w", err)
+	}
+
+	object["object"], err = json.Marshal(a.Object)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'object': %w", err)
+	}
+
+	if a.Usage != nil {
+		object["usage"], err = json.Marshal(a.Usage)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'usage': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for EmbeddingList_Data_Item. Returns the specified
+// element and whether it was found
+func (a EmbeddingList_Data_Item) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for EmbeddingList_Data_Item
+func (a *EmbeddingList_Data_Item) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for EmbeddingList_Data_Item to handle AdditionalProperties
+func (a *EmbeddingList_Data_Item) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["embedding"]; found {
+		err = json.Unmarshal(raw, &a.Embedding)
+		if err != nil {
+			return fmt.Errorf("error reading 'embedding': %w", err)
+		}
+		delete(object, "embedding")
+	}
+
+	if raw, found := object["index"]; found {
+		err = json.Unmarshal(raw, &a.Index)
+		if err != nil {
+			return fmt.Errorf("error reading 'index': %w", err)
+		}
+		delete(object, "index")
+	}
+
+	if raw, found := object["object"]; found {
+		err = json.Unmarshal(raw, &a.Object)
+		if err != nil {
+			return fmt.Errorf("error reading 'object': %w", err)
+		}
+		delete(object, "object")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for EmbeddingList_Data_Item to handle AdditionalProperties
+func (a EmbeddingList_Data_Item) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	object["embedding"], err = json.Marshal(a.Embedding)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'embedding': %w", err)
+	}
+
+	object["index"], err = json.Marshal(a.Index)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'index': %w", err)
+	}
+
+	object["object"], err = json.Marshal(a.Object)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'object': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for EmbeddingList_Usage. Returns the specified
+// element and whether it was found
+func (a EmbeddingList_Usage) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for EmbeddingList_Usage
+func (a *EmbeddingList_Usage) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for EmbeddingList_Usage to handle AdditionalProperties
+func (a *EmbeddingList_Usage) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["prompt_tokens"]; found {
+		err = json.Unmarshal(raw, &a.PromptTokens)
+		if err != nil {
+			return fmt.Errorf("error reading 'prompt_tokens': %w", err)
+		}
+		delete(object, "prompt_tokens")
+	}
+
+	if raw, found := object["total_tokens"]; found {
+		err = json.Unmarshal(raw, &a.TotalTokens)
+		if err != nil {
+			return fmt.Errorf("error reading 'total_tokens': %w", err)
+		}
+		delete(object, "total_tokens")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for EmbeddingList_Usage to handle AdditionalProperties
+func (a EmbeddingList_Usage) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.PromptTokens != nil {
+		object["prompt_tokens"], err = json.Marshal(a.PromptTokens)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'prompt_tokens': %w", err)
+		}
+	}
+
+	if a.TotalTokens != nil {
+		object["total_tokens"], err = json.Marshal(a.TotalTokens)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'total_tokens': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for EmbeddingsRequest. Returns the specified
+// element and whether it was found
+func (a EmbeddingsRequest) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for EmbeddingsRequest
+func (a *EmbeddingsRequest) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for EmbeddingsRequest to handle AdditionalProperties
+func (a *EmbeddingsRequest) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["dimensions"]; found {
+		err = json.Unmarshal(raw, &a.Dimensions)
+		if err != nil {
+			return fmt.Errorf("error reading 'dimensions': %w", err)
+		}
+		delete(object, "dimensions")
+	}
+
+	if raw, found := object["encoding_format"]; found {
+		err = json.Unmarshal(raw, &a.EncodingFormat)
+		if err != nil {
+			return fmt.Errorf("error reading 'encoding_format': %w", err)
+		}
+		delete(object, "encoding_format")
+	}
+
+	if raw, found := object["input"]; found {
+		err = json.Unmarshal(raw, &a.Input)
+		if err != nil {
+			return fmt.Errorf("error reading 'input': %w", err)
+		}
+		delete(object, "input")
+	}
+
+	if raw, found := object["model"]; found {
+		err = json.Unmarshal(raw, &a.Model)
+		if err != nil {
+			return fmt.Errorf("error reading 'model': %w", err)
+		}
+		delete(object, "model")
+	}
+
+	if raw, found := object["provider"]; found {
+		err = json.Unmarshal(raw, &a.Provider)
+		if err != nil {
+			return fmt.Errorf("error reading 'provider': %w", err)
+		}
+		delete(object, "provider")
+	}
+
+	if raw, found := object["user"]; found {
+		err = json.Unmarshal(raw, &a.User)
+		if err != nil {
+			return fmt.Errorf("error reading 'user': %w", err)
+		}
+		delete(object, "user")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for EmbeddingsRequest to handle AdditionalProperties
+func (a EmbeddingsRequest) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.Dimensions != nil {
+		object["dimensions"], err = json.Marshal(a.Dimensions)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'dimensions': %w", err)
+		}
+	}
+
+	if a.EncodingFormat != nil {
+		object["encoding_format"], err = json.Marshal(a.EncodingFormat)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'encoding_format': %w", err)
+		}
+	}
+
+	object["input"], err = json.Marshal(a.Input)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'input': %w", err)
+	}
+
+	object["model"], err = json.Marshal(a.Model)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'model': %w", err)
+	}
+
+	if a.Provider != nil {
+		object["provider"], err = json.Marshal(a.Provider)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'provider': %w", err)
+		}
+	}
+
+	if a.User != nil {
+		object["user"], err = json.Marshal(a.User)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'user': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for ImagesRequest. Returns the specified
+// element and whether it was found
+func (a ImagesRequest) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for ImagesRequest
+func (a *ImagesRequest) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for ImagesRequest to handle AdditionalProperties
+func (a *ImagesRequest) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["model"]; found {
+		err = json.Unmarshal(raw, &a.Model)
+		if err != nil {
+			return fmt.Errorf("error reading 'model': %w", err)
+		}
+		delete(object, "model")
+	}
+
+	if raw, found := object["n"]; found {
+		err = json.Unmarshal(raw, &a.N)
+		if err != nil {
+			return fmt.Errorf("error reading 'n': %w", err)
+		}
+		delete(object, "n")
+	}
+
+	if raw, found := object["prompt"]; found {
+		err = json.Unmarshal(raw, &a.Prompt)
+		if err != nil {
+			return fmt.Errorf("error reading 'prompt': %w", err)
+		}
+		delete(object, "prompt")
+	}
+
+	if raw, found := object["provider"]; found {
+		err = json.Unmarshal(raw, &a.Provider)
+		if err != nil {
+			return fmt.Errorf("error reading 'provider': %w", err)
+		}
+		delete(object, "provider")
+	}
+
+	if raw, found := object["quality"]; found {
+		err = json.Unmarshal(raw, &a.Quality)
+		if err != nil {
+			return fmt.Errorf("error reading 'quality': %w", err)
+		}
+		delete(object, "quality")
+	}
+
+	if raw, found := object["response_format"]; found {
+		err = json.Unmarshal(raw, &a.ResponseFormat)
+		if err != nil {
+			return fmt.Errorf("error reading 'response_format': %w", err)
+		}
+		delete(object, "response_format")
+	}
+
+	if raw, found := object["size"]; found {
+		err = json.Unmarshal(raw, &a.Size)
+		if err != nil {
+			return fmt.Errorf("error reading 'size': %w", err)
+		}
+		delete(object, "size")
+	}
+
+	if raw, found := object["user"]; found {
+		err = json.Unmarshal(raw, &a.User)
+		if err != nil {
+			return fmt.Errorf("error reading 'user': %w", err)
+		}
+		delete(object, "user")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for ImagesRequest to handle AdditionalProperties
+func (a ImagesRequest) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	object["model"], err = json.Marshal(a.Model)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'model': %w", err)
+	}
+
+	if a.N != nil {
+		object["n"], err = json.Marshal(a.N)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'n': %w", err)
+		}
+	}
+
+	object["prompt"], err = json.Marshal(a.Prompt)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'prompt': %w", err)
+	}
+
+	if a.Provider != nil {
+		object["provider"], err = json.Marshal(a.Provider)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'provider': %w", err)
+		}
+	}
+
+	if a.Quality != nil {
+		object["quality"], err = json.Marshal(a.Quality)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'quality': %w", err)
+		}
+	}
+
+	if a.ResponseFormat != nil {
+		object["response_format"], err = json.Marshal(a.ResponseFormat)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'response_format': %w", err)
+		}
+	}
+
+	if a.Size != nil {
+		object["size"], err = json.Marshal(a.Size)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'size': %w", err)
+		}
+	}
+
+	if a.User != nil {
+		object["user"], err = json.Marshal(a.User)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'user': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for ImagesResponse. Returns the specified
+// element and whether it was found
+func (a ImagesResponse) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for ImagesResponse
+func (a *ImagesResponse) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for ImagesResponse to handle AdditionalProperties
+func (a *ImagesResponse) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["created"]; found {
+		err = json.Unmarshal(raw, &a.Created)
+		if err != nil {
+			return fmt.Errorf("error reading 'created': %w", err)
+		}
+		delete(object, "created")
+	}
+
+	if raw, found := object["data"]; found {
+		err = json.Unmarshal(raw, &a.Data)
+		if err != nil {
+			return fmt.Errorf("error reading 'data': %w", err)
+		}
+		delete(object, "data")
+	}
+
+	if raw, found := object["usage"]; found {
+		err = json.Unmarshal(raw, &a.Usage)
+		if err != nil {
+			return fmt.Errorf("error reading 'usage': %w", err)
+		}
+		delete(object, "usage")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for ImagesResponse to handle AdditionalProperties
+func (a ImagesResponse) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.Created != nil {
+		object["created"], err = json.Marshal(a.Created)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'created': %w", err)
+		}
+	}
+
+	if a.Data != nil {
+		object["data"], err = json.Marshal(a.Data)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'data': %w", err)
+		}
+	}
+
+	if a.Usage != nil {
+		object["usage"], err = json.Marshal(a.Usage)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'usage': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for ImagesResponse_Data_Item. Returns the specified
+// element and whether it was found
+func (a ImagesResponse_Data_Item) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for ImagesResponse_Data_Item
+func (a *ImagesResponse_Data_Item) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for ImagesResponse_Data_Item to handle AdditionalProperties
+func (a *ImagesResponse_Data_Item) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["b64_json"]; found {
+		err = json.Unmarshal(raw, &a.B64Json)
+		if err != nil {
+			return fmt.Errorf("error reading 'b64_json': %w", err)
+		}
+		delete(object, "b64_json")
+	}
+
+	if raw, found := object["revised_prompt"]; found {
+		err = json.Unmarshal(raw, &a.RevisedPrompt)
+		if err != nil {
+			return fmt.Errorf("error reading 'revised_prompt': %w", err)
+		}
+		delete(object, "revised_prompt")
+	}
+
+	if raw, found := object["url"]; found {
+		err = json.Unmarshal(raw, &a.Url)
+		if err != nil {
+			return fmt.Errorf("error reading 'url': %w", err)
+		}
+		delete(object, "url")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for ImagesResponse_Data_Item to handle AdditionalProperties
+func (a ImagesResponse_Data_Item) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.B64Json != nil {
+		object["b64_json"], err = json.Marshal(a.B64Json)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'b64_json': %w", err)
+		}
+	}
+
+	if a.RevisedPrompt != nil {
+		object["revised_prompt"], err = json.Marshal(a.RevisedPrompt)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'revised_prompt': %w", err)
+		}
+	}
+
+	if a.Url != nil {
+		object["url"], err = json.Marshal(a.Url)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'url': %w", err)
 		}
 	}
 
@@ -7337,6 +8337,182 @@ func (t *CreateResponseRequest_Input) UnmarshalJSON(b []byte) error {
 	return err
 }
 
+// AsEmbeddingListDataEmbedding0 returns the union data inside the EmbeddingList_Data_Embedding as a EmbeddingListDataEmbedding0
+func (t EmbeddingList_Data_Embedding) AsEmbeddingListDataEmbedding0() (EmbeddingListDataEmbedding0, error) {
+	var body EmbeddingListDataEmbedding0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromEmbeddingListDataEmbedding0 overwrites any union data inside the EmbeddingList_Data_Embedding as the provided EmbeddingListDataEmbedding0
+func (t *EmbeddingList_Data_Embedding) FromEmbeddingListDataEmbedding0(v EmbeddingListDataEmbedding0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeEmbeddingListDataEmbedding0 performs a merge with any union data inside the EmbeddingList_Data_Embedding, using the provided EmbeddingListDataEmbedding0
+func (t *EmbeddingList_Data_Embedding) MergeEmbeddingListDataEmbedding0(v EmbeddingListDataEmbedding0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsEmbeddingListDataEmbedding1 returns the union data inside the EmbeddingList_Data_Embedding as a EmbeddingListDataEmbedding1
+func (t EmbeddingList_Data_Embedding) AsEmbeddingListDataEmbedding1() (EmbeddingListDataEmbedding1, error) {
+	var body EmbeddingListDataEmbedding1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromEmbeddingListDataEmbedding1 overwrites any union data inside the EmbeddingList_Data_Embedding as the provided EmbeddingListDataEmbedding1
+func (t *EmbeddingList_Data_Embedding) FromEmbeddingListDataEmbedding1(v EmbeddingListDataEmbedding1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeEmbeddingListDataEmbedding1 performs a merge with any union data inside the EmbeddingList_Data_Embedding, using the provided EmbeddingListDataEmbedding1
+func (t *EmbeddingList_Data_Embedding) MergeEmbeddingListDataEmbedding1(v EmbeddingListDataEmbedding1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t EmbeddingList_Data_Embedding) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *EmbeddingList_Data_Embedding) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsEmbeddingsRequestInput0 returns the union data inside the EmbeddingsRequest_Input as a EmbeddingsRequestInput0
+func (t EmbeddingsRequest_Input) AsEmbeddingsRequestInput0() (EmbeddingsRequestInput0, error) {
+	var body EmbeddingsRequestInput0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromEmbeddingsRequestInput0 overwrites any union data inside the EmbeddingsRequest_Input as the provided EmbeddingsRequestInput0
+func (t *EmbeddingsRequest_Input) FromEmbeddingsRequestInput0(v EmbeddingsRequestInput0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeEmbeddingsRequestInput0 performs a merge with any union data inside the EmbeddingsRequest_Input, using the provided EmbeddingsRequestInput0
+func (t *EmbeddingsRequest_Input) MergeEmbeddingsRequestInput0(v EmbeddingsRequestInput0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsEmbeddingsRequestInput1 returns the union data inside the EmbeddingsRequest_Input as a EmbeddingsRequestInput1
+func (t EmbeddingsRequest_Input) AsEmbeddingsRequestInput1() (EmbeddingsRequestInput1, error) {
+	var body EmbeddingsRequestInput1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromEmbeddingsRequestInput1 overwrites any union data inside the EmbeddingsRequest_Input as the provided EmbeddingsRequestInput1
+func (t *EmbeddingsRequest_Input) FromEmbeddingsRequestInput1(v EmbeddingsRequestInput1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeEmbeddingsRequestInput1 performs a merge with any union data inside the EmbeddingsRequest_Input, using the provided EmbeddingsRequestInput1
+func (t *EmbeddingsRequest_Input) MergeEmbeddingsRequestInput1(v EmbeddingsRequestInput1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsEmbeddingsRequestInput2 returns the union data inside the EmbeddingsRequest_Input as a EmbeddingsRequestInput2
+func (t EmbeddingsRequest_Input) AsEmbeddingsRequestInput2() (EmbeddingsRequestInput2, error) {
+	var body EmbeddingsRequestInput2
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromEmbeddingsRequestInput2 overwrites any union data inside the EmbeddingsRequest_Input as the provided EmbeddingsRequestInput2
+func (t *EmbeddingsRequest_Input) FromEmbeddingsRequestInput2(v EmbeddingsRequestInput2) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeEmbeddingsRequestInput2 performs a merge with any union data inside the EmbeddingsRequest_Input, using the provided EmbeddingsRequestInput2
+func (t *EmbeddingsRequest_Input) MergeEmbeddingsRequestInput2(v EmbeddingsRequestInput2) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsEmbeddingsRequestInput3 returns the union data inside the EmbeddingsRequest_Input as a EmbeddingsRequestInput3
+func (t EmbeddingsRequest_Input) AsEmbeddingsRequestInput3() (EmbeddingsRequestInput3, error) {
+	var body EmbeddingsRequestInput3
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromEmbeddingsRequestInput3 overwrites any union data inside the EmbeddingsRequest_Input as the provided EmbeddingsRequestInput3
+func (t *EmbeddingsRequest_Input) FromEmbeddingsRequestInput3(v EmbeddingsRequestInput3) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeEmbeddingsRequestInput3 performs a merge with any union data inside the EmbeddingsRequest_Input, using the provided EmbeddingsRequestInput3
+func (t *EmbeddingsRequest_Input) MergeEmbeddingsRequestInput3(v EmbeddingsRequestInput3) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t EmbeddingsRequest_Input) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *EmbeddingsRequest_Input) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
 // AsMessagesRequestSystem0 returns the union data inside the MessagesRequest_System as a MessagesRequestSystem0
 func (t MessagesRequest_System) AsMessagesRequestSystem0() (MessagesRequestSystem0, error) {
 	var body MessagesRequestSystem0
@@ -7904,6 +9080,42 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/chat/completions (the `CreateChatCompletion` operationId).
 	CreateChatCompletion(ctx context.Context, params *CreateChatCompletionParams, body CreateChatCompletionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateEmbeddingWithBody Create embeddings
+	//
+	// OpenAI-compatible embeddings, served by OpenAI, Ark and OpenAI-compatible routes of a model that declares the embeddings capability, with failover. The body reaches the upstream unchanged but for model.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/embeddings (the `CreateEmbedding` operationId).
+	CreateEmbeddingWithBody(ctx context.Context, params *CreateEmbeddingParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateEmbedding Create embeddings
+	//
+	// OpenAI-compatible embeddings, served by OpenAI, Ark and OpenAI-compatible routes of a model that declares the embeddings capability, with failover. The body reaches the upstream unchanged but for model.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/embeddings (the `CreateEmbedding` operationId).
+	CreateEmbedding(ctx context.Context, params *CreateEmbeddingParams, body CreateEmbeddingJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateImageWithBody Generate images
+	//
+	// OpenAI-compatible image generation, served by OpenAI, Ark and OpenAI-compatible routes of a model that declares the images capability, with failover. The body reaches the upstream unchanged but for model.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/images/generations (the `CreateImage` operationId).
+	CreateImageWithBody(ctx context.Context, params *CreateImageParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateImage Generate images
+	//
+	// OpenAI-compatible image generation, served by OpenAI, Ark and OpenAI-compatible routes of a model that declares the images capability, with failover. The body reaches the upstream unchanged but for model.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/images/generations (the `CreateImage` operationId).
+	CreateImage(ctx context.Context, params *CreateImageParams, body CreateImageJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateMessageWithBody Create a message (Anthropic Messages API)
 	//
@@ -8784,6 +9996,82 @@ func (c *Client) CreateChatCompletionWithBody(ctx context.Context, params *Creat
 // Corresponds with POST /v1/chat/completions (the `CreateChatCompletion` operationId).
 func (c *Client) CreateChatCompletion(ctx context.Context, params *CreateChatCompletionParams, body CreateChatCompletionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreateChatCompletionRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateEmbeddingWithBody Create embeddings
+//
+// OpenAI-compatible embeddings, served by OpenAI, Ark and OpenAI-compatible routes of a model that declares the embeddings capability, with failover. The body reaches the upstream unchanged but for model.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/embeddings (the `CreateEmbedding` operationId).
+func (c *Client) CreateEmbeddingWithBody(ctx context.Context, params *CreateEmbeddingParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateEmbeddingRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateEmbedding Create embeddings
+//
+// OpenAI-compatible embeddings, served by OpenAI, Ark and OpenAI-compatible routes of a model that declares the embeddings capability, with failover. The body reaches the upstream unchanged but for model.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/embeddings (the `CreateEmbedding` operationId).
+func (c *Client) CreateEmbedding(ctx context.Context, params *CreateEmbeddingParams, body CreateEmbeddingJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateEmbeddingRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateImageWithBody Generate images
+//
+// OpenAI-compatible image generation, served by OpenAI, Ark and OpenAI-compatible routes of a model that declares the images capability, with failover. The body reaches the upstream unchanged but for model.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/images/generations (the `CreateImage` operationId).
+func (c *Client) CreateImageWithBody(ctx context.Context, params *CreateImageParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateImageRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateImage Generate images
+//
+// OpenAI-compatible image generation, served by OpenAI, Ark and OpenAI-compatible routes of a model that declares the images capability, with failover. The body reaches the upstream unchanged but for model.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/images/generations (the `CreateImage` operationId).
+func (c *Client) CreateImage(ctx context.Context, params *CreateImageParams, body CreateImageJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateImageRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -10570,6 +11858,116 @@ func NewCreateChatCompletionRequestWithBody(server string, params *CreateChatCom
 	return req, nil
 }
 
+// NewCreateEmbeddingRequest calls the generic CreateEmbedding builder with application/json body
+func NewCreateEmbeddingRequest(server string, params *CreateEmbeddingParams, body CreateEmbeddingJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateEmbeddingRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCreateEmbeddingRequestWithBody constructs an http.Request for the CreateEmbedding method, with any body, and a specified content type
+func NewCreateEmbeddingRequestWithBody(server string, params *CreateEmbeddingParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/embeddings")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.XProvider != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Provider", *params.XProvider, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Provider", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewCreateImageRequest calls the generic CreateImage builder with application/json body
+func NewCreateImageRequest(server string, params *CreateImageParams, body CreateImageJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateImageRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCreateImageRequestWithBody constructs an http.Request for the CreateImage method, with any body, and a specified content type
+func NewCreateImageRequestWithBody(server string, params *CreateImageParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/images/generations")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.XProvider != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Provider", *params.XProvider, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Provider", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewCreateMessageRequest calls the generic CreateMessage builder with application/json body
 func NewCreateMessageRequest(server string, params *CreateMessageParams, body CreateMessageJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -11300,6 +12698,42 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/chat/completions (the `CreateChatCompletion` operationId).
 	CreateChatCompletionWithResponse(ctx context.Context, params *CreateChatCompletionParams, body CreateChatCompletionJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateChatCompletionResponse, error)
+
+	// CreateEmbeddingWithBodyWithResponse Create embeddings
+	//
+	// OpenAI-compatible embeddings, served by OpenAI, Ark and OpenAI-compatible routes of a model that declares the embeddings capability, with failover. The body reaches the upstream unchanged but for model.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/embeddings (the `CreateEmbedding` operationId).
+	CreateEmbeddingWithBodyWithResponse(ctx context.Context, params *CreateEmbeddingParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateEmbeddingResponse, error)
+
+	// CreateEmbeddingWithResponse Create embeddings
+	//
+	// OpenAI-compatible embeddings, served by OpenAI, Ark and OpenAI-compatible routes of a model that declares the embeddings capability, with failover. The body reaches the upstream unchanged but for model.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/embeddings (the `CreateEmbedding` operationId).
+	CreateEmbeddingWithResponse(ctx context.Context, params *CreateEmbeddingParams, body CreateEmbeddingJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateEmbeddingResponse, error)
+
+	// CreateImageWithBodyWithResponse Generate images
+	//
+	// OpenAI-compatible image generation, served by OpenAI, Ark and OpenAI-compatible routes of a model that declares the images capability, with failover. The body reaches the upstream unchanged but for model.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/images/generations (the `CreateImage` operationId).
+	CreateImageWithBodyWithResponse(ctx context.Context, params *CreateImageParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateImageResponse, error)
+
+	// CreateImageWithResponse Generate images
+	//
+	// OpenAI-compatible image generation, served by OpenAI, Ark and OpenAI-compatible routes of a model that declares the images capability, with failover. The body reaches the upstream unchanged but for model.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/images/generations (the `CreateImage` operationId).
+	CreateImageWithResponse(ctx context.Context, params *CreateImageParams, body CreateImageJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateImageResponse, error)
 
 	// CreateMessageWithBodyWithResponse Create a message (Anthropic Messages API)
 	//
@@ -14308,6 +15742,214 @@ func (r CreateChatCompletionResponse) ContentType() string {
 	return ""
 }
 
+type CreateEmbeddingResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EmbeddingList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *OpenAIError
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *OpenAIError
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *OpenAIError
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *OpenAIError
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *OpenAIError
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *OpenAIError
+	// JSON502 the response for an HTTP 502 `application/json` response
+	JSON502 *OpenAIError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *OpenAIError
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *OpenAIError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateEmbeddingResponse) GetJSON200() *EmbeddingList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateEmbeddingResponse) GetJSON400() *OpenAIError {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateEmbeddingResponse) GetJSON401() *OpenAIError {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateEmbeddingResponse) GetJSON404() *OpenAIError {
+	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r CreateEmbeddingResponse) GetJSON408() *OpenAIError {
+	return r.JSON408
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateEmbeddingResponse) GetJSON413() *OpenAIError {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateEmbeddingResponse) GetJSON429() *OpenAIError {
+	return r.JSON429
+}
+
+// GetJSON502 returns the response for an HTTP 502 `application/json` response
+func (r CreateEmbeddingResponse) GetJSON502() *OpenAIError {
+	return r.JSON502
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateEmbeddingResponse) GetJSON503() *OpenAIError {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r CreateEmbeddingResponse) GetJSON504() *OpenAIError {
+	return r.JSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateEmbeddingResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateEmbeddingResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateEmbeddingResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateEmbeddingResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateImageResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ImagesResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *OpenAIError
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *OpenAIError
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *OpenAIError
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *OpenAIError
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *OpenAIError
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *OpenAIError
+	// JSON502 the response for an HTTP 502 `application/json` response
+	JSON502 *OpenAIError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *OpenAIError
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *OpenAIError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateImageResponse) GetJSON200() *ImagesResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateImageResponse) GetJSON400() *OpenAIError {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateImageResponse) GetJSON401() *OpenAIError {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateImageResponse) GetJSON404() *OpenAIError {
+	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r CreateImageResponse) GetJSON408() *OpenAIError {
+	return r.JSON408
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateImageResponse) GetJSON413() *OpenAIError {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateImageResponse) GetJSON429() *OpenAIError {
+	return r.JSON429
+}
+
+// GetJSON502 returns the response for an HTTP 502 `application/json` response
+func (r CreateImageResponse) GetJSON502() *OpenAIError {
+	return r.JSON502
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateImageResponse) GetJSON503() *OpenAIError {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r CreateImageResponse) GetJSON504() *OpenAIError {
+	return r.JSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateImageResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateImageResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateImageResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateImageResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // CreateMessageResponse200Headers the declared response headers of an HTTP 200 response for CreateMessage
 type CreateMessageResponse200Headers struct {
 	XAirouterAttempts *int
@@ -15500,6 +17142,66 @@ func (c *ClientWithResponses) CreateChatCompletionWithResponse(ctx context.Conte
 		return nil, err
 	}
 	return ParseCreateChatCompletionResponse(rsp)
+}
+
+// CreateEmbeddingWithBodyWithResponse Create embeddings
+//
+// OpenAI-compatible embeddings, served by OpenAI, Ark and OpenAI-compatible routes of a model that declares the embeddings capability, with failover. The body reaches the upstream unchanged but for model.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/embeddings (the `CreateEmbedding` operationId).
+func (c *ClientWithResponses) CreateEmbeddingWithBodyWithResponse(ctx context.Context, params *CreateEmbeddingParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateEmbeddingResponse, error) {
+	rsp, err := c.CreateEmbeddingWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateEmbeddingResponse(rsp)
+}
+
+// CreateEmbeddingWithResponse Create embeddings
+//
+// OpenAI-compatible embeddings, served by OpenAI, Ark and OpenAI-compatible routes of a model that declares the embeddings capability, with failover. The body reaches the upstream unchanged but for model.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/embeddings (the `CreateEmbedding` operationId).
+func (c *ClientWithResponses) CreateEmbeddingWithResponse(ctx context.Context, params *CreateEmbeddingParams, body CreateEmbeddingJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateEmbeddingResponse, error) {
+	rsp, err := c.CreateEmbedding(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateEmbeddingResponse(rsp)
+}
+
+// CreateImageWithBodyWithResponse Generate images
+//
+// OpenAI-compatible image generation, served by OpenAI, Ark and OpenAI-compatible routes of a model that declares the images capability, with failover. The body reaches the upstream unchanged but for model.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/images/generations (the `CreateImage` operationId).
+func (c *ClientWithResponses) CreateImageWithBodyWithResponse(ctx context.Context, params *CreateImageParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateImageResponse, error) {
+	rsp, err := c.CreateImageWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateImageResponse(rsp)
+}
+
+// CreateImageWithResponse Generate images
+//
+// OpenAI-compatible image generation, served by OpenAI, Ark and OpenAI-compatible routes of a model that declares the images capability, with failover. The body reaches the upstream unchanged but for model.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/images/generations (the `CreateImage` operationId).
+func (c *ClientWithResponses) CreateImageWithResponse(ctx context.Context, params *CreateImageParams, body CreateImageJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateImageResponse, error) {
+	rsp, err := c.CreateImage(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateImageResponse(rsp)
 }
 
 // CreateMessageWithBodyWithResponse Create a message (Anthropic Messages API)
@@ -18032,6 +19734,184 @@ func ParseCreateChatCompletionResponse(rsp *http.Response) (*CreateChatCompletio
 			headers.XRequestId = &value
 		}
 		response.Headers200 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateEmbeddingResponse parses an HTTP response from a CreateEmbeddingWithResponse call
+func ParseCreateEmbeddingResponse(rsp *http.Response) (*CreateEmbeddingResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateEmbeddingResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EmbeddingList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest OpenAIError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest OpenAIError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest OpenAIError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest OpenAIError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest OpenAIError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest OpenAIError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest OpenAIError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest OpenAIError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest OpenAIError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateImageResponse parses an HTTP response from a CreateImageWithResponse call
+func ParseCreateImageResponse(rsp *http.Response) (*CreateImageResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateImageResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ImagesResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest OpenAIError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest OpenAIError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest OpenAIError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest OpenAIError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest OpenAIError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest OpenAIError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest OpenAIError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest OpenAIError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest OpenAIError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
 	}
 
 	return response, nil
