@@ -238,6 +238,15 @@ func (s *server) addRoute(t *testing.T, model, provider, upstream string, extra 
 	return r.ID
 }
 
+// soleRoute creates an openai_compatible provider on baseURL and a model
+// routed to it alone (upstream model mock-gpt).
+func (s *server) soleRoute(t *testing.T, model, provider, baseURL string) {
+	t.Helper()
+	s.setupProvider(t, provider, "openai_compatible", baseURL, nil)
+	s.setupModel(t, model, "", nil)
+	s.addRoute(t, model, provider, "mock-gpt", nil)
+}
+
 func (s *server) clientKey(t *testing.T, name string) string {
 	t.Helper()
 	var out struct {
