@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"regexp"
@@ -125,6 +126,20 @@ func startServer(t *testing.T, o serverOpts) *server {
 	}
 	t.Cleanup(func() { s.Stop(t) })
 	return s
+}
+
+// startReplicas starts two replicas of the server on one database (o's,
+// or a fresh one) and one master key, as a deployment runs them; o's other
+// options apply to both.
+func startReplicas(t *testing.T, o serverOpts) (*server, *server) {
+	t.Helper()
+	if o.dbURL == "" {
+		o.dbURL = freshDatabase(t)
+	}
+	env := map[string]string{"AIROUTER_MASTER_KEY": newMasterKey()}
+	maps.Copy(env, o.env)
+	o.env = env
+	return startServer(t, o), startServer(t, o)
 }
 
 // Stop sends the shutdown signal and waits for run to return.
