@@ -13,10 +13,87 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/airouter/airouter/core/domain"
 	"github.com/airouter/airouter/core/gateway"
 )
+
+// A door is what differs between the front doors while a request is
+// admitted and streamed: where the client's key is read from, and the
+// envelope of the errors.
+type door struct {
+	key          func(*http.Request) string
+	fail         func(http.ResponseWriter, error) // any error
+	unauthorized func(http.ResponseWriter, error) // a failed authentication
+	// refuse answers a body too slow (408) or too large (413); code is
+	// OpenAI's error code.
+	refuse func(w http.ResponseWriter, status int, code, msg string)
+}
+
+// An admission is a front-door request whose client is authenticated and
+// whose body has arrived.
+type admission struct {
+	reqID  string
+	start  time.Time
+	rc     *http.ResponseController
+	client *domain.ClientKey
+	body   []byte
+}
+
+// call is the use cases' call for the admitted request asking req.
+func (a admission) call(r *http.Request, req *domain.ChatRequest) *gateway.Call {
+	return &gateway.Call{Req: req, Client: a.client, Provider: r.Header.Get("X-Provider"), RequestID: a.reqID, Start: a.start}
+}
+
+// admit starts a front-door request: it sets the request id, authenticates
+// the client and reads the body. The body must arrive within bodyTimeout.
+// The deadline is set first and lifted once the body has arrived, so that it
+// does not cut a long stream (net/http's background read would cancel the
+// request); on every early return it stays, so that net/http's drain of an
+// unread body cannot wait on a trickling client either. A failure is
+// answered in d's envelope and recorded; ok is false then.
+func (h *openaiHandlers) admit(w http.ResponseWriter, r *http.Request, d door) (a admission, ok bool) {
+	a.start = time.Now()
+	a.reqID = h.gw.NewRequestID()
+	w.Header().Set(headerRequestID, a.reqID)
+	a.rc = http.NewResponseController(w)
+	if h.bodyTimeout > 0 {
+		_ = a.rc.SetReadDeadline(time.Now().Add(h.bodyTimeout))
+	}
+	client, err := h.gw.Authenticate(d.key(r))
+	if err != nil {
+		d.unauthorized(w, err)
+		h.gw.Reject(a.reqID, a.start, nil, http.StatusUnauthorized, err)
+		return a, false
+	}
+	a.client = client
+	a.body, err = readBody(r, h.maxBody)
+	switch err {
+	case nil:
+		if h.bodyTimeout > 0 {
+			_ = a.rc.SetReadDeadline(time.Time{})
+		}
+		return a, true
+	case errBodyTimeout:
+		w.Header().Set("Connection", "close")
+		d.refuse(w, http.StatusRequestTimeout, "request_timeout", "The request body did not arrive within "+h.bodyTimeout.String()+".")
+		h.gw.Reject(a.reqID, a.start, client, http.StatusRequestTimeout, &domain.Error{Code: domain.CodeInvalid, Msg: "request body timeout"})
+	case errBodyTooLarge:
+		d.refuse(w, http.StatusRequestEntityTooLarge, "request_too_large", "The request body exceeds the limit of "+strconv.FormatInt(h.maxBody, 10)+" bytes.")
+		h.gw.Reject(a.reqID, a.start, client, http.StatusRequestEntityTooLarge, &domain.Error{Code: domain.CodeInvalid, Msg: "request body too large"})
+	default:
+		h.reject(w, d, a, err)
+	}
+	return a, false
+}
+
+// reject answers err in d's envelope and records the admitted request as
+// refused.
+func (h *openaiHandlers) reject(w http.ResponseWriter, d door, a admission, err error) {
+	d.fail(w, err)
+	h.gw.Reject(a.reqID, a.start, a.client, StatusOf(err), err)
+}
 
 func bearer(r *http.Request) string {
 	h := r.Header.Get("Authorization")

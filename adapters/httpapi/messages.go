@@ -33,55 +33,25 @@ func anthropicKey(r *http.Request) string {
 	return bearer(r)
 }
 
-// messagesBody authenticates the request and reads its body, answering
-// failures in Anthropic's envelope. ok is false when the answer was written.
-func (h *openaiHandlers) messagesBody(w http.ResponseWriter, r *http.Request, reqID string, start time.Time) (body []byte, client *domain.ClientKey, ok bool) {
-	rc := http.NewResponseController(w)
-	if h.bodyTimeout > 0 {
-		_ = rc.SetReadDeadline(time.Now().Add(h.bodyTimeout))
-	}
-	client, err := h.gw.Authenticate(anthropicKey(r))
-	if err != nil {
+// anthropicDoor reads the key from X-Api-Key (or Authorization) and answers
+// in Anthropic's error envelope.
+var anthropicDoor = door{key: anthropicKey, fail: writeAnthropicError,
+	unauthorized: func(w http.ResponseWriter, err error) {
 		writeAnthropicStatus(w, http.StatusUnauthorized, domain.ErrorMessage(err))
-		h.gw.Reject(reqID, start, nil, http.StatusUnauthorized, err)
-		return nil, nil, false
-	}
-	body, err = readBody(r, h.maxBody)
-	switch {
-	case err == nil:
-		if h.bodyTimeout > 0 {
-			_ = rc.SetReadDeadline(time.Time{})
-		}
-		return body, client, true
-	case err == errBodyTimeout:
-		w.Header().Set("Connection", "close")
-		writeAnthropicStatus(w, http.StatusRequestTimeout, "The request body did not arrive within "+h.bodyTimeout.String()+".")
-		h.gw.Reject(reqID, start, client, http.StatusRequestTimeout, &domain.Error{Code: domain.CodeInvalid, Msg: "request body timeout"})
-	case err == errBodyTooLarge:
-		writeAnthropicStatus(w, http.StatusRequestEntityTooLarge, "The request body exceeds the limit of "+strconv.FormatInt(h.maxBody, 10)+" bytes.")
-		h.gw.Reject(reqID, start, client, http.StatusRequestEntityTooLarge, &domain.Error{Code: domain.CodeInvalid, Msg: "request body too large"})
-	default:
-		writeAnthropicError(w, err)
-		h.gw.Reject(reqID, start, client, StatusOf(err), err)
-	}
-	return nil, nil, false
-}
+	},
+	refuse: func(w http.ResponseWriter, status int, _, msg string) { writeAnthropicStatus(w, status, msg) }}
 
 func (h *openaiHandlers) messages(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	reqID := h.gw.NewRequestID()
-	w.Header().Set(headerRequestID, reqID)
-	body, client, ok := h.messagesBody(w, r, reqID, start)
+	a, ok := h.admit(w, r, anthropicDoor)
 	if !ok {
 		return
 	}
-	req, err := anthropicapi.DecodeRequest(body)
+	req, err := anthropicapi.DecodeRequest(a.body)
 	if err != nil {
-		writeAnthropicError(w, err)
-		h.gw.Reject(reqID, start, client, StatusOf(err), err)
+		h.reject(w, anthropicDoor, a, err)
 		return
 	}
-	call := &gateway.Call{Req: req.Chat, Client: client, Provider: r.Header.Get("X-Provider"), RequestID: reqID, Start: start}
+	call := a.call(r, req.Chat)
 	if req.Chat.Stream {
 		h.messagesStream(w, r, req, call)
 		return
@@ -161,13 +131,11 @@ func (h *openaiHandlers) messagesStream(w http.ResponseWriter, r *http.Request, 
 // estimate, marked by anthropicapi.EstimateHeader. The model must exist for
 // the key, as for /v1/messages.
 func (h *openaiHandlers) countTokens(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	reqID := h.gw.NewRequestID()
-	w.Header().Set(headerRequestID, reqID)
-	body, client, ok := h.messagesBody(w, r, reqID, start)
+	a, ok := h.admit(w, r, anthropicDoor)
 	if !ok {
 		return
 	}
+	body, client := a.body, a.client
 	rf, err := anthropicapi.Routing(body)
 	if err != nil {
 		writeAnthropicError(w, err)

@@ -60,61 +60,31 @@ const (
 // into one exactly sized buffer; larger ones grow it as bytes arrive.
 const initialBodyBuffer = 64 << 10
 
+// openAIDoor reads the key from Authorization (or Api-Key) and answers in
+// OpenAI's error envelope.
+var openAIDoor = door{key: bearer, fail: writeOpenAIError, unauthorized: writeOpenAIError,
+	refuse: func(w http.ResponseWriter, status int, code, msg string) {
+		writeOpenAIErrorStatus(w, status, "invalid_request_error", code, "", msg)
+	}}
+
 var (
 	errBodyTooLarge = errors.New("request body too large")
 	errBodyTimeout  = errors.New("request body not received in time")
 )
 
 func (h *openaiHandlers) chatCompletions(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	reqID := h.gw.NewRequestID()
-	w.Header().Set(headerRequestID, reqID)
-	// The body must arrive within bodyTimeout. The deadline is set first
-	// and lifted once the body has arrived, so that it does not cut a long
-	// stream (net/http's background read would cancel the request); on
-	// every early return it stays, so that net/http's drain of an unread
-	// body cannot wait on a trickling client either.
-	rc := http.NewResponseController(w)
-	if h.bodyTimeout > 0 {
-		_ = rc.SetReadDeadline(time.Now().Add(h.bodyTimeout))
-	}
-	client, err := h.gw.Authenticate(bearer(r))
-	if err != nil {
-		writeOpenAIError(w, err)
-		h.gw.Reject(reqID, start, nil, http.StatusUnauthorized, err)
+	a, ok := h.admit(w, r, openAIDoor)
+	if !ok {
 		return
 	}
-	body, err := readBody(r, h.maxBody)
-	if h.bodyTimeout > 0 && err == nil {
-		_ = rc.SetReadDeadline(time.Time{})
-	}
+	req, err := domain.ParseChatRequest(a.body)
 	if err != nil {
-		if err == errBodyTimeout {
-			w.Header().Set("Connection", "close")
-			writeOpenAIErrorStatus(w, http.StatusRequestTimeout, "invalid_request_error", "request_timeout", "",
-				"The request body did not arrive within "+h.bodyTimeout.String()+".")
-			h.gw.Reject(reqID, start, client, http.StatusRequestTimeout, &domain.Error{Code: domain.CodeInvalid, Msg: "request body timeout"})
-			return
-		}
-		if err == errBodyTooLarge {
-			writeOpenAIErrorStatus(w, http.StatusRequestEntityTooLarge, "invalid_request_error", "request_too_large", "",
-				"The request body exceeds the limit of "+strconv.FormatInt(h.maxBody, 10)+" bytes.")
-			h.gw.Reject(reqID, start, client, http.StatusRequestEntityTooLarge, &domain.Error{Code: domain.CodeInvalid, Msg: "request body too large"})
-			return
-		}
-		writeOpenAIError(w, err)
-		h.gw.Reject(reqID, start, client, StatusOf(err), err)
+		h.reject(w, openAIDoor, a, err)
 		return
 	}
-	req, err := domain.ParseChatRequest(body)
-	if err != nil {
-		writeOpenAIError(w, err)
-		h.gw.Reject(reqID, start, client, StatusOf(err), err)
-		return
-	}
-	call := &gateway.Call{Req: req, Client: client, Provider: r.Header.Get("X-Provider"), RequestID: reqID, Start: start}
+	call := a.call(r, req)
 	if req.Stream {
-		h.stream(w, r, rc, call)
+		h.stream(w, r, a.rc, call)
 		return
 	}
 	resp, res, err := h.gw.Complete(r.Context(), call)

@@ -182,7 +182,12 @@ func newFixture(t *testing.T, o Options) *fixture {
 	if o.OnShed == nil {
 		o.OnShed = func() {}
 	}
-	o.WriteTimeout, o.BodyTimeout = time.Minute, time.Minute
+	if o.WriteTimeout == 0 {
+		o.WriteTimeout = time.Minute
+	}
+	if o.BodyTimeout == 0 {
+		o.BodyTimeout = time.Minute
+	}
 	r := chi.NewRouter()
 	registerOpenAI(r, NewAPI(r, "test"), o)
 	fx.srv = httptest.NewServer(r)

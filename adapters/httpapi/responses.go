@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -42,19 +41,13 @@ type responsesHandlers struct {
 const storeTimeout = 5 * time.Second
 
 func (h *responsesHandlers) create(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	reqID := h.gw.NewRequestID()
-	w.Header().Set(headerRequestID, reqID)
-	rc := http.NewResponseController(w)
-	client, body, ok := h.authAndRead(w, r, rc, reqID, start)
+	a, ok := h.admit(w, r, openAIDoor)
 	if !ok {
 		return
 	}
-	reject := func(err error) {
-		writeOpenAIError(w, err)
-		h.gw.Reject(reqID, start, client, StatusOf(err), err)
-	}
-	req, err := responsesapi.DecodeRequest(body)
+	client := a.client
+	reject := func(err error) { h.reject(w, openAIDoor, a, err) }
+	req, err := responsesapi.DecodeRequest(a.body)
 	if err != nil {
 		reject(err)
 		return
@@ -72,9 +65,9 @@ func (h *responsesHandlers) create(w http.ResponseWriter, r *http.Request) {
 		reject(err)
 		return
 	}
-	call := &gateway.Call{Req: chat, Client: client, Provider: r.Header.Get("X-Provider"), RequestID: reqID, Start: start}
+	call := a.call(r, chat)
 	if req.Stream {
-		h.streamResponse(w, r, rc, call, req)
+		h.streamResponse(w, r, a.rc, call, req)
 		return
 	}
 	completion, res, err := h.gw.Complete(r.Context(), call)
@@ -255,41 +248,6 @@ func (h *responsesHandlers) remove(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, responseDeleted{ID: id, Object: "response.deleted", Deleted: true})
-}
-
-// authAndRead authenticates the client and reads the body under the body
-// timeout, answering and recording the failures as chat completions do.
-func (h *responsesHandlers) authAndRead(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, reqID string, start time.Time) (*domain.ClientKey, []byte, bool) {
-	if h.bodyTimeout > 0 {
-		_ = rc.SetReadDeadline(time.Now().Add(h.bodyTimeout))
-	}
-	client, err := h.gw.Authenticate(bearer(r))
-	if err != nil {
-		writeOpenAIError(w, err)
-		h.gw.Reject(reqID, start, nil, http.StatusUnauthorized, err)
-		return nil, nil, false
-	}
-	body, err := readBody(r, h.maxBody)
-	switch err {
-	case nil:
-		if h.bodyTimeout > 0 {
-			_ = rc.SetReadDeadline(time.Time{})
-		}
-		return client, body, true
-	case errBodyTimeout:
-		w.Header().Set("Connection", "close")
-		writeOpenAIErrorStatus(w, http.StatusRequestTimeout, "invalid_request_error", "request_timeout", "",
-			"The request body did not arrive within "+h.bodyTimeout.String()+".")
-		h.gw.Reject(reqID, start, client, http.StatusRequestTimeout, &domain.Error{Code: domain.CodeInvalid, Msg: "request body timeout"})
-	case errBodyTooLarge:
-		writeOpenAIErrorStatus(w, http.StatusRequestEntityTooLarge, "invalid_request_error", "request_too_large", "",
-			"The request body exceeds the limit of "+strconv.FormatInt(h.maxBody, 10)+" bytes.")
-		h.gw.Reject(reqID, start, client, http.StatusRequestEntityTooLarge, &domain.Error{Code: domain.CodeInvalid, Msg: "request body too large"})
-	default:
-		writeOpenAIError(w, err)
-		h.gw.Reject(reqID, start, client, StatusOf(err), err)
-	}
-	return nil, nil, false
 }
 
 func owner(c *domain.ClientKey) int64 {
