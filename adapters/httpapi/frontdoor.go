@@ -95,6 +95,50 @@ func (h *openaiHandlers) reject(w http.ResponseWriter, d door, a admission, err 
 	h.gw.Reject(a.reqID, a.start, a.client, StatusOf(err), err)
 }
 
+// serveStream answers call with a server-sent event stream. The first chunk
+// arrives before the status line goes out, so that failures before it keep
+// their status (answered by d) and may fail over. Each chunk is sent as
+// chunk's bytes (none: nothing), and the error that ends the stream (io.EOF
+// after a clean end) as end's; chunks that arrived together are flushed
+// together. An error of chunk ends the stream without a last event.
+func (h *openaiHandlers) serveStream(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, call *gateway.Call, d door,
+	chunk func(*domain.ChatChunk) ([]byte, error), end func(error) []byte) {
+	st, res, err := h.gw.Stream(r.Context(), call)
+	setResult(w, res)
+	if err != nil {
+		d.fail(w, err)
+		return
+	}
+	defer st.Close()
+	startEventStream(w)
+	for {
+		ch, err := st.Next()
+		if h.writeTimeout > 0 {
+			_ = rc.SetWriteDeadline(time.Now().Add(h.writeTimeout))
+		}
+		if err != nil {
+			_, _ = w.Write(end(err))
+			_ = rc.Flush()
+			return
+		}
+		b, err := chunk(ch)
+		if err != nil {
+			return
+		}
+		if len(b) > 0 {
+			if _, err := w.Write(b); err != nil {
+				return // the client is gone: Close cancels the upstream
+			}
+		}
+		if st.Ready() {
+			continue // the next chunk is already here: send both at once
+		}
+		if err := rc.Flush(); err != nil {
+			return
+		}
+	}
+}
+
 func bearer(r *http.Request) string {
 	h := r.Header.Get("Authorization")
 	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {

@@ -78,53 +78,25 @@ func (h *openaiHandlers) messages(w http.ResponseWriter, r *http.Request) {
 // chunk arrives before the status line, so failures before it keep their
 // status and may fail over; after it a failure is an "event: error".
 func (h *openaiHandlers) messagesStream(w http.ResponseWriter, r *http.Request, req *anthropicapi.Request, call *gateway.Call) {
-	rc := http.NewResponseController(w)
-	st, res, err := h.gw.Stream(r.Context(), call)
-	setResult(w, res)
-	if err != nil {
-		writeAnthropicError(w, err)
-		return
-	}
-	defer st.Close()
-	startEventStream(w)
 	enc := anthropicapi.NewStreamEncoder(req)
 	pinged := false
-	for {
-		ch, err := st.Next()
-		if h.writeTimeout > 0 {
-			_ = rc.SetWriteDeadline(time.Now().Add(h.writeTimeout))
-		}
-		if err == io.EOF {
-			_, _ = w.Write(enc.Finish())
-			_ = rc.Flush()
-			return
-		}
-		if err != nil {
-			_, _ = w.Write(enc.Fail(anthropicStatus(err), anthropicMessage(err)))
-			_ = rc.Flush()
-			return
-		}
+	chunk := func(ch *domain.ChatChunk) ([]byte, error) {
 		out := enc.Chunk(ch)
-		if len(out) > 0 {
-			if _, err := w.Write(out); err != nil {
-				return // the client is gone: Close cancels the upstream
-			}
-		}
 		if !pinged {
 			// Anthropic sends a ping after message_start; clients expect
 			// to see (and ignore) one.
 			pinged = true
-			if _, err := w.Write(enc.Ping()); err != nil {
-				return
-			}
+			out = append(out, enc.Ping()...)
 		}
-		if st.Ready() {
-			continue
-		}
-		if err := rc.Flush(); err != nil {
-			return
-		}
+		return out, nil
 	}
+	end := func(err error) []byte {
+		if err == io.EOF {
+			return enc.Finish()
+		}
+		return enc.Fail(anthropicStatus(err), anthropicMessage(err))
+	}
+	h.serveStream(w, r, http.NewResponseController(w), call, anthropicDoor, chunk, end)
 }
 
 // countTokens answers POST /v1/messages/count_tokens with the codec's

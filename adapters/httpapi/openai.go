@@ -115,52 +115,28 @@ var (
 // status and may fail over; after it, a failure ends the stream with an error
 // event and no [DONE].
 func (h *openaiHandlers) stream(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, call *gateway.Call) {
-	st, res, err := h.gw.Stream(r.Context(), call)
-	setResult(w, res)
-	if err != nil {
-		writeOpenAIError(w, err)
-		return
-	}
-	defer st.Close()
-	startEventStream(w)
 	var scratch []byte
-	for {
-		ch, err := st.Next()
-		if h.writeTimeout > 0 {
-			_ = rc.SetWriteDeadline(time.Now().Add(h.writeTimeout))
-		}
-		if err == io.EOF {
-			_, _ = w.Write(doneFrame)
-			_ = rc.Flush()
-			return
-		}
-		if err != nil {
-			scratch = append(scratch[:0], dataPrefix...)
-			scratch = appendOpenAIError(scratch, err)
-			scratch = append(scratch, frameEnd...)
-			_, _ = w.Write(scratch)
-			_ = rc.Flush()
-			return
-		}
+	chunk := func(ch *domain.ChatChunk) ([]byte, error) {
 		payload := ch.Raw
 		if payload == nil {
+			var err error
 			if payload, err = json.Marshal(ch); err != nil {
-				return
+				return nil, err
 			}
 		}
 		scratch = append(scratch[:0], dataPrefix...)
 		scratch = append(scratch, payload...)
-		scratch = append(scratch, frameEnd...)
-		if _, err := w.Write(scratch); err != nil {
-			return // the client is gone: Close cancels the upstream
-		}
-		if st.Ready() {
-			continue // the next chunk is already here: send both at once
-		}
-		if err := rc.Flush(); err != nil {
-			return
-		}
+		return append(scratch, frameEnd...), nil
 	}
+	end := func(err error) []byte {
+		if err == io.EOF {
+			return doneFrame
+		}
+		scratch = append(scratch[:0], dataPrefix...)
+		scratch = appendOpenAIError(scratch, err)
+		return append(scratch, frameEnd...)
+	}
+	h.serveStream(w, r, rc, call, openAIDoor, chunk, end)
 }
 
 type modelObject struct {

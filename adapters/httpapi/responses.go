@@ -101,48 +101,23 @@ func (h *responsesHandlers) create(w http.ResponseWriter, r *http.Request) {
 // error and response.failed events. The response is stored before its
 // last event (response.completed or response.failed) is written.
 func (h *responsesHandlers) streamResponse(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, call *gateway.Call, req *responsesapi.Request) {
-	st, res, err := h.gw.Stream(r.Context(), call)
-	setResult(w, res)
-	if err != nil {
-		writeOpenAIError(w, err)
-		return
-	}
-	defer st.Close()
-	startEventStream(w)
 	enc := responsesapi.NewStreamEncoder(req, responsesapi.Options{})
-	for {
-		ch, err := st.Next()
-		if h.writeTimeout > 0 {
-			_ = rc.SetWriteDeadline(time.Now().Add(h.writeTimeout))
+	chunk := func(ch *domain.ChatChunk) ([]byte, error) { return enc.Chunk(ch), nil }
+	end := func(err error) []byte {
+		var last []byte
+		if err == io.EOF {
+			last = enc.Finish()
+		} else {
+			last = enc.Fail(err)
 		}
-		if err != nil {
-			var last []byte
-			if err == io.EOF {
-				last = enc.Finish()
-			} else {
-				last = enc.Fail(err)
-			}
-			if serr := h.save(req, enc.Response(), call.Client); serr != nil && err == io.EOF {
-				// The client must not believe the response is stored:
-				// an error event instead of response.completed.
-				last = storeFailedEvent
-			}
-			_, _ = w.Write(last)
-			_ = rc.Flush()
-			return
+		if serr := h.save(req, enc.Response(), call.Client); serr != nil && err == io.EOF {
+			// The client must not believe the response is stored: an
+			// error event instead of response.completed.
+			last = storeFailedEvent
 		}
-		if b := enc.Chunk(ch); len(b) > 0 {
-			if _, err := w.Write(b); err != nil {
-				return // the client is gone: Close cancels the upstream
-			}
-		}
-		if st.Ready() {
-			continue
-		}
-		if err := rc.Flush(); err != nil {
-			return
-		}
+		return last
 	}
+	h.serveStream(w, r, rc, call, openAIDoor, chunk, end)
 }
 
 var storeFailedEvent = []byte("event: error\ndata: {\"type\":\"error\",\"code\":\"server_error\",\"message\":\"The response could not be stored.\",\"param\":null}\n\n")
