@@ -88,6 +88,19 @@ func (h *openaiHandlers) admit(w http.ResponseWriter, r *http.Request, d door) (
 	return a, false
 }
 
+// authenticate sets the request id of a bodiless OpenAI-style request (the
+// model and stored-response reads and deletes) and authenticates its client,
+// answering a failure in OpenAI's envelope; ok is false then.
+func (h *openaiHandlers) authenticate(w http.ResponseWriter, r *http.Request) (client *domain.ClientKey, ok bool) {
+	w.Header().Set(headerRequestID, h.gw.NewRequestID())
+	client, err := h.gw.Authenticate(bearer(r))
+	if err != nil {
+		writeOpenAIError(w, err)
+		return nil, false
+	}
+	return client, true
+}
+
 // reject answers err in d's envelope and records the admitted request as
 // refused.
 func (h *openaiHandlers) reject(w http.ResponseWriter, d door, a admission, err error) {

@@ -152,10 +152,8 @@ type modelList struct {
 }
 
 func (h *openaiHandlers) listModels(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set(headerRequestID, h.gw.NewRequestID())
-	client, err := h.gw.Authenticate(bearer(r))
-	if err != nil {
-		writeOpenAIError(w, err)
+	client, ok := h.authenticate(w, r)
+	if !ok {
 		return
 	}
 	ms := h.gw.ListModels()
@@ -170,10 +168,8 @@ func (h *openaiHandlers) listModels(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *openaiHandlers) getModel(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set(headerRequestID, h.gw.NewRequestID())
-	client, err := h.gw.Authenticate(bearer(r))
-	if err != nil {
-		writeOpenAIError(w, err)
+	client, ok := h.authenticate(w, r)
+	if !ok {
 		return
 	}
 	name := chi.URLParam(r, "*")

@@ -180,10 +180,8 @@ func (h *responsesHandlers) get(ctx context.Context, id string, client *domain.C
 }
 
 func (h *responsesHandlers) retrieve(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set(headerRequestID, h.gw.NewRequestID())
-	client, err := h.gw.Authenticate(bearer(r))
-	if err != nil {
-		writeOpenAIError(w, err)
+	client, ok := h.authenticate(w, r)
+	if !ok {
 		return
 	}
 	rec, err := h.get(r.Context(), chi.URLParam(r, "id"), client, "")
@@ -203,10 +201,8 @@ type responseDeleted struct {
 }
 
 func (h *responsesHandlers) remove(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set(headerRequestID, h.gw.NewRequestID())
-	client, err := h.gw.Authenticate(bearer(r))
-	if err != nil {
-		writeOpenAIError(w, err)
+	client, ok := h.authenticate(w, r)
+	if !ok {
 		return
 	}
 	id := chi.URLParam(r, "id")
@@ -214,7 +210,7 @@ func (h *responsesHandlers) remove(w http.ResponseWriter, r *http.Request) {
 		writeOpenAIError(w, responseNotFound(id, ""))
 		return
 	}
-	err = h.store.DeleteResponse(r.Context(), id, owner(client), time.Now())
+	err := h.store.DeleteResponse(r.Context(), id, owner(client), time.Now())
 	if domain.ErrorCode(err) == domain.CodeNotFound {
 		err = responseNotFound(id, "")
 	}
