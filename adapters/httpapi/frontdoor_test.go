@@ -2,9 +2,7 @@ package httpapi
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -43,14 +41,8 @@ func TestDoorsRefuseInTheirEnvelopes(t *testing.T) {
 			check := func(what string, resp *http.Response, body string, status int, openAICode string, client int64) {
 				t.Helper()
 				if d.anthropic {
-					var env struct {
-						Type  string `json:"type"`
-						Error struct {
-							Type    string `json:"type"`
-							Message string `json:"message"`
-						} `json:"error"`
-					}
-					if err := json.Unmarshal([]byte(body), &env); err != nil || resp.StatusCode != status || env.Type != "error" ||
+					env, err := decodeAnthropicError([]byte(body))
+					if err != nil || resp.StatusCode != status || env.Type != "error" ||
 						env.Error.Type != anthropicapi.ErrorType(status) || env.Error.Message == "" || resp.Header.Get("Content-Type") != "application/json" {
 						t.Fatalf("%s: %d %s, want %d in Anthropic's envelope", what, resp.StatusCode, body, status)
 					}
@@ -83,12 +75,7 @@ func TestDoorsRefuseInTheirEnvelopes(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				defer resp.Body.Close()
-				b, err := io.ReadAll(resp.Body)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return resp, string(b)
+				return resp, bodyOf(t, resp)
 			}
 			resp, body := send("", d.body, len(d.body))
 			check("no key", resp, body, 401, "invalid_api_key", 0)

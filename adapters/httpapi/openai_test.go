@@ -206,12 +206,18 @@ func (fx *fixture) post(t *testing.T, token, body string) (*http.Response, strin
 	if err != nil {
 		t.Fatal(err)
 	}
+	return resp, bodyOf(t, resp)
+}
+
+// bodyOf reads and closes resp's body.
+func bodyOf(t *testing.T, resp *http.Response) string {
+	t.Helper()
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp, string(b)
+	return string(b)
 }
 
 const chatBody = `{"model":"chat","messages":[{"role":"user","content":"hi"}]}`
