@@ -17,12 +17,12 @@ import (
 // The Anthropic Messages front door (POST /v1/messages and
 // /v1/messages/count_tokens). Requests are decoded by anthropicapi into the
 // neutral chat request and served by the same use cases as
-// /v1/chat/completions (Complete and Stream): limits, routing, failover before
-// the first byte, statistics, metrics and the request log are theirs. Every
-// route is served translated in this version (the provider adapter turns the
-// chat request into its own wire format); native pass-through to Anthropic
-// upstreams (ports/native.go) is not wired yet. Errors use Anthropic's
-// envelope {"type":"error","error":{"type","message"}}.
+// /v1/chat/completions (CallNative and StreamNative): limits, routing,
+// failover before the first byte, statistics, metrics and the request log
+// are theirs. Anthropic routes get the client's body natively (their answer
+// and events pass through); other routes are served the neutral chat request
+// in their own wire format and their answer is encoded back. Errors use
+// Anthropic's envelope {"type":"error","error":{"type","message"}}.
 
 // anthropicKey returns the client key of an Anthropic-style request: x-api-key
 // (what anthropic-sdk-go and Claude Code with ANTHROPIC_API_KEY send), else
@@ -34,56 +34,25 @@ func anthropicKey(r *http.Request) string {
 	return bearer(r)
 }
 
-// messagesBody authenticates the request and reads its body, answering
-// failures in Anthropic's envelope. ok is false when the answer was written.
-func (h *openaiHandlers) messagesBody(w http.ResponseWriter, r *http.Request, reqID string, start time.Time) (body []byte, client *domain.ClientKey, ok bool) {
-	rc := http.NewResponseController(w)
-	if h.bodyTimeout > 0 {
-		_ = rc.SetReadDeadline(time.Now().Add(h.bodyTimeout))
-	}
-	client, err := h.gw.Authenticate(anthropicKey(r))
-	if err != nil {
+// anthropicDoor reads the key from X-Api-Key (or Authorization) and answers
+// in Anthropic's error envelope.
+var anthropicDoor = door{key: anthropicKey, fail: writeAnthropicError,
+	unauthorized: func(w http.ResponseWriter, err error) {
 		writeAnthropicStatus(w, http.StatusUnauthorized, domain.ErrorMessage(err))
-		h.gw.Reject(reqID, start, nil, http.StatusUnauthorized, err)
-		return nil, nil, false
-	}
-	body, err = readBody(r, h.maxBody)
-	switch {
-	case err == nil:
-		if h.bodyTimeout > 0 {
-			_ = rc.SetReadDeadline(time.Time{})
-		}
-		return body, client, true
-	case err == errBodyTimeout:
-		w.Header().Set("Connection", "close")
-		writeAnthropicStatus(w, http.StatusRequestTimeout, "The request body did not arrive within "+h.bodyTimeout.String()+".")
-		h.gw.Reject(reqID, start, client, http.StatusRequestTimeout, &domain.Error{Code: domain.CodeInvalid, Msg: "request body timeout"})
-	case err == errBodyTooLarge:
-		writeAnthropicStatus(w, http.StatusRequestEntityTooLarge, "The request body exceeds the limit of "+strconv.FormatInt(h.maxBody, 10)+" bytes.")
-		h.gw.Reject(reqID, start, client, http.StatusRequestEntityTooLarge, &domain.Error{Code: domain.CodeInvalid, Msg: "request body too large"})
-	default:
-		writeAnthropicError(w, err)
-		h.gw.Reject(reqID, start, client, StatusOf(err), err)
-	}
-	return nil, nil, false
-}
+	},
+	refuse: func(w http.ResponseWriter, status int, _, msg string) { writeAnthropicStatus(w, status, msg) }}
 
 func (h *openaiHandlers) messages(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	reqID := h.gw.NewRequestID()
-	w.Header().Set(headerRequestID, reqID)
-	body, client, ok := h.messagesBody(w, r, reqID, start)
+	a, ok := h.admit(w, r, anthropicDoor)
 	if !ok {
 		return
 	}
-	req, err := anthropicapi.DecodeRequest(body)
+	req, err := anthropicapi.DecodeRequest(a.body)
 	if err != nil {
-		writeAnthropicError(w, err)
-		h.gw.Reject(reqID, start, client, StatusOf(err), err)
+		h.reject(w, anthropicDoor, a, err)
 		return
 	}
-	call := &gateway.NativeCall{Op: ports.OpMessages, Body: body, Beta: r.Header.Get("Anthropic-Beta"), Translate: true, Needs: domain.CapChat,
-		Call: gateway.Call{Req: req.Chat, Client: client, Provider: r.Header.Get("X-Provider"), RequestID: reqID, Start: start}}
+	call := a.native(r, ports.OpMessages, a.body, req.Chat, true, domain.CapChat, "Anthropic-Beta")
 	if req.Chat.Stream {
 		h.messagesStream(w, r, req, call)
 		return
@@ -115,60 +84,25 @@ func (h *openaiHandlers) messages(w http.ResponseWriter, r *http.Request) {
 // chunk arrives before the status line, so failures before it keep their
 // status and may fail over; after it a failure is an "event: error".
 func (h *openaiHandlers) messagesStream(w http.ResponseWriter, r *http.Request, req *anthropicapi.Request, call *gateway.NativeCall) {
-	rc := http.NewResponseController(w)
-	sd, res, err := h.gw.StreamNative(r.Context(), call)
-	setResult(w, res)
-	if err != nil {
-		writeAnthropicError(w, err)
-		return
-	}
-	if sd.Native != nil {
-		defer sd.Native.Close()
-		startEventStream(w)
-		h.relayEvents(w, rc, sd.Native, anthropicErrorEvent, nil)
-		return
-	}
-	st := sd.Chat
-	defer st.Close()
-	startEventStream(w)
 	enc := anthropicapi.NewStreamEncoder(req)
 	pinged := false
-	for {
-		ch, err := st.Next()
-		if h.writeTimeout > 0 {
-			_ = rc.SetWriteDeadline(time.Now().Add(h.writeTimeout))
-		}
-		if err == io.EOF {
-			_, _ = w.Write(enc.Finish())
-			_ = rc.Flush()
-			return
-		}
-		if err != nil {
-			_, _ = w.Write(enc.Fail(anthropicStatus(err), anthropicMessage(err)))
-			_ = rc.Flush()
-			return
-		}
+	chunk := func(ch *domain.ChatChunk) ([]byte, error) {
 		out := enc.Chunk(ch)
-		if len(out) > 0 {
-			if _, err := w.Write(out); err != nil {
-				return // the client is gone: Close cancels the upstream
-			}
-		}
 		if !pinged {
 			// Anthropic sends a ping after message_start; clients expect
 			// to see (and ignore) one.
 			pinged = true
-			if _, err := w.Write(enc.Ping()); err != nil {
-				return
-			}
+			out = append(out, enc.Ping()...)
 		}
-		if st.Ready() {
-			continue
-		}
-		if err := rc.Flush(); err != nil {
-			return
-		}
+		return out, nil
 	}
+	end := func(err error) []byte {
+		if err == io.EOF {
+			return enc.Finish()
+		}
+		return enc.Fail(anthropicStatus(err), anthropicMessage(err))
+	}
+	h.serveNativeStream(w, r, http.NewResponseController(w), call, anthropicDoor, anthropicErrorEvent, nil, chunk, end)
 }
 
 // countTokens answers POST /v1/messages/count_tokens: natively when a route
@@ -177,35 +111,26 @@ func (h *openaiHandlers) messagesStream(w http.ResponseWriter, r *http.Request, 
 // anthropicapi.EstimateHeader. The model must exist for the key, as for
 // /v1/messages.
 func (h *openaiHandlers) countTokens(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	reqID := h.gw.NewRequestID()
-	w.Header().Set(headerRequestID, reqID)
-	body, client, ok := h.messagesBody(w, r, reqID, start)
+	a, ok := h.admit(w, r, anthropicDoor)
 	if !ok {
 		return
 	}
-	rf, err := anthropicapi.Routing(body)
+	rf, err := anthropicapi.Routing(a.body)
 	if err != nil {
-		writeAnthropicError(w, err)
-		h.gw.Reject(reqID, start, client, StatusOf(err), err)
+		h.reject(w, anthropicDoor, a, err)
 		return
 	}
-	if !h.modelServed(client, rf.Model) {
-		err := gateway.ModelNotFound(rf.Model)
-		writeAnthropicError(w, err)
-		h.gw.Reject(reqID, start, client, StatusOf(err), err)
+	if !h.modelServed(a.client, rf.Model) {
+		h.reject(w, anthropicDoor, a, gateway.ModelNotFound(rf.Model))
 		return
 	}
-	estimate, err := anthropicapi.CountTokensResponse(body)
+	estimate, err := anthropicapi.CountTokensResponse(a.body)
 	if err != nil {
-		writeAnthropicError(w, err)
-		h.gw.Reject(reqID, start, client, StatusOf(err), err)
+		h.reject(w, anthropicDoor, a, err)
 		return
 	}
 	if h.gw.ServesNatively(rf.Model, ports.OpCountTokens) {
-		call := &gateway.NativeCall{Op: ports.OpCountTokens, Body: body, Beta: r.Header.Get("Anthropic-Beta"), Needs: domain.CapChat,
-			Call: gateway.Call{Req: &domain.ChatRequest{Model: rf.Model, Raw: body}, Client: client,
-				Provider: r.Header.Get("X-Provider"), RequestID: reqID, Start: start}}
+		call := a.native(r, ports.OpCountTokens, a.body, &domain.ChatRequest{Model: rf.Model, Raw: a.body}, false, domain.CapChat, "Anthropic-Beta")
 		served, res, err := h.gw.CallNative(r.Context(), call)
 		setResult(w, res)
 		if err == nil {

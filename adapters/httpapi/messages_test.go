@@ -39,14 +39,8 @@ func TestAnthropicErrors(t *testing.T) {
 			t.Parallel()
 			w := httptest.NewRecorder()
 			writeAnthropicError(w, c.err)
-			var env struct {
-				Type  string `json:"type"`
-				Error struct {
-					Type    string `json:"type"`
-					Message string `json:"message"`
-				} `json:"error"`
-			}
-			if err := json.Unmarshal(w.Body.Bytes(), &env); err != nil {
+			env, err := decodeAnthropicError(w.Body.Bytes())
+			if err != nil {
 				t.Fatalf("%v: %s", err, w.Body)
 			}
 			if w.Code != c.status || env.Type != "error" || env.Error.Type != c.typ || env.Error.Message == "" {
@@ -60,6 +54,21 @@ func TestAnthropicErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// anthropicError is Anthropic's error envelope.
+type anthropicError struct {
+	Type  string `json:"type"`
+	Error struct {
+		Type    string `json:"type"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func decodeAnthropicError(b []byte) (anthropicError, error) {
+	var env anthropicError
+	err := json.Unmarshal(b, &env)
+	return env, err
 }
 
 var errInternalForTest = &testErr{"database password in a DSN"}

@@ -64,61 +64,31 @@ const (
 // into one exactly sized buffer; larger ones grow it as bytes arrive.
 const initialBodyBuffer = 64 << 10
 
+// openAIDoor reads the key from Authorization (or Api-Key) and answers in
+// OpenAI's error envelope.
+var openAIDoor = door{key: bearer, fail: writeOpenAIError, unauthorized: writeOpenAIError,
+	refuse: func(w http.ResponseWriter, status int, code, msg string) {
+		writeOpenAIErrorStatus(w, status, "invalid_request_error", code, "", msg)
+	}}
+
 var (
 	errBodyTooLarge = errors.New("request body too large")
 	errBodyTimeout  = errors.New("request body not received in time")
 )
 
 func (h *openaiHandlers) chatCompletions(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	reqID := h.gw.NewRequestID()
-	w.Header().Set(headerRequestID, reqID)
-	// The body must arrive within bodyTimeout. The deadline is set first
-	// and lifted once the body has arrived, so that it does not cut a long
-	// stream (net/http's background read would cancel the request); on
-	// every early return it stays, so that net/http's drain of an unread
-	// body cannot wait on a trickling client either.
-	rc := http.NewResponseController(w)
-	if h.bodyTimeout > 0 {
-		_ = rc.SetReadDeadline(time.Now().Add(h.bodyTimeout))
-	}
-	client, err := h.gw.Authenticate(bearer(r))
-	if err != nil {
-		writeOpenAIError(w, err)
-		h.gw.Reject(reqID, start, nil, http.StatusUnauthorized, err)
+	a, ok := h.admit(w, r, openAIDoor)
+	if !ok {
 		return
 	}
-	body, err := readBody(r, h.maxBody)
-	if h.bodyTimeout > 0 && err == nil {
-		_ = rc.SetReadDeadline(time.Time{})
-	}
+	req, err := domain.ParseChatRequest(a.body)
 	if err != nil {
-		if err == errBodyTimeout {
-			w.Header().Set("Connection", "close")
-			writeOpenAIErrorStatus(w, http.StatusRequestTimeout, "invalid_request_error", "request_timeout", "",
-				"The request body did not arrive within "+h.bodyTimeout.String()+".")
-			h.gw.Reject(reqID, start, client, http.StatusRequestTimeout, &domain.Error{Code: domain.CodeInvalid, Msg: "request body timeout"})
-			return
-		}
-		if err == errBodyTooLarge {
-			writeOpenAIErrorStatus(w, http.StatusRequestEntityTooLarge, "invalid_request_error", "request_too_large", "",
-				"The request body exceeds the limit of "+strconv.FormatInt(h.maxBody, 10)+" bytes.")
-			h.gw.Reject(reqID, start, client, http.StatusRequestEntityTooLarge, &domain.Error{Code: domain.CodeInvalid, Msg: "request body too large"})
-			return
-		}
-		writeOpenAIError(w, err)
-		h.gw.Reject(reqID, start, client, StatusOf(err), err)
+		h.reject(w, openAIDoor, a, err)
 		return
 	}
-	req, err := domain.ParseChatRequest(body)
-	if err != nil {
-		writeOpenAIError(w, err)
-		h.gw.Reject(reqID, start, client, StatusOf(err), err)
-		return
-	}
-	call := &gateway.Call{Req: req, Client: client, Provider: r.Header.Get("X-Provider"), RequestID: reqID, Start: start}
+	call := a.call(r, req)
 	if req.Stream {
-		h.stream(w, r, rc, call)
+		h.stream(w, r, a.rc, call)
 		return
 	}
 	resp, res, err := h.gw.Complete(r.Context(), call)
@@ -149,52 +119,28 @@ var (
 // status and may fail over; after it, a failure ends the stream with an error
 // event and no [DONE].
 func (h *openaiHandlers) stream(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, call *gateway.Call) {
-	st, res, err := h.gw.Stream(r.Context(), call)
-	setResult(w, res)
-	if err != nil {
-		writeOpenAIError(w, err)
-		return
-	}
-	defer st.Close()
-	startEventStream(w)
 	var scratch []byte
-	for {
-		ch, err := st.Next()
-		if h.writeTimeout > 0 {
-			_ = rc.SetWriteDeadline(time.Now().Add(h.writeTimeout))
-		}
-		if err == io.EOF {
-			_, _ = w.Write(doneFrame)
-			_ = rc.Flush()
-			return
-		}
-		if err != nil {
-			scratch = append(scratch[:0], dataPrefix...)
-			scratch = appendOpenAIError(scratch, err)
-			scratch = append(scratch, frameEnd...)
-			_, _ = w.Write(scratch)
-			_ = rc.Flush()
-			return
-		}
+	chunk := func(ch *domain.ChatChunk) ([]byte, error) {
 		payload := ch.Raw
 		if payload == nil {
+			var err error
 			if payload, err = json.Marshal(ch); err != nil {
-				return
+				return nil, err
 			}
 		}
 		scratch = append(scratch[:0], dataPrefix...)
 		scratch = append(scratch, payload...)
-		scratch = append(scratch, frameEnd...)
-		if _, err := w.Write(scratch); err != nil {
-			return // the client is gone: Close cancels the upstream
-		}
-		if st.Ready() {
-			continue // the next chunk is already here: send both at once
-		}
-		if err := rc.Flush(); err != nil {
-			return
-		}
+		return append(scratch, frameEnd...), nil
 	}
+	end := func(err error) []byte {
+		if err == io.EOF {
+			return doneFrame
+		}
+		scratch = append(scratch[:0], dataPrefix...)
+		scratch = appendOpenAIError(scratch, err)
+		return append(scratch, frameEnd...)
+	}
+	h.serveStream(w, r, rc, call, openAIDoor, chunk, end)
 }
 
 // modelObject is OpenAI's model object with one extra field, capabilities:
@@ -221,10 +167,8 @@ type modelList struct {
 }
 
 func (h *openaiHandlers) listModels(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set(headerRequestID, h.gw.NewRequestID())
-	client, err := h.gw.Authenticate(bearer(r))
-	if err != nil {
-		writeOpenAIError(w, err)
+	client, ok := h.authenticate(w, r)
+	if !ok {
 		return
 	}
 	ms := h.gw.ListModels()
@@ -239,10 +183,8 @@ func (h *openaiHandlers) listModels(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *openaiHandlers) getModel(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set(headerRequestID, h.gw.NewRequestID())
-	client, err := h.gw.Authenticate(bearer(r))
-	if err != nil {
-		writeOpenAIError(w, err)
+	client, ok := h.authenticate(w, r)
+	if !ok {
 		return
 	}
 	name := chi.URLParam(r, "*")

@@ -187,7 +187,12 @@ func newFixture(t *testing.T, o Options) *fixture {
 	if o.OnShed == nil {
 		o.OnShed = func() {}
 	}
-	o.WriteTimeout, o.BodyTimeout = time.Minute, time.Minute
+	if o.WriteTimeout == 0 {
+		o.WriteTimeout = time.Minute
+	}
+	if o.BodyTimeout == 0 {
+		o.BodyTimeout = time.Minute
+	}
 	r := chi.NewRouter()
 	registerOpenAI(r, NewAPI(r, "test"), o)
 	fx.srv = httptest.NewServer(r)
@@ -206,12 +211,18 @@ func (fx *fixture) post(t *testing.T, token, body string) (*http.Response, strin
 	if err != nil {
 		t.Fatal(err)
 	}
+	return resp, bodyOf(t, resp)
+}
+
+// bodyOf reads and closes resp's body.
+func bodyOf(t *testing.T, resp *http.Response) string {
+	t.Helper()
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp, string(b)
+	return string(b)
 }
 
 const chatBody = `{"model":"chat","messages":[{"role":"user","content":"hi"}]}`

@@ -2,10 +2,8 @@ package httpapi
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/airouter/airouter/core/domain"
-	"github.com/airouter/airouter/core/gateway"
 	"github.com/airouter/airouter/ports"
 )
 
@@ -28,21 +26,16 @@ func (h *openaiHandlers) images(w http.ResponseWriter, r *http.Request) {
 
 func (h *openaiHandlers) passthrough(w http.ResponseWriter, r *http.Request, op ports.Operation, need domain.Capability,
 	parse func([]byte) (*domain.ChatRequest, error)) {
-	start := time.Now()
-	reqID := h.gw.NewRequestID()
-	w.Header().Set(headerRequestID, reqID)
-	client, body, ok := h.authAndRead(w, r, http.NewResponseController(w), reqID, start)
+	a, ok := h.admit(w, r, openAIDoor)
 	if !ok {
 		return
 	}
-	req, err := parse(body)
+	req, err := parse(a.body)
 	if err != nil {
-		writeOpenAIError(w, err)
-		h.gw.Reject(reqID, start, client, StatusOf(err), err)
+		h.reject(w, openAIDoor, a, err)
 		return
 	}
-	call := &gateway.NativeCall{Op: op, Body: body, Beta: r.Header.Get("OpenAI-Beta"), Needs: need,
-		Call: gateway.Call{Req: req, Client: client, Provider: r.Header.Get("X-Provider"), RequestID: reqID, Start: start}}
+	call := a.native(r, op, a.body, req, false, need, "OpenAI-Beta")
 	served, res, err := h.gw.CallNative(r.Context(), call)
 	setResult(w, res)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -42,19 +41,13 @@ type responsesHandlers struct {
 const storeTimeout = 5 * time.Second
 
 func (h *responsesHandlers) create(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	reqID := h.gw.NewRequestID()
-	w.Header().Set(headerRequestID, reqID)
-	rc := http.NewResponseController(w)
-	client, body, ok := h.authAndRead(w, r, rc, reqID, start)
+	a, ok := h.admit(w, r, openAIDoor)
 	if !ok {
 		return
 	}
-	reject := func(err error) {
-		writeOpenAIError(w, err)
-		h.gw.Reject(reqID, start, client, StatusOf(err), err)
-	}
-	req, err := responsesapi.DecodeRequest(body)
+	client := a.client
+	reject := func(err error) { h.reject(w, openAIDoor, a, err) }
+	req, err := responsesapi.DecodeRequest(a.body)
 	if err != nil {
 		reject(err)
 		return
@@ -72,15 +65,14 @@ func (h *responsesHandlers) create(w http.ResponseWriter, r *http.Request) {
 		reject(err)
 		return
 	}
-	native, err := responsesapi.NativeBody(body, req)
+	native, err := responsesapi.NativeBody(a.body, req)
 	if err != nil {
 		reject(err)
 		return
 	}
-	call := &gateway.NativeCall{Op: ports.OpResponses, Body: native, Beta: r.Header.Get("OpenAI-Beta"), Translate: true, Needs: domain.CapChat,
-		Call: gateway.Call{Req: chat, Client: client, Provider: r.Header.Get("X-Provider"), RequestID: reqID, Start: start}}
+	call := a.native(r, ports.OpResponses, native, chat, true, domain.CapChat, "OpenAI-Beta")
 	if req.Stream {
-		h.streamResponse(w, r, rc, call, req)
+		h.streamResponse(w, r, a.rc, call, req)
 		return
 	}
 	served, res, err := h.gw.CallNative(r.Context(), call)
@@ -131,72 +123,38 @@ func (h *responsesHandlers) answerNative(w http.ResponseWriter, req *responsesap
 }
 
 // streamResponse writes the Responses API's event stream. As for chat, the
-// first chunk arrives before the status line, so errors before it keep
-// their status and may fail over; a failure after it ends the stream with
-// error and response.failed events. The response is stored before its
-// last event (response.completed or response.failed) is written.
+// first event arrives before the status line, so errors before it keep
+// their status and may fail over. A native route's events pass through; a
+// translated route's chunks are encoded as the Responses events, and a
+// failure after the first ends the stream with error and response.failed
+// events. The response is stored before its last event (response.completed
+// or response.failed) is written.
 func (h *responsesHandlers) streamResponse(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, call *gateway.NativeCall, req *responsesapi.Request) {
-	sd, res, err := h.gw.StreamNative(r.Context(), call)
-	setResult(w, res)
-	if err != nil {
-		writeOpenAIError(w, err)
-		return
-	}
-	if sd.Native != nil {
-		defer sd.Native.Close()
-		startEventStream(w)
-		h.relayResponse(w, rc, sd.Native, req, call.Client)
-		return
-	}
-	st := sd.Chat
-	defer st.Close()
-	startEventStream(w)
 	enc := responsesapi.NewStreamEncoder(req, responsesapi.Options{})
-	for {
-		ch, err := st.Next()
-		if h.writeTimeout > 0 {
-			_ = rc.SetWriteDeadline(time.Now().Add(h.writeTimeout))
+	chunk := func(ch *domain.ChatChunk) ([]byte, error) { return enc.Chunk(ch), nil }
+	end := func(err error) []byte {
+		var last []byte
+		if err == io.EOF {
+			last = enc.Finish()
+		} else {
+			last = enc.Fail(err)
 		}
-		if err != nil {
-			var last []byte
-			if err == io.EOF {
-				last = enc.Finish()
-			} else {
-				last = enc.Fail(err)
-			}
-			if serr := h.save(req, enc.Response(), call.Client); serr != nil && err == io.EOF {
-				// The client must not believe the response is stored:
-				// an error event instead of response.completed.
-				last = storeFailedEvent
-			}
-			_, _ = w.Write(last)
-			_ = rc.Flush()
-			return
+		if serr := h.save(req, enc.Response(), call.Client); serr != nil && err == io.EOF {
+			// The client must not believe the response is stored: an
+			// error event instead of response.completed.
+			last = storeFailedEvent
 		}
-		if b := enc.Chunk(ch); len(b) > 0 {
-			if _, err := w.Write(b); err != nil {
-				return // the client is gone: Close cancels the upstream
-			}
-		}
-		if st.Ready() {
-			continue
-		}
-		if err := rc.Flush(); err != nil {
-			return
-		}
+		return last
 	}
-}
-
-// relayResponse relays a native route's events, storing the response of
-// the terminal event before that event is written.
-func (h *responsesHandlers) relayResponse(w http.ResponseWriter, rc *http.ResponseController, st *gateway.NativeStream, req *responsesapi.Request, client *domain.ClientKey) {
+	// Native events: previous_response_id set back, the response stored
+	// from the terminal event before that event is written.
 	seq := 0
 	var buf []byte
-	h.relayEvents(w, rc, st, func(err error) []byte { return responsesapi.ErrorEvent(err, seq) }, func(ev *ports.NativeEvent) []byte {
+	onEvent := func(ev *ports.NativeEvent) []byte {
 		seq++
 		data := responsesapi.EventWithPrevious(ev.Data, req)
 		resp, terminal := responsesapi.TerminalResponse(ev.Name, data)
-		if terminal && h.store != nil && req.StoreEnabled() && (resp == nil || h.save(req, resp, client) != nil) && ev.Name == "response.completed" {
+		if terminal && h.store != nil && req.StoreEnabled() && (resp == nil || h.save(req, resp, call.Client) != nil) && ev.Name == "response.completed" {
 			return storeFailedEvent
 		}
 		if len(data) == len(ev.Data) {
@@ -204,7 +162,9 @@ func (h *responsesHandlers) relayResponse(w http.ResponseWriter, rc *http.Respon
 		}
 		buf = appendEvent(buf[:0], ev.Name, data)
 		return buf
-	})
+	}
+	fail := func(err error) []byte { return responsesapi.ErrorEvent(err, seq) }
+	h.serveNativeStream(w, r, rc, call, openAIDoor, fail, onEvent, chunk, end)
 }
 
 var storeFailedEvent = []byte("event: error\ndata: {\"type\":\"error\",\"code\":\"server_error\",\"message\":\"The response could not be stored.\",\"param\":null}\n\n")
@@ -267,10 +227,8 @@ func (h *responsesHandlers) get(ctx context.Context, id string, client *domain.C
 }
 
 func (h *responsesHandlers) retrieve(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set(headerRequestID, h.gw.NewRequestID())
-	client, err := h.gw.Authenticate(bearer(r))
-	if err != nil {
-		writeOpenAIError(w, err)
+	client, ok := h.authenticate(w, r)
+	if !ok {
 		return
 	}
 	rec, err := h.get(r.Context(), chi.URLParam(r, "id"), client, "")
@@ -290,10 +248,8 @@ type responseDeleted struct {
 }
 
 func (h *responsesHandlers) remove(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set(headerRequestID, h.gw.NewRequestID())
-	client, err := h.gw.Authenticate(bearer(r))
-	if err != nil {
-		writeOpenAIError(w, err)
+	client, ok := h.authenticate(w, r)
+	if !ok {
 		return
 	}
 	id := chi.URLParam(r, "id")
@@ -301,7 +257,7 @@ func (h *responsesHandlers) remove(w http.ResponseWriter, r *http.Request) {
 		writeOpenAIError(w, responseNotFound(id, ""))
 		return
 	}
-	err = h.store.DeleteResponse(r.Context(), id, owner(client), time.Now())
+	err := h.store.DeleteResponse(r.Context(), id, owner(client), time.Now())
 	if domain.ErrorCode(err) == domain.CodeNotFound {
 		err = responseNotFound(id, "")
 	}
@@ -310,41 +266,6 @@ func (h *responsesHandlers) remove(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, responseDeleted{ID: id, Object: "response.deleted", Deleted: true})
-}
-
-// authAndRead authenticates the client and reads the body under the body
-// timeout, answering and recording the failures as chat completions do.
-func (h *openaiHandlers) authAndRead(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, reqID string, start time.Time) (*domain.ClientKey, []byte, bool) {
-	if h.bodyTimeout > 0 {
-		_ = rc.SetReadDeadline(time.Now().Add(h.bodyTimeout))
-	}
-	client, err := h.gw.Authenticate(bearer(r))
-	if err != nil {
-		writeOpenAIError(w, err)
-		h.gw.Reject(reqID, start, nil, http.StatusUnauthorized, err)
-		return nil, nil, false
-	}
-	body, err := readBody(r, h.maxBody)
-	switch err {
-	case nil:
-		if h.bodyTimeout > 0 {
-			_ = rc.SetReadDeadline(time.Time{})
-		}
-		return client, body, true
-	case errBodyTimeout:
-		w.Header().Set("Connection", "close")
-		writeOpenAIErrorStatus(w, http.StatusRequestTimeout, "invalid_request_error", "request_timeout", "",
-			"The request body did not arrive within "+h.bodyTimeout.String()+".")
-		h.gw.Reject(reqID, start, client, http.StatusRequestTimeout, &domain.Error{Code: domain.CodeInvalid, Msg: "request body timeout"})
-	case errBodyTooLarge:
-		writeOpenAIErrorStatus(w, http.StatusRequestEntityTooLarge, "invalid_request_error", "request_too_large", "",
-			"The request body exceeds the limit of "+strconv.FormatInt(h.maxBody, 10)+" bytes.")
-		h.gw.Reject(reqID, start, client, http.StatusRequestEntityTooLarge, &domain.Error{Code: domain.CodeInvalid, Msg: "request body too large"})
-	default:
-		writeOpenAIError(w, err)
-		h.gw.Reject(reqID, start, client, StatusOf(err), err)
-	}
-	return nil, nil, false
 }
 
 func owner(c *domain.ClientKey) int64 {

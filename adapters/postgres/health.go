@@ -129,6 +129,10 @@ func (s *Store) RecentChecks(ctx context.Context, providerID int64, limit int) (
 			return nil, err
 		}
 	}
+	return toChecks(rows), nil
+}
+
+func toChecks(rows []sqlcgen.HealthCheck) []domain.HealthCheck {
 	out := make([]domain.HealthCheck, 0, len(rows))
 	for _, r := range rows {
 		out = append(out, domain.HealthCheck{
@@ -136,7 +140,7 @@ func (s *Store) RecentChecks(ctx context.Context, providerID int64, limit int) (
 			Latency: ms(r.LatencyMs), Error: r.Error, CheckedAt: r.CheckedAt,
 		})
 	}
-	return out, nil
+	return out
 }
 
 // PruneHealthChecks deletes checks older than before and returns how many.
@@ -174,14 +178,7 @@ func (s *Store) RecentChecksOf(ctx context.Context, providerIDs []int64, limit i
 	if err != nil {
 		return nil, dbError(err, "recent checks", "health", nil)
 	}
-	out := make([]domain.HealthCheck, 0, len(rows))
-	for _, r := range rows {
-		out = append(out, domain.HealthCheck{
-			ProviderID: r.ProviderID, KeyID: derefID(r.KeyID), Status: domain.HealthStatus(r.Status),
-			Latency: ms(r.LatencyMs), Error: r.Error, CheckedAt: r.CheckedAt,
-		})
-	}
-	return out, nil
+	return toChecks(rows), nil
 }
 
 // ListKeysOf returns the keys (without secrets) of the given providers, by

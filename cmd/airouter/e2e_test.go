@@ -635,9 +635,7 @@ func TestE2EConfigChangesAcrossReplicas(t *testing.T) {
 	t.Parallel()
 	up := newUpstream(t, mock.Config{})
 	db := freshDatabase(t)
-	key := newMasterKey()
-	s1 := startServer(t, serverOpts{dbURL: db, env: map[string]string{"AIROUTER_MASTER_KEY": key}})
-	s2 := startServer(t, serverOpts{dbURL: db, env: map[string]string{"AIROUTER_MASTER_KEY": key}})
+	s1, s2 := startReplicas(t, serverOpts{dbURL: db})
 	tok := s1.clientKey(t, "app")
 	s1.setupProvider(t, "up", "openai_compatible", up.URL+"/v1", nil)
 	s1.setupModel(t, "m", "", nil)
@@ -760,9 +758,7 @@ func TestE2EIncrementalConfig(t *testing.T) {
 	t.Parallel()
 	up := newUpstream(t, mock.Config{})
 	db := freshDatabase(t)
-	key := newMasterKey()
-	s1 := startServer(t, serverOpts{dbURL: db, env: map[string]string{"AIROUTER_MASTER_KEY": key}})
-	s2 := startServer(t, serverOpts{dbURL: db, env: map[string]string{"AIROUTER_MASTER_KEY": key}})
+	s1, s2 := startReplicas(t, serverOpts{dbURL: db})
 	const full = `airouter_config_applies_total{scope="full"}`
 	// Start-up: the first load and the listener's first resync.
 	waitFor(t, 5*time.Second, func() bool { return metricValue(t, s2, full) >= 2 && metricValue(t, s1, full) >= 2 }, "no start-up reloads")

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"regexp"
@@ -127,6 +128,20 @@ func startServer(t *testing.T, o serverOpts) *server {
 	return s
 }
 
+// startReplicas starts two replicas of the server on one database (o's,
+// or a fresh one) and one master key, as a deployment runs them; o's other
+// options apply to both.
+func startReplicas(t *testing.T, o serverOpts) (*server, *server) {
+	t.Helper()
+	if o.dbURL == "" {
+		o.dbURL = freshDatabase(t)
+	}
+	env := map[string]string{"AIROUTER_MASTER_KEY": newMasterKey()}
+	maps.Copy(env, o.env)
+	o.env = env
+	return startServer(t, o), startServer(t, o)
+}
+
 // Stop sends the shutdown signal and waits for run to return.
 func (s *server) Stop(t *testing.T) {
 	if s.cancel == nil {
@@ -236,6 +251,15 @@ func (s *server) addRoute(t *testing.T, model, provider, upstream string, extra 
 	var r idName
 	s.mustAdmin(t, 201, "POST", "/models/"+model+"/routes", body, &r)
 	return r.ID
+}
+
+// soleRoute creates an openai_compatible provider on baseURL and a model
+// routed to it alone (upstream model mock-gpt).
+func (s *server) soleRoute(t *testing.T, model, provider, baseURL string) {
+	t.Helper()
+	s.setupProvider(t, provider, "openai_compatible", baseURL, nil)
+	s.setupModel(t, model, "", nil)
+	s.addRoute(t, model, provider, "mock-gpt", nil)
 }
 
 func (s *server) clientKey(t *testing.T, name string) string {

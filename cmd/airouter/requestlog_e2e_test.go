@@ -65,12 +65,8 @@ func TestRegressionPoisonRequestsKeepTheRequestLog(t *testing.T) {
 	t.Cleanup(cyr.Close)
 	db := freshDatabase(t)
 	s := startServer(t, serverOpts{dbURL: db})
-	s.setupProvider(t, "good", "openai_compatible", good.URL+"/v1", nil)
-	s.setupProvider(t, "cyr", "openai_compatible", cyr.URL+"/v1", nil)
-	s.setupModel(t, "m", "", nil)
-	s.addRoute(t, "m", "good", "mock-gpt", nil)
-	s.setupModel(t, "cyr", "", nil)
-	s.addRoute(t, "cyr", "cyr", "mock-gpt", nil)
+	s.soleRoute(t, "m", "good", good.URL+"/v1")
+	s.soleRoute(t, "cyr", "cyr", cyr.URL+"/v1")
 	tok := s.clientKey(t, "app")
 
 	msgs := `,"messages":[{"role":"user","content":"hi"}]}`
@@ -133,12 +129,8 @@ func TestE2EShutdownFlushesRequestLog(t *testing.T) {
 	slow := newUpstream(t, mock.Config{Tokens: 20, TPS: 40}) // ~0.5 s
 	db := freshDatabase(t)
 	s := startServer(t, serverOpts{dbURL: db})
-	s.setupProvider(t, "fast", "openai_compatible", fast.URL+"/v1", nil)
-	s.setupProvider(t, "slow", "openai_compatible", slow.URL+"/v1", nil)
-	s.setupModel(t, "m", "", nil)
-	s.addRoute(t, "m", "fast", "mock-gpt", nil)
-	s.setupModel(t, "slow", "", nil)
-	s.addRoute(t, "slow", "slow", "mock-gpt", nil)
+	s.soleRoute(t, "m", "fast", fast.URL+"/v1")
+	s.soleRoute(t, "slow", "slow", slow.URL+"/v1")
 	tok := s.clientKey(t, "app")
 	resp, err := streamChat(t, s, tok, userMsg("slow", "drain me"), nil)
 	if err != nil {

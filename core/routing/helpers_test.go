@@ -86,6 +86,20 @@ func standardFixture(t testing.TB, o Options, n int, s domain.Strategy, cfg stri
 	return f
 }
 
+// pricedFixture is a fixture whose router has standard(len(prices), s,
+// cfg) with route 10+i priced prices[i-1]: input and output, per million
+// tokens.
+func pricedFixture(t testing.TB, s domain.Strategy, cfg string, prices ...[2]float64) *fixture {
+	f := newFixture(t, Options{})
+	f.cfg = standard(len(prices), s, cfg)
+	for i, p := range prices {
+		rt := &f.cfg.Models[0].Routes[i]
+		rt.InputPrice, rt.OutputPrice = p[0], p[1]
+	}
+	f.update()
+	return f
+}
+
 func (f *fixture) takeEvents() []Event {
 	f.mu.Lock()
 	defer f.mu.Unlock()

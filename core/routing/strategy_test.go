@@ -502,14 +502,7 @@ func TestResponseTimeExploreShare(t *testing.T) {
 func TestCostOptimized(t *testing.T) {
 	t.Parallel()
 	setup := func(cfg string) *fixture {
-		f := newFixture(t, Options{})
-		f.cfg = standard(3, domain.StrategyCostOptimized, cfg)
-		rs := f.cfg.Models[0].Routes
-		rs[0].InputPrice, rs[0].OutputPrice = 1, 2
-		rs[1].InputPrice, rs[1].OutputPrice = 0.5, 1
-		rs[2].InputPrice, rs[2].OutputPrice = 3, 6
-		f.update()
-		return f
+		return pricedFixture(t, domain.StrategyCostOptimized, cfg, [2]float64{1, 2}, [2]float64{0.5, 1}, [2]float64{3, 6})
 	}
 	req := PlanRequest{PromptTokens: 1000, MaxTokens: 100}
 	f := setup("")
@@ -536,12 +529,10 @@ func TestCostOptimized(t *testing.T) {
 
 func TestCostEstimateUsesTokens(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, Options{})
-	f.cfg = standard(2, domain.StrategyCostOptimized, "")
-	rs := f.cfg.Models[0].Routes
-	rs[0].InputPrice, rs[0].OutputPrice = 10, 0 // input-priced
-	rs[1].InputPrice, rs[1].OutputPrice = 0, 10 // output-priced
-	f.update()
+	f := pricedFixture(t, domain.StrategyCostOptimized, "",
+		[2]float64{10, 0}, // 11: input-priced
+		[2]float64{0, 10}, // 12: output-priced
+	)
 	if got := f.first(PlanRequest{PromptTokens: 1000, MaxTokens: 10}); got != 12 {
 		t.Fatalf("long prompt: first = %d", got)
 	}
@@ -562,13 +553,11 @@ func TestCostEstimateUsesTokens(t *testing.T) {
 func TestHybrid(t *testing.T) {
 	t.Parallel()
 	setup := func(cfg string) *fixture {
-		f := newFixture(t, Options{})
-		f.cfg = standard(3, domain.StrategyHybrid, cfg)
-		rs := f.cfg.Models[0].Routes
-		rs[0].InputPrice = 10 // 11: fast, dear
-		rs[1].InputPrice = 1  // 12: slow, cheap
-		rs[2].InputPrice = 5  // 13: middling, flaky
-		f.update()
+		f := pricedFixture(t, domain.StrategyHybrid, cfg,
+			[2]float64{10, 2}, // 11: fast, dear
+			[2]float64{1, 2},  // 12: slow, cheap
+			[2]float64{5, 2},  // 13: middling, flaky
+		)
 		f.measure(11, 100*time.Millisecond)
 		f.measure(12, 1000*time.Millisecond)
 		f.measure(13, 400*time.Millisecond)

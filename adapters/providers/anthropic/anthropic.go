@@ -52,24 +52,17 @@ func New(p domain.Provider, opts ...Option) (*Client, error) {
 	if p.Kind != domain.KindAnthropic {
 		return nil, domain.Errorf(domain.CodeInvalid, "anthropic adapter: unsupported provider kind %q", p.Kind)
 	}
-	base := strings.TrimSuffix(upstream.BaseURL(p), "/v1")
-	messages, err := upstream.ParseEndpoint(base + "/v1/messages")
-	if err != nil {
-		return nil, &domain.Error{Code: domain.CodeInvalid, Field: "base_url", Msg: err.Error()}
-	}
-	models, _ := upstream.ParseEndpoint(base + "/v1/models?limit=1")
-	header, err := upstream.ExtraHeaders(p.Headers)
-	if err != nil {
-		return nil, err
-	}
-	if header.Get("Anthropic-Version") == "" {
-		header.Set("Anthropic-Version", DefaultVersion)
-	}
-	c := &Client{messages: messages, models: models}
+	c := &Client{}
 	for _, o := range opts {
 		o(c)
 	}
-	c.up = upstream.NewClient(p.Timeouts.WithDefaults(), header, upstream.APIKey, classify, c.denyNonPublic)
+	var err error
+	c.messages, c.models, c.up, err = upstream.Build(p, strings.TrimSuffix(upstream.BaseURL(p), "/v1"), upstream.Setup{
+		Path: "/v1/messages", ModelsPath: "/v1/models?limit=1", Auth: upstream.APIKey, Classify: classify,
+		Defaults: map[string]string{"Anthropic-Version": DefaultVersion}, DenyNonPublic: c.denyNonPublic})
+	if err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 

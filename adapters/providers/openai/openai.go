@@ -86,21 +86,16 @@ func New(p domain.Provider, opts ...Option) (*Client, error) {
 	if base == "" {
 		return nil, &domain.Error{Code: domain.CodeInvalid, Field: "base_url", Msg: "is required for an OpenAI-compatible provider"}
 	}
-	base = strings.TrimSuffix(base, "/chat/completions")
-	chat, err := upstream.ParseEndpoint(base + "/chat/completions")
-	if err != nil {
-		return nil, &domain.Error{Code: domain.CodeInvalid, Field: "base_url", Msg: err.Error()}
-	}
-	models, _ := upstream.ParseEndpoint(base + "/models")
-	header, err := upstream.ExtraHeaders(p.Headers)
-	if err != nil {
-		return nil, err
-	}
-	c := &Client{kind: p.Kind, chat: chat, models: models}
+	c := &Client{kind: p.Kind}
 	for _, o := range opts {
 		o(c)
 	}
-	c.up = upstream.NewClient(p.Timeouts.WithDefaults(), header, upstream.Bearer, c.classify, c.denyNonPublic)
+	var err error
+	c.chat, c.models, c.up, err = upstream.Build(p, strings.TrimSuffix(base, "/chat/completions"), upstream.Setup{
+		Path: "/chat/completions", ModelsPath: "/models", Auth: upstream.Bearer, Classify: c.classify, DenyNonPublic: c.denyNonPublic})
+	if err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 

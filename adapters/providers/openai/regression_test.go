@@ -27,6 +27,18 @@ func clientWith(t testing.TB, base string, to domain.Timeouts) *openai.Client {
 	return c
 }
 
+// call makes a one-message request to c, streaming or not, and returns its
+// error.
+func call(t *testing.T, c *openai.Client, stream bool) error {
+	t.Helper()
+	if stream {
+		_, err := c.ChatStream(context.Background(), tgt, parse(t, `{"model":"m","stream":true,"messages":[{"role":"user","content":"x"}]}`))
+		return err
+	}
+	_, err := c.Chat(context.Background(), tgt, parse(t, `{"model":"m","messages":[{"role":"user","content":"x"}]}`))
+	return err
+}
+
 const chunkA = "data: {\"id\":\"a\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\n"
 
 // TestRegressionModerationRefusalIsNotAuth: OpenRouter answers flagged
@@ -54,12 +66,7 @@ func TestRegressionModerationRefusalIsNotAuth(t *testing.T) {
 		}))
 		c := clientWith(t, srv.URL, domain.Timeouts{}.WithDefaults())
 		for _, stream := range []bool{false, true} {
-			var err error
-			if stream {
-				_, err = c.ChatStream(context.Background(), tgt, parse(t, `{"model":"m","stream":true,"messages":[{"role":"user","content":"x"}]}`))
-			} else {
-				_, err = c.Chat(context.Background(), tgt, parse(t, `{"model":"m","messages":[{"role":"user","content":"x"}]}`))
-			}
+			err := call(t, c, stream)
 			var ue *domain.UpstreamError
 			if !errors.As(err, &ue) || ue.Class != domain.ClassRequest || ue.Message == "" || ue.Type == "" || ue.Type == "403" {
 				t.Errorf("%s (stream %v): %#v", cs.name, stream, err)
@@ -112,12 +119,7 @@ func TestRegressionFirstByteAfterWriteIsAmbiguous(t *testing.T) {
 	c := clientWith(t, srv.URL, domain.Timeouts{Connect: time.Second, FirstByte: 300 * time.Millisecond, Idle: time.Second, Total: 10 * time.Second})
 	for _, stream := range []bool{false, true} {
 		start := time.Now()
-		var err error
-		if stream {
-			_, err = c.ChatStream(context.Background(), tgt, parse(t, `{"model":"m","stream":true,"messages":[{"role":"user","content":"x"}]}`))
-		} else {
-			_, err = c.Chat(context.Background(), tgt, parse(t, `{"model":"m","messages":[{"role":"user","content":"x"}]}`))
-		}
+		err := call(t, c, stream)
 		var ue *domain.UpstreamError
 		if !errors.As(err, &ue) || ue.Class != domain.ClassAmbiguous || ue.Class.Retryable() || !ue.Timeout || ue.Code() != domain.CodeTimeout ||
 			!strings.Contains(ue.Message, "after the request was sent") || !strings.Contains(ue.Message, "may still be processing") {

@@ -91,20 +91,30 @@ func (s Subject) testCutStreams(t *testing.T) {
 	}
 }
 
-func (s Subject) testCancelStream(t *testing.T) {
-	t.Parallel()
+// stalledStream opens a stream on ctx whose upstream stalls after its
+// second event and reads the first chunk, for the tests that end a stream
+// while the upstream still holds it open. The stream is closed at cleanup
+// (Close is idempotent), before the client.
+func (s Subject) stalledStream(t *testing.T, ctx context.Context) (*env, ports.ChatStream) {
+	t.Helper()
 	e := s.setup(t, NormalTimeouts)
 	e.u.Respond(Behavior{Reply: textReply, StallAfter: 2})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	st, err := e.c.ChatStream(ctx, e.tgt, parse(t, textRequest, true))
 	if err != nil {
 		t.Fatalf("ChatStream: %v", err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
 	if _, err := st.Next(); err != nil {
 		t.Fatalf("first chunk: %v", err)
 	}
+	return e, st
+}
+
+func (s Subject) testCancelStream(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e, st := s.stalledStream(t, ctx)
 	time.AfterFunc(100*time.Millisecond, cancel)
 	out := collect(t, st)
 	if ue := asUpstream(t, out.err); ue.Class != domain.ClassCanceled {
@@ -128,15 +138,7 @@ func (s Subject) testCancelChat(t *testing.T) {
 
 func (s Subject) testCloseStream(t *testing.T) {
 	t.Parallel()
-	e := s.setup(t, NormalTimeouts)
-	e.u.Respond(Behavior{Reply: textReply, StallAfter: 2})
-	st, err := e.c.ChatStream(context.Background(), e.tgt, parse(t, textRequest, true))
-	if err != nil {
-		t.Fatalf("ChatStream: %v", err)
-	}
-	if _, err := st.Next(); err != nil {
-		t.Fatalf("first chunk: %v", err)
-	}
+	e, st := s.stalledStream(t, context.Background())
 	st.Close()
 	st.Close()
 	waitGone(t, e.u, "Close")
@@ -149,15 +151,7 @@ func (s Subject) testCloseStream(t *testing.T) {
 // waits for a stalled upstream, as a handler does when its client leaves.
 func (s Subject) testCloseWhileReading(t *testing.T) {
 	t.Parallel()
-	e := s.setup(t, NormalTimeouts)
-	e.u.Respond(Behavior{Reply: textReply, StallAfter: 2})
-	st, err := e.c.ChatStream(context.Background(), e.tgt, parse(t, textRequest, true))
-	if err != nil {
-		t.Fatalf("ChatStream: %v", err)
-	}
-	if _, err := st.Next(); err != nil {
-		t.Fatalf("first chunk: %v", err)
-	}
+	e, st := s.stalledStream(t, context.Background())
 	time.AfterFunc(100*time.Millisecond, func() { st.Close() })
 	start := time.Now()
 	out := collect(t, st)
