@@ -170,20 +170,10 @@ func (ch *chat) StreamNative(ctx context.Context, c *NativeCall) (Streamed, *Res
 			out, rec = Streamed{Native: st}, &st.openStream
 			return false, nil
 		}
-		up, err := at.client.ChatStream(ctx, at.target, c.Req)
+		st, err := ch.openChat(ctx, at, c.Req, cancel)
 		if err != nil {
 			return true, err
 		}
-		first, err := up.Next()
-		if err != nil {
-			up.Close()
-			if err == io.EOF {
-				err = emptyStream()
-			}
-			return true, err
-		}
-		st := &Stream{up: up, first: first, includeUsage: c.Req.IncludeUsage}
-		st.start(ch, at, cancel)
 		out, rec = Streamed{Chat: st}, &st.openStream
 		return false, nil
 	})

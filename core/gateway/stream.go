@@ -31,21 +31,9 @@ func (ch *chat) Stream(ctx context.Context, c *Call) (*Stream, *Result, error) {
 	}
 	var st *Stream
 	a, err := ch.loop.run(ctx, c.job(), res, func(ctx context.Context, at *upstreamAttempt) (bool, error) {
-		up, err := at.client.ChatStream(ctx, at.target, c.Req)
-		if err != nil {
-			return true, err
-		}
-		first, err := up.Next()
-		if err != nil {
-			up.Close()
-			if err == io.EOF {
-				err = emptyStream()
-			}
-			return true, err
-		}
-		st = &Stream{up: up, first: first, includeUsage: c.Req.IncludeUsage}
-		st.start(ch, at, cancel)
-		return false, nil
+		var err error
+		st, err = ch.openChat(ctx, at, c.Req, cancel)
+		return st == nil, err
 	})
 	if err != nil {
 		ch.admit.settle(lease, nil, nil)
@@ -62,6 +50,26 @@ func (ch *chat) Stream(ctx context.Context, c *Call) (*Stream, *Result, error) {
 	}
 	ch.streams.track(&st.openStream, c.Client)
 	return st, res, nil
+}
+
+// openChat opens a chat stream on the attempt's route and reads its first
+// chunk; a failure (the stream closed) is returned for the attempt loop.
+func (ch *chat) openChat(ctx context.Context, at *upstreamAttempt, req *domain.ChatRequest, cancel context.CancelFunc) (*Stream, error) {
+	up, err := at.client.ChatStream(ctx, at.target, req)
+	if err != nil {
+		return nil, err
+	}
+	first, err := up.Next()
+	if err != nil {
+		up.Close()
+		if err == io.EOF {
+			err = emptyStream()
+		}
+		return nil, err
+	}
+	st := &Stream{up: up, first: first, includeUsage: req.IncludeUsage}
+	st.start(ch, at, cancel)
+	return st, nil
 }
 
 // Stream is a streaming chat response in progress.
