@@ -25,6 +25,12 @@
 //     statuses stay possible until then. The open streams of each client key
 //     are tracked, and a reload that finds the key disabled or deleted ends
 //     them (openStreams).
+//   - native.go: the front doors with their own wire format (embeddings,
+//     images, Anthropic Messages and count_tokens, the Responses API) over
+//     the same loop (CallNative, StreamNative): per route, natively when its
+//     provider serves the operation (ports.NativeClient), else by chat
+//     completions when the request translates, else skipped; the model must
+//     declare the capability the operation needs.
 //   - observer.go: the observer is told of every finished request and
 //     records it: metrics, one access-log line and the request log. The
 //     status of a failure is the one the HTTP adapter answers with
