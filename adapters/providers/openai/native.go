@@ -80,8 +80,6 @@ func checkBeta(v string) error {
 	return nil
 }
 
-var litNull = []byte("null")
-
 // NativeBody patches a native request's body for the upstream: "model"
 // becomes model, "provider" is dropped, and "stream" is set as stream asks
 // (see the package's Native operations). For responses, capTokens > 0 sets

@@ -154,6 +154,7 @@ func (ei *embedInfo) scanInput() error {
 }
 
 func contextError(n int) error {
+	//lint:ignore ST1005 OpenAI's own message, word for word
 	return fmt.Errorf("This model's maximum context length is %d tokens, however you requested %d tokens (%d in your prompt; 0 for the completion). Please reduce your prompt; or completion length.",
 		MaxEmbeddingTokens, n, n)
 }

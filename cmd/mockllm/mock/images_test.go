@@ -33,7 +33,7 @@ func TestImagesSDK(t *testing.T) {
 	ctx := context.Background()
 
 	res, err := c.Images.Generate(ctx, openai.ImageGenerateParams{
-		Prompt: "a red fox", Model: openai.ImageModelGPTImage1, N: openai.Int(2),
+		Prompt: "a red fox", Model: "gpt-image-1", N: openai.Int(2),
 		Size: openai.ImageGenerateParamsSize1536x1024, ResponseFormat: openai.ImageGenerateParamsResponseFormatB64JSON,
 	})
 	if err != nil {
