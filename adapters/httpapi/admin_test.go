@@ -192,7 +192,7 @@ func newAdminServer(t *testing.T) (*httptest.Server, *fakeStore) {
 	t.Helper()
 	f := &fakeStore{}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ps, err := gateway.NewProviders(gateway.ProvidersDeps{Store: f, Keys: f, Reloader: f, Logger: log})
+	ps, err := gateway.NewProviders(gateway.ProvidersDeps{Store: f, Keys: f, Models: f, Reloader: f, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

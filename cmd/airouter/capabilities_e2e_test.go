@@ -71,6 +71,18 @@ func TestE2EModelCapabilities(t *testing.T) {
 		t.Errorf("unknown capability: %d, want a 4xx", st)
 	}
 
+	// The embeddings model's provider cannot become an Anthropic one.
+	p = capProblem{}
+	st = s.admin(t, "PATCH", "/providers/oai", map[string]any{"kind": "anthropic", "keys": []map[string]any{{"secret": "sk-ant-replacement"}}}, &p)
+	wantRefused("kind change under an embeddings model", st, p, "body.kind", `model "emb" serves embeddings`)
+	var prov struct {
+		Kind string `json:"kind"`
+	}
+	s.mustAdmin(t, 200, "GET", "/providers/oai", nil, &prov)
+	if prov.Kind != "openai_compatible" {
+		t.Errorf("a refused kind change left kind %q", prov.Kind)
+	}
+
 	var got modelDTO
 	s.mustAdmin(t, 200, "GET", "/models/chat", nil, &got)
 	if !slices.Equal(got.Capabilities, []string{"chat"}) {

@@ -84,7 +84,7 @@ func NewAdmin(d AdminDeps) (*Admin, error) {
 	if d.Orchestrator != nil {
 		sched, rot = d.Orchestrator, d.Orchestrator
 	}
-	ps, err := NewProviders(ProvidersDeps{Store: d.Providers, Keys: d.Keys, Reloader: d.Service, Schedules: sched,
+	ps, err := NewProviders(ProvidersDeps{Store: d.Providers, Keys: d.Keys, Models: d.Models, Reloader: d.Service, Schedules: sched,
 		Logger: d.Logger, DenyPrivateUpstreams: d.DenyPrivateUpstreams, LookupHost: d.LookupHost})
 	if err != nil {
 		return nil, err

@@ -33,6 +33,7 @@ type ScheduleSyncer interface {
 type Providers struct {
 	store       ports.ProviderStore
 	keys        KeyReplacer
+	models      ModelLister
 	schedules   ScheduleSyncer // may be nil
 	log         *slog.Logger
 	denyPrivate bool
@@ -45,6 +46,7 @@ type Providers struct {
 type ProvidersDeps struct {
 	Store     ports.ProviderStore
 	Keys      KeyReplacer
+	Models    ModelLister // a change of kind is checked against the models routed to the provider
 	Reloader  Reloader
 	Schedules ScheduleSyncer
 	Logger    *slog.Logger
@@ -57,8 +59,8 @@ type ProvidersDeps struct {
 
 // NewProviders checks the dependencies and returns the use case.
 func NewProviders(d ProvidersDeps) (*Providers, error) {
-	if d.Store == nil || d.Keys == nil {
-		return nil, errors.New("gateway: NewProviders needs a Store and Keys")
+	if d.Store == nil || d.Keys == nil || d.Models == nil {
+		return nil, errors.New("gateway: NewProviders needs a Store, Keys and Models")
 	}
 	ap, err := newApplier(d.Reloader, d.Logger)
 	if err != nil {
@@ -70,8 +72,35 @@ func NewProviders(d ProvidersDeps) (*Providers, error) {
 			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
 		}
 	}
-	return &Providers{store: d.Store, keys: d.Keys, schedules: d.Schedules, log: d.Logger,
+	return &Providers{store: d.Store, keys: d.Keys, models: d.Models, schedules: d.Schedules, log: d.Logger,
 		denyPrivate: d.DenyPrivateUpstreams, lookup: lookup, applier: ap}, nil
+}
+
+// ModelLister lists models with their routes, for the check of a change of
+// a provider's kind.
+type ModelLister interface {
+	ListModels(ctx context.Context) ([]domain.Model, error)
+}
+
+// checkRoutedModels refuses, naming kind, a provider p (its kind changed)
+// that a model routed to it declares a capability p's kind cannot serve
+// for (an embeddings model cannot be routed to an Anthropic provider).
+func (a *Providers) checkRoutedModels(ctx context.Context, p domain.Provider) error {
+	models, err := a.models.ListModels(ctx)
+	if err != nil {
+		return err
+	}
+	for _, m := range models {
+		for _, r := range m.Routes {
+			if r.ProviderID == p.ID {
+				if err := m.ValidateProvider("kind", p); err != nil {
+					return err
+				}
+				break
+			}
+		}
+	}
+	return nil
 }
 
 // checkUpstream refuses a base URL whose host is or resolves to a
@@ -172,6 +201,11 @@ func (a *Providers) UpdateProvider(ctx context.Context, ref string, fn func(*dom
 	}
 	if err := want.Validate(); err != nil {
 		return cur, err
+	}
+	if want.Kind != cur.Kind {
+		if err := a.checkRoutedModels(ctx, want); err != nil {
+			return cur, err
+		}
 	}
 	if want.BaseURL != cur.BaseURL {
 		if err := a.checkUpstream(ctx, want.BaseURL); err != nil {

@@ -57,7 +57,7 @@ func TestAdminValidation(t *testing.T) {
 	store := &adminStore{}
 	reloads := &countingReloader{}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	providers, err := gateway.NewProviders(gateway.ProvidersDeps{Store: store, Keys: store, Reloader: reloads, Logger: log})
+	providers, err := gateway.NewProviders(gateway.ProvidersDeps{Store: store, Keys: store, Models: store, Reloader: reloads, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
