@@ -2,10 +2,13 @@
 // it holds, its CPU and memory per request and per stream, side by side
 // with direct calls to the same mock upstream and with a minimal
 // net/http/httputil.ReverseProxy in front of it, all in one run on one mock
-// process (issue 7). With -portkey it also measures the Portkey gateway
-// (a Node.js gateway users pick instead) as a peer row, not a target.
+// process (issue 7), and the router's other front doors (Anthropic
+// Messages, Responses, embeddings) on native and translated routes, with
+// the cost of translating (issue 14). With -portkey it also measures the
+// Portkey gateway (a Node.js gateway users pick instead) as a peer row, not
+// a target.
 //
-//	go run ./cmd/bench -out bench/results   # the full run (make bench), ~10 minutes
+//	go run ./cmd/bench -out bench/results   # the full run (make bench), ~11 minutes
 //	go run ./cmd/bench -smoke               # every section with tiny counts (make bench-smoke)
 //	go run ./cmd/bench -portkey .dev/portkey/node_modules/@portkey-ai/gateway/build/start-server.js
 //
