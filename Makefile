@@ -131,7 +131,7 @@ bench-smoke: ## a few seconds of the benchmark harness, to keep it working (need
 	$(GO) run ./cmd/bench -smoke
 
 .PHONY: bench
-bench: build stack portkey ## the full benchmark (~10 min): router vs direct vs reverse proxy (and the Portkey gateway as a peer when node is present), report in bench/results
+bench: build stack portkey ## the full benchmark (~11 min): router vs direct vs reverse proxy (and the Portkey gateway as a peer when node is present), report in bench/results
 	@$(with_env) \
 	pk=""; if [ -f $(PORTKEY_STAMP) ] && command -v node >/dev/null; then pk="-portkey $(PORTKEY_JS)"; fi; \
 	$(GO) run ./cmd/bench -out bench/results $$pk

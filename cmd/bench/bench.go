@@ -33,6 +33,7 @@ type bench struct {
 	targets              map[string]*target
 	order                []string // direct, router, revproxy, then the peer portkey
 	scenarios            []scenario
+	doors                []door // the new front doors' rows
 	rep                  *report
 }
 
@@ -118,6 +119,7 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 
 	// Processes.
 	b.scenarios = scenarios(c.smoke)
+	b.doors = doors()
 	b.mock, err = startProc(ctx, "mockllm", c.mockllm, []string{"-addr", "127.0.0.1:0"}, childEnv(), b.logDir, mockReady, 15*time.Second)
 	if err != nil {
 		return nil, err
@@ -135,6 +137,9 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 		revproxy: newTarget(revproxy, "http://"+b.proxy.addr, b.proxy.pid(), b.scenarios, ""),
 	}
 	b.order = []string{direct, revproxy}
+	for _, t := range b.targets {
+		t.addDoors(b.doors, "")
+	}
 	if !c.noRouter {
 		dbURL, dbName, drop, err := createDatabase(ctx, c.databaseURL)
 		if err != nil {
@@ -159,7 +164,11 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 		if err != nil {
 			return nil, fmt.Errorf("configure the router: %w", err)
 		}
+		if err := configureDoors(ctx, admin{base: routerURL, token: adminToken, c: &http.Client{Timeout: 10 * time.Second}}, b.mockURL, b.doors); err != nil {
+			return nil, fmt.Errorf("configure the router's front doors: %w", err)
+		}
 		b.targets[router] = newTarget(router, routerURL, b.router.pid(), b.scenarios, key)
+		b.targets[router].addDoors(b.doors, key)
 		b.order = []string{direct, router, revproxy}
 	}
 	b.startPortkey(ctx)
@@ -211,6 +220,7 @@ func (b *bench) sections(ctx context.Context) error {
 		{"memory and truncation at " + fmt.Sprint(b.cfg.longStreams) + " concurrent long streams", b.memory},
 		{"streaming: time to first token, chunk gaps, truncation at 1 and " + fmt.Sprint(b.cfg.concStreams), b.streaming},
 		{"added latency at concurrency 1", b.pairs},
+		{"new front doors at concurrency 1", b.frontDoors},
 		{"open-loop constant load", b.openLoopGrid},
 		{"highest rate with p99 under " + b.cfg.p99Limit.String(), b.maxRate},
 		{"CPU profile of the router", b.profile},

@@ -2,10 +2,13 @@
 // it holds, its CPU and memory per request and per stream, side by side
 // with direct calls to the same mock upstream and with a minimal
 // net/http/httputil.ReverseProxy in front of it, all in one run on one mock
-// process (issue 7). With -portkey it also measures the Portkey gateway
-// (a Node.js gateway users pick instead) as a peer row, not a target.
+// process (issue 7), and the router's other front doors (Anthropic
+// Messages, Responses, embeddings) on native and translated routes, with
+// the cost of translating (issue 14). With -portkey it also measures the
+// Portkey gateway (a Node.js gateway users pick instead) as a peer row, not
+// a target.
 //
-//	go run ./cmd/bench -out bench/results   # the full run (make bench), ~10 minutes
+//	go run ./cmd/bench -out bench/results   # the full run (make bench), ~11 minutes
 //	go run ./cmd/bench -smoke               # every section with tiny counts (make bench-smoke)
 //	go run ./cmd/bench -portkey .dev/portkey/node_modules/@portkey-ai/gateway/build/start-server.js
 //
@@ -44,28 +47,29 @@ func main() {
 
 // config is the harness's settings, from flags.
 type config struct {
-	smoke       bool
-	out         string
-	reps        int
-	pairs       int
-	rates       []float64
-	duration    time.Duration // of each open-loop run
-	warmup      time.Duration // before each open-loop run, not measured
-	probe       time.Duration // of each max-rate search probe
-	probeWarmup time.Duration
-	p99Limit    time.Duration
-	ttftStreams int // sequential stream triplets per repetition
-	concStreams int // the middle concurrency level (64)
-	concFor     time.Duration
-	longStreams int // the concurrent long streams of the memory test (1000)
-	profile     time.Duration
-	airouter    string
-	mockllm     string
-	databaseURL string
-	keepLogs    bool
-	noRouter    bool
-	portkey     string // the Portkey gateway's start script, "" for none
-	node        string
+	smoke        bool
+	out          string
+	reps         int
+	pairs        int
+	rates        []float64
+	duration     time.Duration // of each open-loop run
+	warmup       time.Duration // before each open-loop run, not measured
+	probe        time.Duration // of each max-rate search probe
+	probeWarmup  time.Duration
+	p99Limit     time.Duration
+	ttftStreams  int // sequential stream triplets per repetition
+	doorRequests int // rounds per front door and repetition
+	concStreams  int // the middle concurrency level (64)
+	concFor      time.Duration
+	longStreams  int // the concurrent long streams of the memory test (1000)
+	profile      time.Duration
+	airouter     string
+	mockllm      string
+	databaseURL  string
+	keepLogs     bool
+	noRouter     bool
+	portkey      string // the Portkey gateway's start script, "" for none
+	node         string
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -84,6 +88,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.DurationVar(&c.probeWarmup, "probe-warmup", 300*time.Millisecond, "unmeasured load before each probe")
 	fs.DurationVar(&c.p99Limit, "p99-limit", 10*time.Millisecond, "the max-rate search's latency limit at p99")
 	fs.IntVar(&c.ttftStreams, "ttft-streams", 100, "sequential stream triplets per repetition for time to first token and chunk gaps")
+	fs.IntVar(&c.doorRequests, "door-requests", 500, "interleaved rounds per new front door (Messages, Responses, embeddings) per repetition at concurrency 1")
 	fs.IntVar(&c.concStreams, "conc-streams", 64, "concurrent streams of the middle truncation level")
 	fs.DurationVar(&c.concFor, "conc-for", 2*time.Second, "how long the middle level keeps its streams open back to back")
 	fs.IntVar(&c.longStreams, "long-streams", 1000, "concurrent long streams of the memory and top truncation level")
@@ -118,6 +123,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 		def("probe", func() { c.probe = 250 * time.Millisecond })
 		def("probe-warmup", func() { c.probeWarmup = 100 * time.Millisecond })
 		def("ttft-streams", func() { c.ttftStreams = 8 })
+		def("door-requests", func() { c.doorRequests = 10 })
 		def("conc-streams", func() { c.concStreams = 8 })
 		def("conc-for", func() { c.concFor = 300 * time.Millisecond })
 		def("long-streams", func() { c.longStreams = 50 })
@@ -133,8 +139,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	switch {
 	case c.reps < 1:
 		return c, errors.New("-reps must be at least 1")
-	case c.pairs < 1 || c.ttftStreams < 1 || c.concStreams < 1 || c.longStreams < 1:
-		return c, errors.New("-pairs, -ttft-streams, -conc-streams and -long-streams must be at least 1")
+	case c.pairs < 1 || c.ttftStreams < 1 || c.concStreams < 1 || c.longStreams < 1 || c.doorRequests < 1:
+		return c, errors.New("-pairs, -ttft-streams, -conc-streams, -long-streams and -door-requests must be at least 1")
 	case c.duration <= 0 || c.probe <= 0 || c.concFor <= 0:
 		return c, errors.New("-duration, -probe and -conc-for must be positive")
 	}

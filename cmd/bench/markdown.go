@@ -228,6 +228,9 @@ func (r *report) markdown() string {
 
 	r.peerRow(w, nil, 6)
 
+	// 6.
+	r.doorsMarkdown(w, doors())
+
 	// Profile.
 	w("\n## CPU profile of the router\n\n")
 	if r.Profile == "" {

@@ -26,6 +26,8 @@ type report struct {
 	Mem       map[string][]memRes
 	MemWarm   map[string]memRes
 	MockProcs int
+	Doors     map[string][]doorRep // by door key; index: repetition
+	DoorsNote string               // why the doors were not measured
 
 	Profile, ProfileNote string
 	Targets              []string // measured paths, direct first, the peer last
@@ -134,6 +136,7 @@ func newReport(c config) *report {
 		Trunc:   map[string]map[string]*truncCount{},
 		Mem:     map[string][]memRes{},
 		MemWarm: map[string]memRes{},
+		Doors:   map[string][]doorRep{},
 	}
 }
 

@@ -26,15 +26,7 @@ var rotations = map[int][][]int{
 	4: {{0, 1, 2, 3}, {1, 2, 3, 0}, {2, 3, 0, 1}, {3, 0, 1, 2}, {3, 2, 1, 0}, {2, 1, 0, 3}, {1, 0, 3, 2}, {0, 3, 2, 1}},
 }
 
-func (b *bench) rotated(i int) []string {
-	rs := rotations[len(b.order)]
-	r := rs[i%len(rs)]
-	out := make([]string, len(r))
-	for j, k := range r {
-		out[j] = b.order[k]
-	}
-	return out
-}
+func (b *bench) rotated(i int) []string { return rotate(b.order, i) }
 
 // --- 5. memory ---
 

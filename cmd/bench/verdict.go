@@ -114,5 +114,5 @@ func (r *report) smokeProblems() []string {
 	if len(r.TTFT) == 0 || r.TTFT[0].TTFTP50[r.Targets[len(r.Targets)-1]] == 0 {
 		p = append(p, "streaming: no time to first token measured")
 	}
-	return p
+	return append(p, r.doorsProblems(doors())...)
 }
