@@ -176,29 +176,40 @@ func (r *streamResult) truncated(tokens int) bool {
 	return r.Status == http.StatusOK && !r.complete(tokens)
 }
 
+// openSSE sends the streaming request of scenario sc and returns its
+// response once it answered 200; otherwise it returns nil and r says why.
+func (t *target) openSSE(ctx context.Context, sc string, r *streamResult) *http.Response {
+	req, _, err := t.request(ctx, sc)
+	if err != nil {
+		r.Err = err
+		return nil
+	}
+	resp, err := t.c.Do(req)
+	if err != nil {
+		r.Err = err
+		return nil
+	}
+	r.Status = resp.StatusCode
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		resp.Body.Close()
+		r.Err = &statusError{resp.StatusCode, string(b)}
+		return nil
+	}
+	return resp
+}
+
 // doStream sends one streaming request and counts its frames; with gaps
 // it records the time between consecutive content frames. onFirst, if
 // set, runs at the first content frame.
 func (t *target) doStream(ctx context.Context, sc string, gaps bool, onFirst func()) streamResult {
 	var r streamResult
 	start := time.Now()
-	req, _, err := t.request(ctx, sc)
-	if err != nil {
-		r.Err = err
-		return r
-	}
-	resp, err := t.c.Do(req)
-	if err != nil {
-		r.Err = err
+	resp := t.openSSE(ctx, sc, &r)
+	if resp == nil {
 		return r
 	}
 	defer resp.Body.Close()
-	r.Status = resp.StatusCode
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		r.Err = &statusError{resp.StatusCode, string(b)}
-		return r
-	}
 	var prev time.Time
 	r.Err = readSSE(resp.Body, func(payload []byte) {
 		if bytes.Equal(payload, []byte("[DONE]")) {

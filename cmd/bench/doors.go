@@ -254,23 +254,11 @@ func classifyResponsesEvent(p []byte) respEvent {
 func (t *target) doResponsesStream(ctx context.Context, key string) streamResult {
 	var r streamResult
 	start := time.Now()
-	req, _, err := t.request(ctx, key)
-	if err != nil {
-		r.Err = err
-		return r
-	}
-	resp, err := t.c.Do(req)
-	if err != nil {
-		r.Err = err
+	resp := t.openSSE(ctx, key, &r)
+	if resp == nil {
 		return r
 	}
 	defer resp.Body.Close()
-	r.Status = resp.StatusCode
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		r.Err = &statusError{resp.StatusCode, string(b)}
-		return r
-	}
 	var bad error
 	r.Err = readSSE(resp.Body, func(payload []byte) {
 		now := time.Now()
