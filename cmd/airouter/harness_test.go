@@ -296,3 +296,34 @@ func (s *server) chat(t *testing.T, token string, body map[string]any, hdr map[s
 func userMsg(model, text string) map[string]any {
 	return map[string]any{"model": model, "messages": []any{map[string]any{"role": "user", "content": text}}}
 }
+
+// logRow is a request-log row as GET /admin/requests lists it.
+type logRow struct {
+	Model            string  `json:"model"`
+	Status           int     `json:"status"`
+	Attempts         int     `json:"attempts"`
+	PromptTokens     int64   `json:"prompt_tokens"`
+	CompletionTokens int64   `json:"completion_tokens"`
+	Cost             float64 `json:"cost"`
+}
+
+// waitRequestLog polls the admin API's request log at path (e.g.
+// "/requests?limit=100") until done accepts its rows; done may fail the
+// test itself. The log is written asynchronously, so it waits up to 5 s.
+func (s *server) waitRequestLog(t *testing.T, path string, done func(rows []logRow) bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var logs struct {
+			Data []logRow `json:"data"`
+		}
+		s.mustAdmin(t, 200, "GET", path, nil, &logs)
+		if done(logs.Data) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("request log at %s: %+v", path, logs.Data)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

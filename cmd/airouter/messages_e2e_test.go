@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/anthropics/anthropic-sdk-go/v2"
 	"github.com/anthropics/anthropic-sdk-go/v2/option"
@@ -211,32 +210,15 @@ func TestE2EAnthropicSDK(t *testing.T) {
 	}
 
 	// The request log has the messages with tokens and cost.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		var logs struct {
-			Data []struct {
-				Model            string  `json:"model"`
-				Status           int     `json:"status"`
-				PromptTokens     int64   `json:"prompt_tokens"`
-				CompletionTokens int64   `json:"completion_tokens"`
-				Cost             float64 `json:"cost"`
-			} `json:"data"`
-		}
-		s.mustAdmin(t, 200, "GET", "/requests?model=claude", nil, &logs)
+	s.waitRequestLog(t, "/requests?model=claude", func(rows []logRow) bool {
 		ok := 0
-		for _, l := range logs.Data {
+		for _, l := range rows {
 			if l.Status == 200 && l.PromptTokens > 0 && l.CompletionTokens > 0 && l.Cost > 0 {
 				ok++
 			}
 		}
-		if ok >= 5 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("request log: %+v", logs.Data)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return ok >= 5
+	})
 }
 
 func toolUse(m *anthropic.Message) *anthropic.ContentBlockUnion {

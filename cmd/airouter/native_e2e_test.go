@@ -6,7 +6,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
@@ -90,20 +89,9 @@ func TestE2EEmbeddingsOpenAIGo(t *testing.T) {
 	}
 
 	// The request log has the served requests with their usage and cost.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		var logs struct {
-			Data []struct {
-				Model        string  `json:"model"`
-				Status       int     `json:"status"`
-				Attempts     int     `json:"attempts"`
-				PromptTokens int     `json:"prompt_tokens"`
-				Cost         float64 `json:"cost"`
-			} `json:"data"`
-		}
-		s.mustAdmin(t, 200, "GET", "/requests?limit=100", nil, &logs)
+	s.waitRequestLog(t, "/requests?limit=100", func(rows []logRow) bool {
 		served := 0
-		for _, l := range logs.Data {
+		for _, l := range rows {
 			if l.Model == "embed" && l.Status == 200 {
 				served++
 				if l.PromptTokens == 0 || l.Cost <= 0 || l.Attempts < 1 {
@@ -111,14 +99,8 @@ func TestE2EEmbeddingsOpenAIGo(t *testing.T) {
 				}
 			}
 		}
-		if served == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d served embeddings rows: %+v", served, logs.Data)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return served == 2
+	})
 }
 
 // TestE2EResponsesNativeOnOpenAI drives /v1/responses with openai-go over a

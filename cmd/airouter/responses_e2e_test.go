@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
@@ -162,20 +161,9 @@ func TestE2EResponsesOpenAIGo(t *testing.T) {
 	}
 
 	// Every served request has its request-log row with tokens and cost.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		var logs struct {
-			Data []struct {
-				Model            string  `json:"model"`
-				Status           int     `json:"status"`
-				PromptTokens     int     `json:"prompt_tokens"`
-				CompletionTokens int     `json:"completion_tokens"`
-				Cost             float64 `json:"cost"`
-			} `json:"data"`
-		}
-		s.mustAdmin(t, 200, "GET", "/requests?limit=100", nil, &logs)
+	s.waitRequestLog(t, "/requests?limit=100", func(rows []logRow) bool {
 		served := 0
-		for _, l := range logs.Data {
+		for _, l := range rows {
 			if l.Status == 200 && (l.Model == "gpt" || l.Model == "claude") {
 				served++
 				if l.PromptTokens == 0 || l.CompletionTokens == 0 || l.Cost <= 0 {
@@ -183,14 +171,8 @@ func TestE2EResponsesOpenAIGo(t *testing.T) {
 				}
 			}
 		}
-		if served == 12 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("request log has %d served rows, want 12: %+v", served, logs.Data)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return served == 12
+	})
 }
 
 func collectStream(t *testing.T, s interface {
