@@ -41,7 +41,7 @@ func BaseURL(p domain.Provider) string {
 // format: the transport, the timeouts, the headers sent on every request,
 // how the key is sent and how error answers are classed.
 type Client struct {
-	rt       *http.Transport
+	rt       *Transport
 	t        domain.Timeouts
 	header   http.Header // the provider's extra headers, canonical keys
 	auth     Auth

@@ -24,6 +24,13 @@ const (
 	IdleConnTimeout     = 90 * time.Second
 )
 
+// Transport is the transport of one provider client: plain-http upstreams
+// go through h1, the HTTPS ones through net/http's Transport.
+type Transport struct {
+	h1  *h1
+	std *http.Transport
+}
+
 // NewTransport returns the transport of one provider client.
 //
 // It never uses a proxy: Proxy is nil, so HTTP_PROXY and HTTPS_PROXY in the
@@ -32,7 +39,7 @@ const (
 // HTTP/2 is used when the upstream offers it over TLS (ForceAttemptHTTP2,
 // needed because DialContext is customised). Response-header timeouts are
 // not set here: the attempt enforces them, with a distinguishable cause.
-func NewTransport(connect time.Duration, opts ...TransportOption) *http.Transport {
+func NewTransport(connect time.Duration, opts ...TransportOption) *Transport {
 	var o transportOptions
 	for _, f := range opts {
 		f(&o)
@@ -41,7 +48,7 @@ func NewTransport(connect time.Duration, opts ...TransportOption) *http.Transpor
 	if o.denyNonPublic {
 		d.Control = denyNonPublic
 	}
-	return &http.Transport{
+	return &Transport{h1: newH1(d), std: &http.Transport{
 		Proxy:                 nil,
 		DialContext:           d.DialContext,
 		ForceAttemptHTTP2:     true,
@@ -55,7 +62,21 @@ func NewTransport(connect time.Duration, opts ...TransportOption) *http.Transpor
 		// events are read through the SSE reader's own growing buffer.
 		ReadBufferSize:  4 << 10,
 		WriteBufferSize: 4 << 10,
+	}}
+}
+
+// RoundTrip sends one request.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme == "http" {
+		return t.h1.roundTrip(req)
 	}
+	return t.std.RoundTrip(req)
+}
+
+// CloseIdleConnections closes the idle connections of both transports.
+func (t *Transport) CloseIdleConnections() {
+	t.h1.closeIdle()
+	t.std.CloseIdleConnections()
 }
 
 // TransportOption configures NewTransport.
