@@ -58,8 +58,8 @@ type h1Conn struct {
 
 // Limits of a response's head.
 const (
-	h1ReadBuffer    = 4 << 10
-		h1MaxTrailers   = 64
+	h1ReadBuffer  = 4 << 10
+	h1MaxTrailers = 64
 )
 
 var h1Writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4<<10) }}
