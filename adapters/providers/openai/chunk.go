@@ -267,30 +267,66 @@ func parseResponse(raw []byte) (*domain.ChatResponse, error) {
 	return r, nil
 }
 
-// fillCached reads prompt_tokens_details.cached_tokens (prompt-cache hits,
-// priced at the route's cached-input price).
-func fillCached(u *domain.Usage) {
-	if len(u.PromptTokensDetails) == 0 {
-		return
-	}
-	var d struct {
-		CachedTokens int `json:"cached_tokens"`
-	}
-	if json.Unmarshal(u.PromptTokensDetails, &d) == nil && d.CachedTokens > 0 {
-		u.CachedTokens = d.CachedTokens
-	}
-}
-
-// parseUsage decodes a usage object (nil for null) and fills its cached
-// token counts.
+// parseUsage decodes a usage object (nil for null): the counts, the details
+// objects as they are (copied: v may be a reused buffer), and the cached
+// prompt tokens from prompt_tokens_details. Keys match case-insensitively
+// and the last of a repeated key wins, as with encoding/json.
 func parseUsage(v []byte) (*domain.Usage, error) {
 	if jsonx.IsNull(v) {
 		return nil, nil
 	}
 	u := new(domain.Usage)
-	if err := json.Unmarshal(v, u); err != nil {
+	it := jsonx.CheckedObject(v)
+	var m jsonx.Member
+	for it.Next(&m) {
+		val := m.Value(v)
+		var n *int
+		switch {
+		case m.KeyFold("prompt_tokens"):
+			n = &u.PromptTokens
+		case m.KeyFold("completion_tokens"):
+			n = &u.CompletionTokens
+		case m.KeyFold("total_tokens"):
+			n = &u.TotalTokens
+		case m.KeyFold("prompt_tokens_details"):
+			u.PromptTokensDetails = bytes.Clone(val)
+			continue
+		case m.KeyFold("completion_tokens_details"):
+			u.CompletionTokensDetails = bytes.Clone(val)
+			continue
+		default:
+			continue
+		}
+		if jsonx.IsNull(val) {
+			continue
+		}
+		x, err := jsonx.Int(val)
+		if err != nil {
+			return nil, jsonx.ErrSyntax
+		}
+		*n = int(x)
+	}
+	if it.Err() != nil {
 		return nil, jsonx.ErrSyntax
 	}
-	fillCached(u)
+	u.CachedTokens = cachedTokens(u.PromptTokensDetails)
 	return u, nil
+}
+
+// cachedTokens is prompt_tokens_details.cached_tokens, or 0.
+func cachedTokens(details []byte) int {
+	if len(details) == 0 || details[0] != '{' {
+		return 0
+	}
+	it := jsonx.Object(details)
+	var m jsonx.Member
+	n := 0
+	for it.Next(&m) {
+		if m.KeyFold("cached_tokens") {
+			if x, err := jsonx.Int(m.Value(details)); err == nil && x > 0 {
+				n = int(x)
+			}
+		}
+	}
+	return n
 }

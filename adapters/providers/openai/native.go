@@ -289,7 +289,7 @@ func parseNativeUsage(v []byte) (*domain.Usage, error) {
 	}
 	u.PromptTokensDetails = detail(w.PromptTokensDetails, w.InputTokensDetails)
 	u.CompletionTokensDetails = detail(w.CompletionTokensDetails, w.OutputTokensDetails)
-	fillCached(u)
+	u.CachedTokens = cachedTokens(u.PromptTokensDetails)
 	return u, nil
 }
 

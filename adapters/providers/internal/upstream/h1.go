@@ -380,13 +380,13 @@ func validHeader(h http.Header) error {
 			return errors.New("invalid empty header name")
 		}
 		for i := 0; i < len(k); i++ {
-			if c := k[i]; c <= ' ' || c >= 0x7f || c == ':' || c == '(' || c == ')' || c == '"' || c == ',' || c == ';' || c == '\\' || c == '/' || c == '<' || c == '>' || c == '=' || c == '?' || c == '@' || c == '[' || c == ']' || c == '{' || c == '}' {
+			if !tokenChar[k[i]] {
 				return fmt.Errorf("invalid header name %q", k)
 			}
 		}
 		for _, v := range vs {
 			for i := 0; i < len(v); i++ {
-				if c := v[i]; c == '\r' || c == '\n' || c == 0 {
+				if c := v[i]; c < ' ' && (c == '\r' || c == '\n' || c == 0) {
 					return fmt.Errorf("invalid value for header %q", k)
 				}
 			}
@@ -394,6 +394,20 @@ func validHeader(h http.Header) error {
 	}
 	return nil
 }
+
+// tokenChar holds the characters of an HTTP token (RFC 9110, 5.6.2).
+var tokenChar = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
 
 // h1Body is a response body. The connection returns to the pool when the
 // body has been read to its end (chunked trailer included) and the context
