@@ -49,16 +49,19 @@ const drainTimeout = time.Second
 //     non-streaming body any bytes, for a stream a data event (Progress);
 //     SSE comments and keep-alive events do not count. A stall ends the
 //     attempt with an error marked Timeout, never a clean end.
-//   - Total bounds the whole attempt, through the context.
+//   - Total bounds the whole attempt.
+//
+// One timer enforces them all: it is set to the nearer of the stage's
+// timeout and the total deadline.
 //
 // Cancelling the caller's context cancels the request, which makes the
 // transport close the connection at once.
 type Attempt struct {
-	parent context.Context
-	ctx    context.Context
-	cancel context.CancelCauseFunc
-	stop   context.CancelFunc
-	timer  *time.Timer
+	parent   context.Context
+	ctx      context.Context
+	cancel   context.CancelCauseFunc
+	deadline time.Time // of Total
+	timer    *time.Timer
 	stage  atomic.Int32
 	wrote  atomic.Bool
 	t      domain.Timeouts
@@ -69,14 +72,18 @@ type Attempt struct {
 // Begin starts an attempt. t must have its defaults filled in. key is used
 // only to scrub messages.
 func Begin(parent context.Context, t domain.Timeouts, key string) *Attempt {
-	a := &Attempt{parent: parent, t: t, key: key}
-	ctx, stop := context.WithTimeoutCause(parent, t.Total, errTotal)
-	ctx, cancel := context.WithCancelCause(ctx)
-	a.stop, a.cancel = stop, cancel
+	a := &Attempt{parent: parent, t: t, key: key, deadline: time.Now().Add(t.Total)}
+	ctx, cancel := context.WithCancelCause(parent)
+	a.cancel = cancel
 	a.trace.WroteRequest = a.wroteRequest
 	a.ctx = httptrace.WithClientTrace(ctx, &a.trace)
-	a.timer = time.AfterFunc(t.FirstByte, a.fire)
+	a.timer = time.AfterFunc(min(t.FirstByte, t.Total), a.fire)
 	return a
+}
+
+// arm sets the timer to d, or to the total deadline when that is nearer.
+func (a *Attempt) arm(d time.Duration) {
+	a.timer.Reset(min(d, time.Until(a.deadline)))
 }
 
 func (a *Attempt) wroteRequest(info httptrace.WroteRequestInfo) {
@@ -86,6 +93,10 @@ func (a *Attempt) wroteRequest(info httptrace.WroteRequestInfo) {
 }
 
 func (a *Attempt) fire() {
+	if !time.Now().Before(a.deadline) {
+		a.cancel(errTotal)
+		return
+	}
 	switch a.stage.Load() {
 	case stageReceiving:
 		a.cancel(errIdle)
@@ -114,7 +125,7 @@ func (a *Attempt) Do(rt http.RoundTripper, req *http.Request) (*http.Response, e
 // non-streaming response: from now on the idle timeout applies.
 func (a *Attempt) Receiving() {
 	if a.stage.Swap(stageReceiving) != stageReceiving {
-		a.timer.Reset(a.t.Idle)
+		a.arm(a.t.Idle)
 	}
 }
 
@@ -122,7 +133,7 @@ func (a *Attempt) Receiving() {
 // that the connection can be reused, under a short timeout.
 func (a *Attempt) Draining() {
 	a.stage.Store(stageDraining)
-	a.timer.Reset(min(drainTimeout, a.t.Idle))
+	a.arm(min(drainTimeout, a.t.Idle))
 }
 
 // Body wraps a non-streaming response body so that every read of data
@@ -148,7 +159,7 @@ func (b *body) Read(p []byte) (int, error) {
 // every event that carries data (not for SSE comments or pings).
 func (a *Attempt) Progress() {
 	if a.stage.Load() == stageReceiving {
-		a.timer.Reset(a.t.Idle)
+		a.arm(a.t.Idle)
 	}
 }
 
@@ -174,7 +185,6 @@ func (b *body) Close() error { return b.rc.Close() }
 func (a *Attempt) End() {
 	a.timer.Stop()
 	a.cancel(errClosed)
-	a.stop()
 }
 
 // Fail converts err, which ended the attempt, into an *domain.UpstreamError.

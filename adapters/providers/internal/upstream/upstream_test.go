@@ -246,3 +246,67 @@ func TestFirstByteBeforeWriteStaysRetryable(t *testing.T) {
 		t.Fatalf("got %#v", err)
 	}
 }
+
+// The total timeout ends an attempt whose stream keeps making progress
+// (each event re-arms the idle timer, never past the total deadline), and
+// one whose upstream never answers when Total is shorter than FirstByte.
+func TestAttemptTotalTimeout(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	defer close(release)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.ReadAll(r.Body)
+		if r.URL.Path == "/hang" {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		for {
+			if _, err := w.Write([]byte("data: x\n\n")); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			select {
+			case <-release:
+				return
+			case <-r.Context().Done():
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}))
+	defer srv.Close()
+	to := domain.Timeouts{Connect: time.Second, FirstByte: 5 * time.Second, Idle: 200 * time.Millisecond, Total: 300 * time.Millisecond}
+	rt := NewTransport(time.Second)
+	defer rt.CloseIdleConnections()
+
+	ep, _ := ParseEndpoint(srv.URL + "/stream")
+	start := time.Now()
+	a := Begin(context.Background(), to, "")
+	defer a.End()
+	resp, err := a.Do(rt, ep.Request(a.Context(), "POST", http.Header{}, []byte("{}")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Receiving()
+	buf := make([]byte, 64)
+	for err == nil {
+		_, err = resp.Body.Read(buf)
+		a.Progress()
+	}
+	ue := a.Fail(err)
+	if !ue.Timeout || !strings.Contains(ue.Message, "total timeout") || time.Since(start) > 2*time.Second {
+		t.Fatalf("stream: %#v after %v", ue, time.Since(start))
+	}
+
+	ep, _ = ParseEndpoint(srv.URL + "/hang")
+	start = time.Now()
+	b := Begin(context.Background(), to, "")
+	defer b.End()
+	_, err = b.Do(rt, ep.Request(b.Context(), "POST", http.Header{}, []byte("{}")))
+	if !errors.As(err, &ue) || !ue.Timeout || !strings.Contains(ue.Message, "total timeout") || time.Since(start) > 2*time.Second {
+		t.Fatalf("hang: %#v after %v", err, time.Since(start))
+	}
+}
