@@ -62,11 +62,11 @@ type Attempt struct {
 	cancel   context.CancelCauseFunc
 	deadline time.Time // of Total
 	timer    *time.Timer
-	stage  atomic.Int32
-	wrote  atomic.Bool
-	t      domain.Timeouts
-	key    string
-	trace  httptrace.ClientTrace
+	stage    atomic.Int32
+	wrote    atomic.Bool
+	t        domain.Timeouts
+	key      string
+	trace    httptrace.ClientTrace
 }
 
 // Begin starts an attempt. t must have its defaults filled in. key is used
