@@ -43,7 +43,11 @@ func costVerdict(name string, rv, pv spread, limit float64, format func(spread) 
 	v := verdict{Name: name, Router: format(rv), Proxy: format(pv), Ratio: ratio(rv.Med, pv.Med), Limit: fmt.Sprintf("≤ %.1f×", limit)}
 	// A reference cost not above zero (noise) leaves no ratio: the router
 	// must then cost no more than the reference itself.
-	v.Pass = !math.IsNaN(rv.Med) && !math.IsNaN(pv.Med) && rv.Med <= max(limit*pv.Med, pv.Med)
+	bound := limit * pv.Med
+	if pv.Med <= 0 {
+		bound = pv.Med
+	}
+	v.Pass = !math.IsNaN(rv.Med) && !math.IsNaN(pv.Med) && rv.Med <= bound
 	return v
 }
 
@@ -51,15 +55,15 @@ func (r *report) verdicts() []verdict {
 	var vs []verdict
 	vs = append(vs, costVerdict("Added latency at concurrency 1, p50 (paired)",
 		r.pairsSpread(router, func(p pairsRep) map[string]time.Duration { return p.AddedP50 }),
-		r.pairsSpread(revproxy, func(p pairsRep) map[string]time.Duration { return p.AddedP50 }), 1.0, fmtSpreadUS))
+		r.pairsSpread(revproxy, func(p pairsRep) map[string]time.Duration { return p.AddedP50 }), 0.7, fmtSpreadUS))
 	vs = append(vs, costVerdict("Added latency at concurrency 1, p99 − p99(direct)",
 		r.pairsSpread(router, func(p pairsRep) map[string]time.Duration { return p.AddedP99 }),
-		r.pairsSpread(revproxy, func(p pairsRep) map[string]time.Duration { return p.AddedP99 }), 1.5, fmtSpreadUS))
+		r.pairsSpread(revproxy, func(p pairsRep) map[string]time.Duration { return p.AddedP99 }), 1.0, fmtSpreadUS))
 	rr := r.searchSpread(router, func(s searchRes) float64 { return s.Rate })
 	pr := r.searchSpread(revproxy, func(s searchRes) float64 { return s.Rate })
 	fr := func(s spread) string { return fmtSpread(s, "%.0f", " req/s") }
 	vs = append(vs, verdict{Name: fmt.Sprintf("Highest rate with p99 < %v and no errors", r.cfg.p99Limit), Router: fr(rr), Proxy: fr(pr),
-		Ratio: ratio(rr.Med, pr.Med), Limit: "≥ 1.0×", Pass: rr.Med > 0 && rr.Med >= pr.Med})
+		Ratio: ratio(rr.Med, pr.Med), Limit: "≥ 1.5×", Pass: rr.Med > 0 && rr.Med >= 1.5*pr.Med})
 	vs = append(vs, costVerdict("Added time to first token (paired p50)",
 		r.ttftSpread(router, func(t ttftRep) map[string]time.Duration { return t.AddedTTFT }),
 		r.ttftSpread(revproxy, func(t ttftRep) map[string]time.Duration { return t.AddedTTFT }), 1.0, fmtSpreadUS))
@@ -69,7 +73,7 @@ func (r *report) verdicts() []verdict {
 		Ratio: math.NaN(), Limit: "0", Pass: rs > 0 && rb == 0})
 	fk := func(s spread) string { return fmtSpread(s, "%.1f", " KiB") }
 	vs = append(vs, costVerdict(fmt.Sprintf("Memory per open stream (%d concurrent)", r.cfg.longStreams),
-		r.memSpread(router), r.memSpread(revproxy), 1.0, fk))
+		r.memSpread(router), r.memSpread(revproxy), 0.8, fk))
 	return vs
 }
 
