@@ -87,20 +87,8 @@ func checkBeta(v string) error {
 func NativeBody(dst []byte, op ports.Operation, body []byte, model string, stream bool, capTokens int) ([]byte, error) {
 	var mbuf [96]byte
 	modelVal := jsonx.AppendString(mbuf[:0], model)
-	ops := [5]jsonx.Op{
-		{Key: "model", Value: modelVal},
-		{Key: "provider", Delete: true},
-	}
-	n := 2
-	switch {
-	case stream:
-		ops[n] = jsonx.Op{Key: "stream", Value: litTrue}
-		n++
-	case streamRequested(body):
-		ops[n] = jsonx.Op{Key: "stream", Value: litFalse}
-		ops[n+1] = jsonx.Op{Key: "stream_options", Delete: true}
-		n += 2
-	}
+	var ops [5]jsonx.Op
+	n := patchOps(&ops, modelVal, stream, !stream && streamRequested(body), nil)
 	var cbuf [20]byte
 	if op == ports.OpResponses && capTokens > 0 {
 		capVal := strconv.AppendInt(cbuf[:0], int64(capTokens), 10)
