@@ -35,11 +35,7 @@ type ChatRequest struct {
 func ParseChatRequest(body []byte) (*ChatRequest, error) {
 	r := &ChatRequest{Raw: body}
 	var model, msgs, maxTokens, maxCompletion []byte
-	it := jsonx.CheckedObject(body)
-	var m jsonx.Member
-	for it.Next(&m) {
-		r.Layout.Add(body, &m)
-		v := m.Value(body)
+	err := members(body, &r.Layout, func(m jsonx.Member, v []byte) error {
 		var err error
 		switch {
 		case m.KeyFold("model"):
@@ -57,25 +53,12 @@ func ParseChatRequest(body []byte) (*ChatRequest, error) {
 		case m.KeyFold("max_completion_tokens"):
 			maxCompletion = v
 		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	if err := it.Err(); err != nil {
-		return nil, syntaxError(err)
-	}
-	if jsonx.SkipSpace(body, it.End+1) != len(body) {
-		return nil, syntaxError(jsonx.ErrSyntax)
-	}
-	r.Layout.Close(body, &it)
-	if model == nil || jsonx.IsNull(model) {
-		return nil, FieldError("model", "is required")
-	}
-	var err error
-	if r.Model, err = stringField("model", model); err != nil {
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
-	if err := ValidateModelName("model", r.Model); err != nil {
+	if r.Model, err = requiredModel(model); err != nil {
 		return nil, err
 	}
 	if msgs == nil || jsonx.IsNull(msgs) {

@@ -20,7 +20,7 @@ const maxEmbeddingInputs = 2048
 func ParseEmbeddingsRequest(body []byte) (*ChatRequest, error) {
 	r := &ChatRequest{Raw: body}
 	var model, input []byte
-	err := members(body, func(m *jsonx.Member, v []byte) error {
+	err := members(body, nil, func(m jsonx.Member, v []byte) error {
 		var err error
 		switch {
 		case m.KeyFold("model"):
@@ -129,7 +129,7 @@ func tokenArray(v []byte) error {
 func ParseImagesRequest(body []byte) (*ChatRequest, error) {
 	r := &ChatRequest{Raw: body}
 	var model, prompt []byte
-	err := members(body, func(m *jsonx.Member, v []byte) error {
+	err := members(body, nil, func(m jsonx.Member, v []byte) error {
 		var err error
 		switch {
 		case m.KeyFold("model"):
@@ -172,12 +172,16 @@ func ParseImagesRequest(body []byte) (*ChatRequest, error) {
 }
 
 // members checks that body is one JSON object and calls fn for each of its
-// top-level members.
-func members(body []byte, fn func(m *jsonx.Member, v []byte) error) error {
+// top-level members, stopping at fn's first error. When lay is not nil, it
+// records where the members are (see ChatRequest.Layout).
+func members(body []byte, lay *jsonx.Layout, fn func(m jsonx.Member, v []byte) error) error {
 	it := jsonx.CheckedObject(body)
 	var m jsonx.Member
 	for it.Next(&m) {
-		if err := fn(&m, m.Value(body)); err != nil {
+		if lay != nil {
+			lay.Add(body, &m)
+		}
+		if err := fn(m, m.Value(body)); err != nil {
 			return err
 		}
 	}
@@ -186,6 +190,9 @@ func members(body []byte, fn func(m *jsonx.Member, v []byte) error) error {
 	}
 	if jsonx.SkipSpace(body, it.End+1) != len(body) {
 		return syntaxError(jsonx.ErrSyntax)
+	}
+	if lay != nil {
+		lay.Close(body, &it)
 	}
 	return nil
 }
