@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"strconv"
@@ -188,19 +187,11 @@ func configureDoors(ctx context.Context, a admin, mockURL string, ds []door) err
 // doorJSON sends one non-streaming door request and checks the answer is
 // a 200 holding want.
 func (t *target) doorJSON(ctx context.Context, key string, want []byte) error {
-	req, _, err := t.request(ctx, key)
-	if err != nil {
-		return err
-	}
-	resp, err := t.c.Do(req)
+	resp, _, err := t.send(ctx, key)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return &statusError{resp.StatusCode, string(b)}
-	}
 	buf := bodyPool.Get().(*bytes.Buffer)
 	defer func() { buf.Reset(); bodyPool.Put(buf) }()
 	if _, err := buf.ReadFrom(resp.Body); err != nil {
