@@ -34,19 +34,12 @@ var (
 	_ ports.ChatStream     = (*stream)(nil)
 )
 
-// Option configures a Client.
-type Option = upstream.Option
-
-// WithDenyNonPublic makes the client refuse to connect to non-public
-// addresses (loopback, private, link-local, CGNAT, unspecified), checked on
-// every dial after name resolution (UPSTREAM_ALLOW_PRIVATE=false).
-func WithDenyNonPublic(deny bool) Option { return upstream.WithDenyNonPublic(deny) }
-
 // New returns a client for an anthropic provider. The base URL defaults to
 // https://api.anthropic.com (a trailing /v1 is accepted); p.Headers are sent
 // on every request and may override anthropic-version or add anthropic-beta.
-// The key is sent as X-Api-Key.
-func New(p domain.Provider, opts ...Option) (*Client, error) {
+// The key is sent as X-Api-Key. opts are the options every adapter takes
+// (set by providers.Options).
+func New(p domain.Provider, opts ...upstream.Option) (*Client, error) {
 	if p.Kind != domain.KindAnthropic {
 		return nil, domain.Errorf(domain.CodeInvalid, "anthropic adapter: unsupported provider kind %q", p.Kind)
 	}

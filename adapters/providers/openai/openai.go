@@ -60,21 +60,14 @@ var (
 	_ ports.ChatStream     = (*stream)(nil)
 )
 
-// Option configures a Client.
-type Option = upstream.Option
-
-// WithDenyNonPublic makes the client refuse to connect to non-public
-// addresses (loopback, private, link-local, CGNAT, unspecified), checked on
-// every dial after name resolution (UPSTREAM_ALLOW_PRIVATE=false).
-func WithDenyNonPublic(deny bool) Option { return upstream.WithDenyNonPublic(deny) }
-
 // New returns a client for a provider of kind openai, volcengine or
 // openai_compatible. The base URL defaults to the kind's public endpoint;
 // openai_compatible needs one. p.Headers are sent on every request (e.g.
 // OpenAI-Organization, OpenAI-Project). Authentication headers are not
 // accepted there (the admin API refuses them): keys are provider keys, sent
-// as bearer tokens.
-func New(p domain.Provider, opts ...Option) (*Client, error) {
+// as bearer tokens. opts are the options every adapter takes (set by
+// providers.Options).
+func New(p domain.Provider, opts ...upstream.Option) (*Client, error) {
 	switch p.Kind {
 	case domain.KindOpenAI, domain.KindVolcengine, domain.KindOpenAICompatible:
 	default:

@@ -15,8 +15,8 @@ type Setup struct {
 	DenyNonPublic bool              // refuse non-public addresses (see DenyNonPublic)
 }
 
-// Option configures the shared part of an adapter's client; the adapters
-// export it as their own Option type.
+// Option configures the shared part of an adapter's client: the options
+// every adapter's New takes.
 type Option func(*Setup)
 
 // WithDenyNonPublic makes the client refuse to connect to loopback, private,
