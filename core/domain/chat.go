@@ -34,20 +34,16 @@ type ChatRequest struct {
 // body must be JSON that encoding/json accepts.
 func ParseChatRequest(body []byte) (*ChatRequest, error) {
 	r := &ChatRequest{Raw: body}
-	var model, msgs, maxTokens, maxCompletion []byte
-	err := members(body, &r.Layout, func(m jsonx.Member, v []byte) error {
+	var msgs, maxTokens, maxCompletion []byte
+	err := parseRouting(r, &r.Layout, func(m jsonx.Member, v []byte) error {
 		var err error
 		switch {
-		case m.KeyFold("model"):
-			model = v
 		case m.KeyFold("messages"):
 			msgs = v
 		case m.KeyFold("stream"):
 			r.Stream, err = boolField("stream", v)
 		case m.KeyFold("stream_options"):
 			r.IncludeUsage, err = includeUsage(v)
-		case m.KeyFold("provider"):
-			r.Provider, err = stringField("provider", v)
 		case m.KeyFold("max_tokens"):
 			maxTokens = v
 		case m.KeyFold("max_completion_tokens"):
@@ -56,9 +52,6 @@ func ParseChatRequest(body []byte) (*ChatRequest, error) {
 		return err
 	})
 	if err != nil {
-		return nil, err
-	}
-	if r.Model, err = requiredModel(model); err != nil {
 		return nil, err
 	}
 	if msgs == nil || jsonx.IsNull(msgs) {
