@@ -167,20 +167,15 @@ func (h *adminHandlers) registerClientKeys(api huma.API) {
 			return &struct{ Body ClientKeyList }{Body: ClientKeyList{Data: dtos(ks, clientKeyDTO)}}, nil
 		})
 
-	registerToggles(api, "Client keys", []int{http.StatusNotFound},
-		func(ctx context.Context, in *ClientKeyPath, enable bool) (*struct{ Body ClientKeyDTO }, error) {
-			k, err := h.a.SetClientKeyEnabled(ctx, in.ID, enable)
-			if err != nil {
-				return nil, h.problem(ctx, err)
-			}
-			return &struct{ Body ClientKeyDTO }{Body: clientKeyDTO(k)}, nil
-		},
+	registerToggles(api, h, "Client keys", []int{http.StatusNotFound},
+		func(ctx context.Context, in *ClientKeyPath, enable bool) (domain.ClientKey, error) {
+			return h.a.SetClientKeyEnabled(ctx, in.ID, enable)
+		}, clientKeyDTO,
 		toggle{false, "revokeClientKey", "/client-keys/{id}/revoke", "Revoke a client key"},
 		toggle{true, "restoreClientKey", "/client-keys/{id}/restore", "Restore a revoked client key"})
 
-	d := op("deleteClientKey", http.MethodDelete, "/client-keys/{id}", "Delete a client key", "Client keys", http.StatusNotFound)
-	d.DefaultStatus = http.StatusNoContent
-	registerNoBody(api, h, d, func(ctx context.Context, in *ClientKeyPath) error { return h.a.DeleteClientKey(ctx, in.ID) })
+	registerDelete(api, h, op("deleteClientKey", http.MethodDelete, "/client-keys/{id}", "Delete a client key", "Client keys", http.StatusNotFound),
+		func(ctx context.Context, in *ClientKeyPath) error { return h.a.DeleteClientKey(ctx, in.ID) })
 }
 
 func clientKeyStatsRows(rows []domain.ClientKeyStats) []StatsRowDTO {

@@ -108,13 +108,26 @@ type toggle struct {
 }
 
 // registerToggles registers one POST operation a toggle, each calling set
-// with the toggle's on; errs are the statuses they document beyond
-// adminErrors.
-func registerToggles[I, O any](api huma.API, tag string, errs []int, set func(ctx context.Context, in *I, on bool) (*O, error), toggles ...toggle) {
+// with the toggle's on and answering the resource set returns, converted
+// by dto; errs are the statuses they document beyond adminErrors.
+func registerToggles[I, D, B any](api huma.API, h *adminHandlers, tag string, errs []int, set func(ctx context.Context, in *I, on bool) (D, error), dto func(D) B, toggles ...toggle) {
 	for _, t := range toggles {
 		huma.Register(api, op(t.id, http.MethodPost, t.path, t.summary, tag, errs...),
-			func(ctx context.Context, in *I) (*O, error) { return set(ctx, in, t.on) })
+			func(ctx context.Context, in *I) (*struct{ Body B }, error) {
+				v, err := set(ctx, in, t.on)
+				if err != nil {
+					return nil, h.problem(ctx, err)
+				}
+				return &struct{ Body B }{Body: dto(v)}, nil
+			})
 	}
+}
+
+// registerDelete registers o as a delete: it answers 204 with no body once
+// do succeeds.
+func registerDelete[I any](api huma.API, h *adminHandlers, o huma.Operation, do func(ctx context.Context, in *I) error) {
+	o.DefaultStatus = http.StatusNoContent
+	registerNoBody(api, h, o, do)
 }
 
 // registerNoBody registers an operation that answers o.DefaultStatus with no

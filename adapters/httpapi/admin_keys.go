@@ -116,20 +116,15 @@ func (h *adminHandlers) registerKeys(api huma.API) {
 			return &keyBody{Body: keyDTO(k)}, nil
 		})
 
-	registerToggles(api, "Provider keys", []int{http.StatusNotFound, http.StatusConflict},
-		func(ctx context.Context, in *KeyPath, enable bool) (*keyBody, error) {
-			k, err := h.a.SetKeyEnabled(ctx, in.Provider, in.Key, enable)
-			if err != nil {
-				return nil, h.problem(ctx, err)
-			}
-			return &keyBody{Body: keyDTO(k)}, nil
-		},
+	registerToggles(api, h, "Provider keys", []int{http.StatusNotFound, http.StatusConflict},
+		func(ctx context.Context, in *KeyPath, enable bool) (domain.ProviderKey, error) {
+			return h.a.SetKeyEnabled(ctx, in.Provider, in.Key, enable)
+		}, keyDTO,
 		toggle{true, "enableProviderKey", "/providers/{provider}/keys/{key}/enable", "Enable a key (make it active)"},
 		toggle{false, "disableProviderKey", "/providers/{provider}/keys/{key}/disable", "Disable a key"})
 
-	d := op("deleteProviderKey", http.MethodDelete, "/providers/{provider}/keys/{key}", "Delete a key", "Provider keys", http.StatusNotFound)
-	d.DefaultStatus = http.StatusNoContent
-	registerNoBody(api, h, d, func(ctx context.Context, in *KeyPath) error { return h.a.DeleteKey(ctx, in.Provider, in.Key) })
+	registerDelete(api, h, op("deleteProviderKey", http.MethodDelete, "/providers/{provider}/keys/{key}", "Delete a key", "Provider keys", http.StatusNotFound),
+		func(ctx context.Context, in *KeyPath) error { return h.a.DeleteKey(ctx, in.Provider, in.Key) })
 
 	r := op("startKeyRotation", http.MethodPost, "/providers/{provider}/rotations", "Rotate a provider key", "Provider keys", http.StatusNotFound, http.StatusConflict, http.StatusServiceUnavailable)
 	r.Description = "Stores the new secret encrypted as a standby key, then starts the durable rotation workflow (verify the new key, make it active and the old one draining, wait the grace period, retire the old key). Watch it in the Temporal UI or with getKeyRotation."

@@ -241,9 +241,8 @@ func (h *adminHandlers) registerModels(api huma.API) {
 			return &modelBody{Body: modelDTO(out, h.providerNames(ctx))}, nil
 		})
 
-	d := op("deleteModel", http.MethodDelete, "/models/{model}", "Delete a model and its routes", "Models", http.StatusNotFound)
-	d.DefaultStatus = http.StatusNoContent
-	registerNoBody(api, h, d, func(ctx context.Context, in *ModelPath) error { return h.a.DeleteModel(ctx, in.Model) })
+	registerDelete(api, h, op("deleteModel", http.MethodDelete, "/models/{model}", "Delete a model and its routes", "Models", http.StatusNotFound),
+		func(ctx context.Context, in *ModelPath) error { return h.a.DeleteModel(ctx, in.Model) })
 }
 
 func (h *adminHandlers) registerRoutes(api huma.API) {
@@ -318,7 +317,6 @@ func (h *adminHandlers) registerRoutes(api huma.API) {
 			return &routeBody{Body: routeDTO(out, h.providerNames(ctx))}, nil
 		})
 
-	d := op("deleteRoute", http.MethodDelete, "/models/{model}/routes/{route}", "Delete a route", "Routes", http.StatusNotFound)
-	d.DefaultStatus = http.StatusNoContent
-	registerNoBody(api, h, d, func(ctx context.Context, in *RoutePath) error { return h.a.DeleteRoute(ctx, in.Model, in.Route) })
+	registerDelete(api, h, op("deleteRoute", http.MethodDelete, "/models/{model}/routes/{route}", "Delete a route", "Routes", http.StatusNotFound),
+		func(ctx context.Context, in *RoutePath) error { return h.a.DeleteRoute(ctx, in.Model, in.Route) })
 }

@@ -165,21 +165,16 @@ func (h *adminHandlers) registerProviders(api huma.API) {
 			return &providerBody{Body: providerDTO(out)}, nil
 		})
 
-	registerToggles(api, "Providers", []int{http.StatusNotFound},
-		func(ctx context.Context, in *ProviderPath, enable bool) (*providerBody, error) {
-			out, err := h.a.UpdateProvider(ctx, in.Provider, func(p *domain.Provider) error {
+	registerToggles(api, h, "Providers", []int{http.StatusNotFound},
+		func(ctx context.Context, in *ProviderPath, enable bool) (domain.Provider, error) {
+			return h.a.UpdateProvider(ctx, in.Provider, func(p *domain.Provider) error {
 				p.Enabled = enable
 				return nil
 			}, nil)
-			if err != nil {
-				return nil, h.problem(ctx, err)
-			}
-			return &providerBody{Body: providerDTO(out)}, nil
-		},
+		}, providerDTO,
 		toggle{true, "enableProvider", "/providers/{provider}/enable", "Enable a provider"},
 		toggle{false, "disableProvider", "/providers/{provider}/disable", "Disable a provider"})
 
-	d := op("deleteProvider", http.MethodDelete, "/providers/{provider}", "Delete a provider with its keys and routes", "Providers", http.StatusNotFound)
-	d.DefaultStatus = http.StatusNoContent
-	registerNoBody(api, h, d, func(ctx context.Context, in *ProviderPath) error { return h.a.DeleteProvider(ctx, in.Provider) })
+	registerDelete(api, h, op("deleteProvider", http.MethodDelete, "/providers/{provider}", "Delete a provider with its keys and routes", "Providers", http.StatusNotFound),
+		func(ctx context.Context, in *ProviderPath) error { return h.a.DeleteProvider(ctx, in.Provider) })
 }

@@ -130,23 +130,7 @@ func successRate(requests, errors int64) float64 {
 // entries that have one.
 func (s *Store) Stats(ctx context.Context, from, to time.Time, byRoute bool) ([]domain.StatsRow, error) {
 	from, to = logRange(from, to)
-	if !byRoute {
-		rows, err := s.q.StatsByModel(ctx, sqlcgen.StatsByModelParams{FromTs: from, ToTs: to})
-		if err != nil {
-			return nil, dbError(err, "stats", "request log", nil)
-		}
-		out := make([]domain.StatsRow, 0, len(rows))
-		for _, r := range rows {
-			out = append(out, domain.StatsRow{
-				Model: r.Model, Requests: r.Requests, Errors: r.Errors, SuccessRate: successRate(r.Requests, r.Errors),
-				LatencyP50: us(r.LatencyP50), LatencyP95: us(r.LatencyP95), LatencyP99: us(r.LatencyP99),
-				TTFTP50: us(r.TtftP50), TTFTP95: us(r.TtftP95),
-				PromptTokens: r.PromptTokens, CompletionTokens: r.CompletionTokens, Cost: r.Cost,
-			})
-		}
-		return out, nil
-	}
-	rows, err := s.q.StatsByRoute(ctx, sqlcgen.StatsByRouteParams{FromTs: from, ToTs: to})
+	rows, err := s.q.Stats(ctx, sqlcgen.StatsParams{FromTs: from, ToTs: to, ByRoute: byRoute})
 	if err != nil {
 		return nil, dbError(err, "stats", "request log", nil)
 	}

@@ -27,6 +27,7 @@ package providers
 
 import (
 	"github.com/airouter/airouter/adapters/providers/anthropic"
+	"github.com/airouter/airouter/adapters/providers/internal/upstream"
 	"github.com/airouter/airouter/adapters/providers/openai"
 	"github.com/airouter/airouter/core/domain"
 	"github.com/airouter/airouter/ports"
@@ -58,13 +59,13 @@ func NewClient(p domain.Provider) (ports.ProviderClient, error) { return newClie
 func newClient(p domain.Provider, o Options) (ports.ProviderClient, error) {
 	switch p.Kind {
 	case domain.KindOpenAI, domain.KindVolcengine, domain.KindOpenAICompatible:
-		c, err := openai.New(p, openai.WithDenyNonPublic(o.DenyNonPublic))
+		c, err := openai.New(p, upstream.WithDenyNonPublic(o.DenyNonPublic))
 		if err != nil {
 			return nil, err
 		}
 		return c, nil
 	case domain.KindAnthropic:
-		c, err := anthropic.New(p, anthropic.WithDenyNonPublic(o.DenyNonPublic))
+		c, err := anthropic.New(p, upstream.WithDenyNonPublic(o.DenyNonPublic))
 		if err != nil {
 			return nil, err
 		}

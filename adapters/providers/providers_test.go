@@ -1,6 +1,10 @@
 package providers_test
 
 import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 
 	"github.com/airouter/airouter/adapters/providers"
@@ -42,6 +46,36 @@ func TestFactoryRejects(t *testing.T) {
 		}
 		if domain.ErrorCode(err) != domain.CodeInvalid {
 			t.Errorf("%+v: %v", p, err)
+		}
+	}
+}
+
+// TestFactoryDenyNonPublic: Options.DenyNonPublic reaches every adapter: a
+// probe of a loopback upstream fails before any request is sent, and
+// succeeds without the option.
+func TestFactoryDenyNonPublic(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		hits.Add(1)
+		_, _ = w.Write([]byte(`{"object":"list","data":[]}`))
+	}))
+	defer srv.Close()
+	for _, kind := range []domain.ProviderKind{domain.KindOpenAICompatible, domain.KindAnthropic} {
+		for _, deny := range []bool{true, false} {
+			c, err := providers.NewFactoryWith(providers.Options{DenyNonPublic: deny}).NewClient(domain.Provider{Kind: kind, BaseURL: srv.URL})
+			if err != nil {
+				t.Fatalf("%s: %v", kind, err)
+			}
+			before := hits.Load()
+			err = c.Probe(context.Background(), ports.Target{Key: "k"})
+			switch {
+			case deny && (err == nil || hits.Load() != before):
+				t.Errorf("%s, deny: probe %v, %d requests reached the upstream", kind, err, hits.Load()-before)
+			case !deny && err != nil:
+				t.Errorf("%s, allow: %v", kind, err)
+			}
+			c.Close()
 		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/airouter/airouter/cmd/mockllm/mock"
+	"github.com/airouter/airouter/internal/wiretest"
 )
 
 // upstream is a fake provider: the mock LLM behind a switch that can make it
@@ -87,14 +88,7 @@ func (u *upstream) lastHeader() http.Header {
 	return u.headers[len(u.headers)-1]
 }
 
-type openAIErr struct {
-	Error struct {
-		Message string  `json:"message"`
-		Type    string  `json:"type"`
-		Param   *string `json:"param"`
-		Code    *string `json:"code"`
-	} `json:"error"`
-}
+type openAIErr = wiretest.OpenAIError
 
 func decodeErr(t *testing.T, b []byte) openAIErr {
 	t.Helper()

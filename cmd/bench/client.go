@@ -130,21 +130,34 @@ func (e *statusError) Error() string { return fmt.Sprintf("status %d: %.200s", e
 
 var errEmpty = errors.New("empty response body")
 
-// doJSON sends one non-streaming request and reads the whole answer.
-func (t *target) doJSON(ctx context.Context, sc string) error {
+// send sends the request of sc (a scenario, or a door's row) and returns
+// the answer when it is a 200, for the caller to read and close. Otherwise
+// it returns the error (a *statusError for another status, whose body it
+// closes) and the answer's status, 0 when there was no answer.
+func (t *target) send(ctx context.Context, sc string) (*http.Response, int, error) {
 	req, _, err := t.request(ctx, sc)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	resp, err := t.c.Do(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		resp.Body.Close()
+		return nil, resp.StatusCode, &statusError{resp.StatusCode, string(b)}
+	}
+	return resp, resp.StatusCode, nil
+}
+
+// doJSON sends one non-streaming request and reads the whole answer.
+func (t *target) doJSON(ctx context.Context, sc string) error {
+	resp, _, err := t.send(ctx, sc)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return &statusError{resp.StatusCode, string(b)}
-	}
 	n, err := io.Copy(io.Discard, resp.Body)
 	if err != nil {
 		return err
@@ -179,23 +192,8 @@ func (r *streamResult) truncated(tokens int) bool {
 // openSSE sends the streaming request of scenario sc and returns its
 // response once it answered 200; otherwise it returns nil and r says why.
 func (t *target) openSSE(ctx context.Context, sc string, r *streamResult) *http.Response {
-	req, _, err := t.request(ctx, sc)
-	if err != nil {
-		r.Err = err
-		return nil
-	}
-	resp, err := t.c.Do(req)
-	if err != nil {
-		r.Err = err
-		return nil
-	}
-	r.Status = resp.StatusCode
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		resp.Body.Close()
-		r.Err = &statusError{resp.StatusCode, string(b)}
-		return nil
-	}
+	resp, status, err := t.send(ctx, sc)
+	r.Status, r.Err = status, err
 	return resp
 }
 

@@ -34,48 +34,24 @@ type ChatRequest struct {
 // body must be JSON that encoding/json accepts.
 func ParseChatRequest(body []byte) (*ChatRequest, error) {
 	r := &ChatRequest{Raw: body}
-	var model, msgs, maxTokens, maxCompletion []byte
-	it := jsonx.CheckedObject(body)
-	var m jsonx.Member
-	for it.Next(&m) {
-		r.Layout.Add(body, &m)
-		v := m.Value(body)
+	var msgs, maxTokens, maxCompletion []byte
+	err := parseRouting(r, &r.Layout, func(m jsonx.Member, v []byte) error {
 		var err error
 		switch {
-		case m.KeyFold("model"):
-			model = v
 		case m.KeyFold("messages"):
 			msgs = v
 		case m.KeyFold("stream"):
 			r.Stream, err = boolField("stream", v)
 		case m.KeyFold("stream_options"):
 			r.IncludeUsage, err = includeUsage(v)
-		case m.KeyFold("provider"):
-			r.Provider, err = stringField("provider", v)
 		case m.KeyFold("max_tokens"):
 			maxTokens = v
 		case m.KeyFold("max_completion_tokens"):
 			maxCompletion = v
 		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	if err := it.Err(); err != nil {
-		return nil, syntaxError(err)
-	}
-	if jsonx.SkipSpace(body, it.End+1) != len(body) {
-		return nil, syntaxError(jsonx.ErrSyntax)
-	}
-	r.Layout.Close(body, &it)
-	if model == nil || jsonx.IsNull(model) {
-		return nil, FieldError("model", "is required")
-	}
-	var err error
-	if r.Model, err = stringField("model", model); err != nil {
-		return nil, err
-	}
-	if err := ValidateModelName("model", r.Model); err != nil {
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
 	if msgs == nil || jsonx.IsNull(msgs) {

@@ -19,16 +19,12 @@ const maxEmbeddingInputs = 2048
 // dimensions) and returns its routing view.
 func ParseEmbeddingsRequest(body []byte) (*ChatRequest, error) {
 	r := &ChatRequest{Raw: body}
-	var model, input []byte
-	err := members(body, func(m *jsonx.Member, v []byte) error {
+	var input []byte
+	err := parseRouting(r, nil, func(m jsonx.Member, v []byte) error {
 		var err error
 		switch {
-		case m.KeyFold("model"):
-			model = v
 		case m.KeyFold("input"):
 			input = v
-		case m.KeyFold("provider"):
-			r.Provider, err = stringField("provider", v)
 		case m.KeyFold("encoding_format"):
 			err = oneOf("encoding_format", v, "float", "base64")
 		case m.KeyFold("dimensions"):
@@ -39,9 +35,6 @@ func ParseEmbeddingsRequest(body []byte) (*ChatRequest, error) {
 		return err
 	})
 	if err != nil {
-		return nil, err
-	}
-	if r.Model, err = requiredModel(model); err != nil {
 		return nil, err
 	}
 	return r, validateEmbeddingInput(input)
@@ -128,16 +121,12 @@ func tokenArray(v []byte) error {
 // (partial images) is not offered.
 func ParseImagesRequest(body []byte) (*ChatRequest, error) {
 	r := &ChatRequest{Raw: body}
-	var model, prompt []byte
-	err := members(body, func(m *jsonx.Member, v []byte) error {
+	var prompt []byte
+	err := parseRouting(r, nil, func(m jsonx.Member, v []byte) error {
 		var err error
 		switch {
-		case m.KeyFold("model"):
-			model = v
 		case m.KeyFold("prompt"):
 			prompt = v
-		case m.KeyFold("provider"):
-			r.Provider, err = stringField("provider", v)
 		case m.KeyFold("n"):
 			if err = positive("n", v); err == nil {
 				if n, _ := intField("n", v); n > 10 {
@@ -157,9 +146,6 @@ func ParseImagesRequest(body []byte) (*ChatRequest, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.Model, err = requiredModel(model); err != nil {
-		return nil, err
-	}
 	if prompt == nil || jsonx.IsNull(prompt) {
 		return nil, FieldError("prompt", "is required")
 	}
@@ -171,13 +157,42 @@ func ParseImagesRequest(body []byte) (*ChatRequest, error) {
 	return r, nil
 }
 
+// parseRouting walks r.Raw with members (recording where its members are
+// in lay when lay is not nil): it reads the routing members, model and
+// provider, into r and hands every other member to fn; then it checks the
+// model.
+func parseRouting(r *ChatRequest, lay *jsonx.Layout, fn func(m jsonx.Member, v []byte) error) error {
+	var model []byte
+	err := members(r.Raw, lay, func(m jsonx.Member, v []byte) error {
+		switch {
+		case m.KeyFold("model"):
+			model = v
+			return nil
+		case m.KeyFold("provider"):
+			var err error
+			r.Provider, err = stringField("provider", v)
+			return err
+		}
+		return fn(m, v)
+	})
+	if err != nil {
+		return err
+	}
+	r.Model, err = requiredModel(model)
+	return err
+}
+
 // members checks that body is one JSON object and calls fn for each of its
-// top-level members.
-func members(body []byte, fn func(m *jsonx.Member, v []byte) error) error {
+// top-level members, stopping at fn's first error. When lay is not nil, it
+// records where the members are (see ChatRequest.Layout).
+func members(body []byte, lay *jsonx.Layout, fn func(m jsonx.Member, v []byte) error) error {
 	it := jsonx.CheckedObject(body)
 	var m jsonx.Member
 	for it.Next(&m) {
-		if err := fn(&m, m.Value(body)); err != nil {
+		if lay != nil {
+			lay.Add(body, &m)
+		}
+		if err := fn(m, m.Value(body)); err != nil {
 			return err
 		}
 	}
@@ -186,6 +201,9 @@ func members(body []byte, fn func(m *jsonx.Member, v []byte) error) error {
 	}
 	if jsonx.SkipSpace(body, it.End+1) != len(body) {
 		return syntaxError(jsonx.ErrSyntax)
+	}
+	if lay != nil {
+		lay.Close(body, &it)
 	}
 	return nil
 }

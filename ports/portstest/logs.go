@@ -191,6 +191,11 @@ var requestLogTests = []test{
 		if len(rows) != 2 || rows[0].Model != "alpha" || rows[1].Model != "beta" {
 			t.Fatalf("Stats by model: %+v", rows)
 		}
+		for _, r := range rows {
+			if r.RouteID != 0 || r.Provider != "" {
+				t.Fatalf("Stats by model names a route: %+v", r)
+			}
+		}
 		a := rows[0]
 		if a.Requests != 100 || a.Errors != 10 || !near(a.SuccessRate, 0.9) || a.PromptTokens != 1000 ||
 			a.CompletionTokens != 500 || !near(a.Cost, 25) {

@@ -16,8 +16,12 @@ WHERE ts >= sqlc.arg(from_ts) AND ts < sqlc.arg(to_ts)
 ORDER BY ts DESC, id DESC
 LIMIT sqlc.arg(lim);
 
--- name: StatsByModel :many
+-- name: Stats :many
+-- Per model, or with by_route per model, route and provider (per model,
+-- route_id is 0 and provider '').
 SELECT model,
+       (CASE WHEN sqlc.arg(by_route)::boolean THEN COALESCE(route_id, 0) ELSE 0 END)::bigint AS route_id,
+       (CASE WHEN sqlc.arg(by_route)::boolean THEN provider ELSE '' END)::text              AS provider,
        count(*)::bigint                                                                     AS requests,
        count(*) FILTER (WHERE status >= 400)::bigint                                        AS errors,
        COALESCE(percentile_cont(0.50) WITHIN GROUP (ORDER BY latency_us), 0)::double precision AS latency_p50,
@@ -30,27 +34,8 @@ SELECT model,
        COALESCE(sum(cost), 0)::double precision                                             AS cost
 FROM request_log
 WHERE ts >= sqlc.arg(from_ts) AND ts < sqlc.arg(to_ts)
-GROUP BY model
-ORDER BY model;
-
--- name: StatsByRoute :many
-SELECT model,
-       COALESCE(route_id, 0)::bigint                                                        AS route_id,
-       provider,
-       count(*)::bigint                                                                     AS requests,
-       count(*) FILTER (WHERE status >= 400)::bigint                                        AS errors,
-       COALESCE(percentile_cont(0.50) WITHIN GROUP (ORDER BY latency_us), 0)::double precision AS latency_p50,
-       COALESCE(percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_us), 0)::double precision AS latency_p95,
-       COALESCE(percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_us), 0)::double precision AS latency_p99,
-       COALESCE(percentile_cont(0.50) WITHIN GROUP (ORDER BY ttft_us) FILTER (WHERE ttft_us > 0), 0)::double precision AS ttft_p50,
-       COALESCE(percentile_cont(0.95) WITHIN GROUP (ORDER BY ttft_us) FILTER (WHERE ttft_us > 0), 0)::double precision AS ttft_p95,
-       COALESCE(sum(prompt_tokens), 0)::bigint                                              AS prompt_tokens,
-       COALESCE(sum(completion_tokens), 0)::bigint                                          AS completion_tokens,
-       COALESCE(sum(cost), 0)::double precision                                             AS cost
-FROM request_log
-WHERE ts >= sqlc.arg(from_ts) AND ts < sqlc.arg(to_ts)
-GROUP BY model, route_id, provider
-ORDER BY model, route_id, provider;
+GROUP BY 1, 2, 3
+ORDER BY 1, 2, 3;
 
 -- name: PruneRequestLogs :execrows
 DELETE FROM request_log WHERE ts < $1;

@@ -120,6 +120,84 @@ func (q *Queries) PruneRequestLogs(ctx context.Context, ts time.Time) (int64, er
 	return result.RowsAffected(), nil
 }
 
+const stats = `-- name: Stats :many
+SELECT model,
+       (CASE WHEN $1::boolean THEN COALESCE(route_id, 0) ELSE 0 END)::bigint AS route_id,
+       (CASE WHEN $1::boolean THEN provider ELSE '' END)::text              AS provider,
+       count(*)::bigint                                                                     AS requests,
+       count(*) FILTER (WHERE status >= 400)::bigint                                        AS errors,
+       COALESCE(percentile_cont(0.50) WITHIN GROUP (ORDER BY latency_us), 0)::double precision AS latency_p50,
+       COALESCE(percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_us), 0)::double precision AS latency_p95,
+       COALESCE(percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_us), 0)::double precision AS latency_p99,
+       COALESCE(percentile_cont(0.50) WITHIN GROUP (ORDER BY ttft_us) FILTER (WHERE ttft_us > 0), 0)::double precision AS ttft_p50,
+       COALESCE(percentile_cont(0.95) WITHIN GROUP (ORDER BY ttft_us) FILTER (WHERE ttft_us > 0), 0)::double precision AS ttft_p95,
+       COALESCE(sum(prompt_tokens), 0)::bigint                                              AS prompt_tokens,
+       COALESCE(sum(completion_tokens), 0)::bigint                                          AS completion_tokens,
+       COALESCE(sum(cost), 0)::double precision                                             AS cost
+FROM request_log
+WHERE ts >= $2 AND ts < $3
+GROUP BY 1, 2, 3
+ORDER BY 1, 2, 3
+`
+
+type StatsParams struct {
+	ByRoute bool
+	FromTs  time.Time
+	ToTs    time.Time
+}
+
+type StatsRow struct {
+	Model            string
+	RouteID          int64
+	Provider         string
+	Requests         int64
+	Errors           int64
+	LatencyP50       float64
+	LatencyP95       float64
+	LatencyP99       float64
+	TtftP50          float64
+	TtftP95          float64
+	PromptTokens     int64
+	CompletionTokens int64
+	Cost             float64
+}
+
+// Per model, or with by_route per model, route and provider (per model,
+// route_id is 0 and provider ”).
+func (q *Queries) Stats(ctx context.Context, arg StatsParams) ([]StatsRow, error) {
+	rows, err := q.db.Query(ctx, stats, arg.ByRoute, arg.FromTs, arg.ToTs)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []StatsRow{}
+	for rows.Next() {
+		var i StatsRow
+		if err := rows.Scan(
+			&i.Model,
+			&i.RouteID,
+			&i.Provider,
+			&i.Requests,
+			&i.Errors,
+			&i.LatencyP50,
+			&i.LatencyP95,
+			&i.LatencyP99,
+			&i.TtftP50,
+			&i.TtftP95,
+			&i.PromptTokens,
+			&i.CompletionTokens,
+			&i.Cost,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const statsByClientKey = `-- name: StatsByClientKey :many
 SELECT COALESCE(l.client_key_id, 0)::bigint                                                AS client_key_id,
        COALESCE(k.name, '')::text                                                          AS client_key,
@@ -173,150 +251,6 @@ func (q *Queries) StatsByClientKey(ctx context.Context, arg StatsByClientKeyPara
 			&i.LatencyP50,
 			&i.LatencyP95,
 			&i.LatencyP99,
-			&i.PromptTokens,
-			&i.CompletionTokens,
-			&i.Cost,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const statsByModel = `-- name: StatsByModel :many
-SELECT model,
-       count(*)::bigint                                                                     AS requests,
-       count(*) FILTER (WHERE status >= 400)::bigint                                        AS errors,
-       COALESCE(percentile_cont(0.50) WITHIN GROUP (ORDER BY latency_us), 0)::double precision AS latency_p50,
-       COALESCE(percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_us), 0)::double precision AS latency_p95,
-       COALESCE(percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_us), 0)::double precision AS latency_p99,
-       COALESCE(percentile_cont(0.50) WITHIN GROUP (ORDER BY ttft_us) FILTER (WHERE ttft_us > 0), 0)::double precision AS ttft_p50,
-       COALESCE(percentile_cont(0.95) WITHIN GROUP (ORDER BY ttft_us) FILTER (WHERE ttft_us > 0), 0)::double precision AS ttft_p95,
-       COALESCE(sum(prompt_tokens), 0)::bigint                                              AS prompt_tokens,
-       COALESCE(sum(completion_tokens), 0)::bigint                                          AS completion_tokens,
-       COALESCE(sum(cost), 0)::double precision                                             AS cost
-FROM request_log
-WHERE ts >= $1 AND ts < $2
-GROUP BY model
-ORDER BY model
-`
-
-type StatsByModelParams struct {
-	FromTs time.Time
-	ToTs   time.Time
-}
-
-type StatsByModelRow struct {
-	Model            string
-	Requests         int64
-	Errors           int64
-	LatencyP50       float64
-	LatencyP95       float64
-	LatencyP99       float64
-	TtftP50          float64
-	TtftP95          float64
-	PromptTokens     int64
-	CompletionTokens int64
-	Cost             float64
-}
-
-func (q *Queries) StatsByModel(ctx context.Context, arg StatsByModelParams) ([]StatsByModelRow, error) {
-	rows, err := q.db.Query(ctx, statsByModel, arg.FromTs, arg.ToTs)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []StatsByModelRow{}
-	for rows.Next() {
-		var i StatsByModelRow
-		if err := rows.Scan(
-			&i.Model,
-			&i.Requests,
-			&i.Errors,
-			&i.LatencyP50,
-			&i.LatencyP95,
-			&i.LatencyP99,
-			&i.TtftP50,
-			&i.TtftP95,
-			&i.PromptTokens,
-			&i.CompletionTokens,
-			&i.Cost,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const statsByRoute = `-- name: StatsByRoute :many
-SELECT model,
-       COALESCE(route_id, 0)::bigint                                                        AS route_id,
-       provider,
-       count(*)::bigint                                                                     AS requests,
-       count(*) FILTER (WHERE status >= 400)::bigint                                        AS errors,
-       COALESCE(percentile_cont(0.50) WITHIN GROUP (ORDER BY latency_us), 0)::double precision AS latency_p50,
-       COALESCE(percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_us), 0)::double precision AS latency_p95,
-       COALESCE(percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_us), 0)::double precision AS latency_p99,
-       COALESCE(percentile_cont(0.50) WITHIN GROUP (ORDER BY ttft_us) FILTER (WHERE ttft_us > 0), 0)::double precision AS ttft_p50,
-       COALESCE(percentile_cont(0.95) WITHIN GROUP (ORDER BY ttft_us) FILTER (WHERE ttft_us > 0), 0)::double precision AS ttft_p95,
-       COALESCE(sum(prompt_tokens), 0)::bigint                                              AS prompt_tokens,
-       COALESCE(sum(completion_tokens), 0)::bigint                                          AS completion_tokens,
-       COALESCE(sum(cost), 0)::double precision                                             AS cost
-FROM request_log
-WHERE ts >= $1 AND ts < $2
-GROUP BY model, route_id, provider
-ORDER BY model, route_id, provider
-`
-
-type StatsByRouteParams struct {
-	FromTs time.Time
-	ToTs   time.Time
-}
-
-type StatsByRouteRow struct {
-	Model            string
-	RouteID          int64
-	Provider         string
-	Requests         int64
-	Errors           int64
-	LatencyP50       float64
-	LatencyP95       float64
-	LatencyP99       float64
-	TtftP50          float64
-	TtftP95          float64
-	PromptTokens     int64
-	CompletionTokens int64
-	Cost             float64
-}
-
-func (q *Queries) StatsByRoute(ctx context.Context, arg StatsByRouteParams) ([]StatsByRouteRow, error) {
-	rows, err := q.db.Query(ctx, statsByRoute, arg.FromTs, arg.ToTs)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []StatsByRouteRow{}
-	for rows.Next() {
-		var i StatsByRouteRow
-		if err := rows.Scan(
-			&i.Model,
-			&i.RouteID,
-			&i.Provider,
-			&i.Requests,
-			&i.Errors,
-			&i.LatencyP50,
-			&i.LatencyP95,
-			&i.LatencyP99,
-			&i.TtftP50,
-			&i.TtftP95,
 			&i.PromptTokens,
 			&i.CompletionTokens,
 			&i.Cost,

@@ -27,8 +27,6 @@ type Client struct {
 	messages upstream.Endpoint
 	models   upstream.Endpoint
 	up       *upstream.Client
-	// denyNonPublic: see WithDenyNonPublic.
-	denyNonPublic bool
 }
 
 var (
@@ -36,30 +34,20 @@ var (
 	_ ports.ChatStream     = (*stream)(nil)
 )
 
-// Option configures a Client.
-type Option func(*Client)
-
-// WithDenyNonPublic makes the client refuse to connect to loopback, private,
-// link-local (cloud metadata), CGNAT and unspecified addresses, checked on
-// every dial after name resolution (UPSTREAM_ALLOW_PRIVATE=false).
-func WithDenyNonPublic(deny bool) Option { return func(cl *Client) { cl.denyNonPublic = deny } }
-
 // New returns a client for an anthropic provider. The base URL defaults to
 // https://api.anthropic.com (a trailing /v1 is accepted); p.Headers are sent
 // on every request and may override anthropic-version or add anthropic-beta.
-// The key is sent as X-Api-Key.
-func New(p domain.Provider, opts ...Option) (*Client, error) {
+// The key is sent as X-Api-Key. opts are the options every adapter takes
+// (set by providers.Options).
+func New(p domain.Provider, opts ...upstream.Option) (*Client, error) {
 	if p.Kind != domain.KindAnthropic {
 		return nil, domain.Errorf(domain.CodeInvalid, "anthropic adapter: unsupported provider kind %q", p.Kind)
 	}
 	c := &Client{}
-	for _, o := range opts {
-		o(c)
-	}
 	var err error
 	c.messages, c.models, c.up, err = upstream.Build(p, strings.TrimSuffix(upstream.BaseURL(p), "/v1"), upstream.Setup{
 		Path: "/v1/messages", ModelsPath: "/v1/models?limit=1", Auth: upstream.APIKey, Classify: classify,
-		Defaults: map[string]string{"Anthropic-Version": DefaultVersion}, DenyNonPublic: c.denyNonPublic})
+		Defaults: map[string]string{"Anthropic-Version": DefaultVersion}}, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -101,12 +89,7 @@ func (c *Client) Chat(ctx context.Context, t ports.Target, req *domain.ChatReque
 	if err != nil {
 		return nil, err
 	}
-	a, resp, err := c.up.Send(ctx, c.messages, http.MethodPost, t.Key, upstream.JSON, body)
-	if err != nil {
-		return nil, err
-	}
-	defer a.End()
-	raw, err := a.ReadBody(resp)
+	raw, resp, err := upstream.ReadAnswer(c.up.Send(ctx, c.messages, http.MethodPost, t.Key, upstream.JSON, body))
 	if err != nil {
 		return nil, err
 	}

@@ -140,12 +140,7 @@ func (c *Client) send(ctx context.Context, t ports.Target, req *ports.NativeRequ
 // body is returned as the upstream sent it, with the usage of a message
 // read from it (count_tokens reports none).
 func (c *Client) Call(ctx context.Context, t ports.Target, req *ports.NativeRequest) (*ports.NativeResponse, error) {
-	a, resp, err := c.send(ctx, t, req, false)
-	if err != nil {
-		return nil, err
-	}
-	defer a.End()
-	raw, err := a.ReadBody(resp)
+	raw, resp, err := upstream.ReadAnswer(c.send(ctx, t, req, false))
 	if err != nil {
 		return nil, err
 	}

@@ -28,6 +28,31 @@ func editStreamOptions(old []byte) []byte {
 	return out
 }
 
+// patchOps fills the first ops of a patch that PatchBody and NativeBody
+// share and returns how many it filled: "model" becomes modelVal and
+// "provider" is dropped; when stream, "stream" becomes true (and, when
+// streamOptions is not nil, stream_options is edited with it); else, when
+// unstream (a non-streaming call of a body that asked to stream), "stream"
+// becomes false and stream_options is dropped.
+func patchOps(ops *[5]jsonx.Op, modelVal []byte, stream, unstream bool, streamOptions func([]byte) []byte) int {
+	ops[0] = jsonx.Op{Key: "model", Value: modelVal}
+	ops[1] = jsonx.Op{Key: "provider", Delete: true}
+	switch {
+	case stream && streamOptions != nil:
+		ops[2] = jsonx.Op{Key: "stream", Value: litTrue}
+		ops[3] = jsonx.Op{Key: "stream_options", Edit: streamOptions}
+		return 4
+	case stream:
+		ops[2] = jsonx.Op{Key: "stream", Value: litTrue}
+		return 3
+	case unstream:
+		ops[2] = jsonx.Op{Key: "stream", Value: litFalse}
+		ops[3] = jsonx.Op{Key: "stream_options", Delete: true}
+		return 4
+	}
+	return 2
+}
+
 // PatchBody rewrites a client's request body for an OpenAI-compatible
 // upstream, changing only top-level members: "model" becomes the upstream
 // model, the router-only "provider" is removed, and for streams "stream" is
@@ -42,21 +67,8 @@ func editStreamOptions(old []byte) []byte {
 func PatchBody(dst []byte, req *domain.ChatRequest, model string, stream bool, capKey string, capTokens int) ([]byte, error) {
 	var mbuf [96]byte
 	modelVal := jsonx.AppendString(mbuf[:0], model)
-	ops := [5]jsonx.Op{
-		{Key: "model", Value: modelVal},
-		{Key: "provider", Delete: true},
-	}
-	n := 2
-	switch {
-	case stream:
-		ops[2] = jsonx.Op{Key: "stream", Value: litTrue}
-		ops[3] = jsonx.Op{Key: "stream_options", Edit: editStreamOptions}
-		n = 4
-	case req.Stream:
-		ops[2] = jsonx.Op{Key: "stream", Value: litFalse}
-		ops[3] = jsonx.Op{Key: "stream_options", Delete: true}
-		n = 4
-	}
+	var ops [5]jsonx.Op
+	n := patchOps(&ops, modelVal, stream, req.Stream, editStreamOptions)
 	var cbuf [20]byte
 	if capTokens > 0 && req.MaxTokens <= 0 {
 		ops[n] = jsonx.Op{Key: capKey, Value: strconv.AppendInt(cbuf[:0], int64(capTokens), 10)}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -88,20 +87,8 @@ func checkBeta(v string) error {
 func NativeBody(dst []byte, op ports.Operation, body []byte, model string, stream bool, capTokens int) ([]byte, error) {
 	var mbuf [96]byte
 	modelVal := jsonx.AppendString(mbuf[:0], model)
-	ops := [5]jsonx.Op{
-		{Key: "model", Value: modelVal},
-		{Key: "provider", Delete: true},
-	}
-	n := 2
-	switch {
-	case stream:
-		ops[n] = jsonx.Op{Key: "stream", Value: litTrue}
-		n++
-	case streamRequested(body):
-		ops[n] = jsonx.Op{Key: "stream", Value: litFalse}
-		ops[n+1] = jsonx.Op{Key: "stream_options", Delete: true}
-		n += 2
-	}
+	var ops [5]jsonx.Op
+	n := patchOps(&ops, modelVal, stream, !stream && streamRequested(body), nil)
 	var cbuf [20]byte
 	if op == ports.OpResponses && capTokens > 0 {
 		capVal := strconv.AppendInt(cbuf[:0], int64(capTokens), 10)
@@ -148,12 +135,7 @@ func (c *Client) Call(ctx context.Context, t ports.Target, req *ports.NativeRequ
 	if err != nil {
 		return nil, err
 	}
-	a, resp, err := c.up.SendWith(ctx, ep, http.MethodPost, t.Key, upstream.JSON, betaHeaders(req.Beta), body)
-	if err != nil {
-		return nil, err
-	}
-	defer a.End()
-	raw, err := a.ReadBody(resp)
+	raw, resp, err := upstream.ReadAnswer(c.up.SendWith(ctx, ep, http.MethodPost, t.Key, upstream.JSON, betaHeaders(req.Beta), body))
 	if err != nil {
 		return nil, err
 	}
@@ -194,19 +176,7 @@ func (c *Client) CallStream(ctx context.Context, t ports.Target, req *ports.Nati
 		return nil, err
 	}
 	if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/json") {
-		// A JSON body instead of a stream: an error object, or a server
-		// that ignores "stream".
-		raw, rerr := upstream.ReadAll(io.LimitReader(resp.Body, 1<<20), resp.ContentLength)
-		resp.Body.Close()
-		a.End()
-		if rerr == nil {
-			if _, perr := parseNativeAnswer(req.Op, raw); perr != nil {
-				if ec, ok := perr.(*errChunk); ok {
-					return nil, streamError(ec.body, t.Key)
-				}
-			}
-		}
-		return nil, &domain.UpstreamError{Class: domain.ClassAmbiguous, Status: resp.StatusCode, Message: "the upstream answered a streaming request without a stream"}
+		return nil, notAStream(a, resp, t.Key, func(raw []byte) error { _, err := parseNativeAnswer(req.Op, raw); return err })
 	}
 	s := &nativeStream{key: t.Key}
 	s.Start(a, resp)

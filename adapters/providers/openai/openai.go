@@ -53,8 +53,6 @@ type Client struct {
 	chat   upstream.Endpoint
 	models upstream.Endpoint
 	up     *upstream.Client
-	// denyNonPublic: see WithDenyNonPublic.
-	denyNonPublic bool
 }
 
 var (
@@ -62,21 +60,14 @@ var (
 	_ ports.ChatStream     = (*stream)(nil)
 )
 
-// Option configures a Client.
-type Option func(*Client)
-
-// WithDenyNonPublic makes the client refuse to connect to loopback, private,
-// link-local (cloud metadata), CGNAT and unspecified addresses, checked on
-// every dial after name resolution (UPSTREAM_ALLOW_PRIVATE=false).
-func WithDenyNonPublic(deny bool) Option { return func(cl *Client) { cl.denyNonPublic = deny } }
-
 // New returns a client for a provider of kind openai, volcengine or
 // openai_compatible. The base URL defaults to the kind's public endpoint;
 // openai_compatible needs one. p.Headers are sent on every request (e.g.
 // OpenAI-Organization, OpenAI-Project). Authentication headers are not
 // accepted there (the admin API refuses them): keys are provider keys, sent
-// as bearer tokens.
-func New(p domain.Provider, opts ...Option) (*Client, error) {
+// as bearer tokens. opts are the options every adapter takes (set by
+// providers.Options).
+func New(p domain.Provider, opts ...upstream.Option) (*Client, error) {
 	switch p.Kind {
 	case domain.KindOpenAI, domain.KindVolcengine, domain.KindOpenAICompatible:
 	default:
@@ -87,12 +78,9 @@ func New(p domain.Provider, opts ...Option) (*Client, error) {
 		return nil, &domain.Error{Code: domain.CodeInvalid, Field: "base_url", Msg: "is required for an OpenAI-compatible provider"}
 	}
 	c := &Client{kind: p.Kind}
-	for _, o := range opts {
-		o(c)
-	}
 	var err error
 	c.chat, c.models, c.up, err = upstream.Build(p, strings.TrimSuffix(base, "/chat/completions"), upstream.Setup{
-		Path: "/chat/completions", ModelsPath: "/models", Auth: upstream.Bearer, Classify: c.classify, DenyNonPublic: c.denyNonPublic})
+		Path: "/chat/completions", ModelsPath: "/models", Auth: upstream.Bearer, Classify: c.classify}, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -125,12 +113,7 @@ func (c *Client) Chat(ctx context.Context, t ports.Target, req *domain.ChatReque
 	if err != nil {
 		return nil, err
 	}
-	a, resp, err := c.up.Send(ctx, c.chat, http.MethodPost, t.Key, upstream.JSON, body)
-	if err != nil {
-		return nil, err
-	}
-	defer a.End()
-	raw, err := a.ReadBody(resp)
+	raw, _, err := upstream.ReadAnswer(c.up.Send(ctx, c.chat, http.MethodPost, t.Key, upstream.JSON, body))
 	if err != nil {
 		return nil, err
 	}
@@ -146,6 +129,25 @@ func (c *Client) invalidResponse(err error, key string) *domain.UpstreamError {
 		return streamError(ec.body, key)
 	}
 	return &domain.UpstreamError{Class: domain.ClassAmbiguous, Status: http.StatusOK, Message: "the upstream returned an invalid completion", Err: err}
+}
+
+// notAStream is the error of a streaming request the upstream answered with
+// a JSON body instead of a stream: an error object (the in-band error that
+// parse, which reads the body as the non-streaming answer, finds), or a
+// server that ignores "stream". It reads and closes the body and ends the
+// attempt.
+func notAStream(a *upstream.Attempt, resp *http.Response, key string, parse func(raw []byte) error) error {
+	raw, rerr := upstream.ReadAll(io.LimitReader(resp.Body, 1<<20), resp.ContentLength)
+	resp.Body.Close()
+	a.End()
+	if rerr == nil {
+		if perr := parse(raw); perr != nil {
+			if ec, ok := perr.(*errChunk); ok {
+				return streamError(ec.body, key)
+			}
+		}
+	}
+	return &domain.UpstreamError{Class: domain.ClassAmbiguous, Status: resp.StatusCode, Message: "the upstream answered a streaming request without a stream"}
 }
 
 // streamError is an error the upstream reported inside a 200 response (an
@@ -219,19 +221,7 @@ func (c *Client) ChatStream(ctx context.Context, t ports.Target, req *domain.Cha
 		return nil, err
 	}
 	if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/json") {
-		// The upstream answered with a JSON body instead of a stream:
-		// an error object, or a server that ignores "stream".
-		raw, rerr := upstream.ReadAll(io.LimitReader(resp.Body, 1<<20), resp.ContentLength)
-		resp.Body.Close()
-		a.End()
-		if rerr == nil {
-			if _, perr := parseResponse(raw); perr != nil {
-				if ec, ok := perr.(*errChunk); ok {
-					return nil, streamError(ec.body, t.Key)
-				}
-			}
-		}
-		return nil, &domain.UpstreamError{Class: domain.ClassAmbiguous, Status: resp.StatusCode, Message: "the upstream answered a streaming request without a stream"}
+		return nil, notAStream(a, resp, t.Key, func(raw []byte) error { _, err := parseResponse(raw); return err })
 	}
 	s := &stream{
 		strict: c.kind != domain.KindOpenAICompatible,

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/airouter/airouter/cmd/mockllm/mock"
+	"github.com/airouter/airouter/internal/wiretest"
 )
 
 // OpenAI Chat Completions wire types, after the API reference; fields the
@@ -70,14 +71,7 @@ type oaChunk struct {
 	SystemFingerprint string   `json:"system_fingerprint"`
 }
 
-type oaError struct {
-	Error struct {
-		Message string  `json:"message"`
-		Type    string  `json:"type"`
-		Param   *string `json:"param"`
-		Code    *string `json:"code"`
-	} `json:"error"`
-}
+type oaError = wiretest.OpenAIError
 
 func decodeCompletion(t *testing.T, body []byte) oaCompletion {
 	t.Helper()

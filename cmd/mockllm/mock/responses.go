@@ -53,22 +53,14 @@ var (
 // scanResponses reads the fields of a Responses API request the mock acts
 // on or echoes (see scanRequest for how strictly).
 func scanResponses(b []byte, ri *reqInfo) error {
-	if err := checkObject(b); err != nil {
-		return err
-	}
-	it := jsonx.Object(b)
-	var m jsonx.Member
-	for it.Next(&m) {
-		v := m.Value(b)
-		var err error
-		switch string(m.RawKey()) {
-		case "model":
-			if v[0] != '"' {
-				return errNotStr
-			}
-			ri.model = v
-		case "stream":
-			ri.stream, err = boolean(v)
+	return scanBody(b, ri, responsesField)
+}
+
+// responsesField reads one top-level member of a Responses API request.
+func responsesField(ri *reqInfo, k, v []byte) error {
+	done, err := commonField(ri, k, v)
+	if !done {
+		switch string(k) {
 		case "input":
 			err = scanInput(v, ri)
 		case "tools":
@@ -78,15 +70,12 @@ func scanResponses(b []byte, ri *reqInfo) error {
 		case "max_output_tokens":
 			ri.maxTokens, err = integer(v)
 		}
-		if err != nil {
-			return err
-		}
-		if i := echoIndex(m.RawKey()); i >= 0 && !jsonx.IsNull(v) {
-			ri.echo[i] = v
-		}
 	}
-	if it.Err() != nil {
-		return errSyntax
+	if err != nil {
+		return err
+	}
+	if i := echoIndex(k); i >= 0 && !jsonx.IsNull(v) {
+		ri.echo[i] = v
 	}
 	return nil
 }

@@ -49,38 +49,44 @@ const maxDepth = 256
 // inside strings), then walked with jsonx's iterators. Keys are matched as
 // written (escapes are not decoded).
 func scanRequest(b []byte, ri *reqInfo) error {
+	return scanBody(b, ri, chatField)
+}
+
+// chatField reads one top-level member of a chat request.
+func chatField(ri *reqInfo, k, v []byte) error {
+	done, err := commonField(ri, k, v)
+	if done {
+		return err
+	}
+	switch string(k) {
+	case "stream_options":
+		err = scanStreamOptions(v, ri)
+	case "tools":
+		scanTools(v, ri)
+	case "tool_choice":
+		scanToolChoice(v, ri)
+	case "messages":
+		scanMessages(v, ri)
+	case "max_tokens", "max_completion_tokens":
+		var n int64
+		n, err = integer(v)
+		if n > 0 && (ri.maxTokens == 0 || n < ri.maxTokens) {
+			ri.maxTokens = n
+		}
+	}
+	return err
+}
+
+// scanBody checks that b is one JSON object and hands each of its members
+// (key as written, value) to field, stopping at field's first error.
+func scanBody(b []byte, ri *reqInfo, field func(ri *reqInfo, k, v []byte) error) error {
 	if err := checkObject(b); err != nil {
 		return err
 	}
 	it := jsonx.Object(b)
 	var m jsonx.Member
 	for it.Next(&m) {
-		v := m.Value(b)
-		var err error
-		switch string(m.RawKey()) {
-		case "model":
-			if v[0] != '"' {
-				return errNotStr
-			}
-			ri.model = v
-		case "stream":
-			ri.stream, err = boolean(v)
-		case "stream_options":
-			err = scanStreamOptions(v, ri)
-		case "tools":
-			scanTools(v, ri)
-		case "tool_choice":
-			scanToolChoice(v, ri)
-		case "messages":
-			scanMessages(v, ri)
-		case "max_tokens", "max_completion_tokens":
-			var n int64
-			n, err = integer(v)
-			if n > 0 && (ri.maxTokens == 0 || n < ri.maxTokens) {
-				ri.maxTokens = n
-			}
-		}
-		if err != nil {
+		if err := field(ri, m.RawKey(), m.Value(b)); err != nil {
 			return err
 		}
 	}
@@ -88,6 +94,23 @@ func scanRequest(b []byte, ri *reqInfo) error {
 		return errSyntax
 	}
 	return nil
+}
+
+// commonField reads the members every request format shares (model,
+// stream); done reports whether k was one of them.
+func commonField(ri *reqInfo, k, v []byte) (done bool, err error) {
+	switch string(k) {
+	case "model":
+		if v[0] != '"' {
+			return true, errNotStr
+		}
+		ri.model = v
+		return true, nil
+	case "stream":
+		ri.stream, err = boolean(v)
+		return true, err
+	}
+	return false, nil
 }
 
 // checkObject checks that b is one JSON object (see scanRequest for how

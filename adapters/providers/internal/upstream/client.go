@@ -128,6 +128,22 @@ func (a *Attempt) ReadBody(resp *http.Response) ([]byte, error) {
 	return raw, nil
 }
 
+// ReadAnswer takes the results of Send or SendWith for a non-streaming
+// request and, when it succeeded, reads and closes the answer's body
+// (ReadBody) and ends the attempt. It returns the body and the response, or
+// the error of either step.
+func ReadAnswer(a *Attempt, resp *http.Response, err error) ([]byte, *http.Response, error) {
+	if err != nil {
+		return nil, nil, err
+	}
+	defer a.End()
+	raw, err := a.ReadBody(resp)
+	if err != nil {
+		return nil, nil, err
+	}
+	return raw, resp, nil
+}
+
 // Probe GETs ep with the key and reads at most limit bytes of the answer,
 // which it discards: a 2xx answer read to its end (or to limit) means the
 // key works.

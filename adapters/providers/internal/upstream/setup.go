@@ -15,12 +15,25 @@ type Setup struct {
 	DenyNonPublic bool              // refuse non-public addresses (see DenyNonPublic)
 }
 
+// Option configures the shared part of an adapter's client: the options
+// every adapter's New takes.
+type Option func(*Setup)
+
+// WithDenyNonPublic makes the client refuse to connect to loopback, private,
+// link-local (cloud metadata), CGNAT and unspecified addresses, checked on
+// every dial after name resolution (UPSTREAM_ALLOW_PRIVATE=false).
+func WithDenyNonPublic(deny bool) Option { return func(s *Setup) { s.DenyNonPublic = deny } }
+
 // Build sets up the shared part of the client of provider p whose base URL
 // is base (BaseURL, trimmed as the adapter needs): the chat and probe
 // endpoints, and the Client with p's timeouts (defaults filled in) and
 // headers (ExtraHeaders). A base that makes no absolute http(s) URL is a
 // domain.CodeInvalid error on base_url; invalid headers, one on headers.
-func Build(p domain.Provider, base string, s Setup) (chat, models Endpoint, c *Client, err error) {
+// opts (the adapter's constructor's options) are applied to s first.
+func Build(p domain.Provider, base string, s Setup, opts ...Option) (chat, models Endpoint, c *Client, err error) {
+	for _, o := range opts {
+		o(&s)
+	}
 	chat, err = ParseEndpoint(base + s.Path)
 	if err != nil {
 		return Endpoint{}, Endpoint{}, nil, &domain.Error{Code: domain.CodeInvalid, Field: "base_url", Msg: err.Error()}
