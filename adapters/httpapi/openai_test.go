@@ -17,7 +17,7 @@ import (
 
 	"github.com/airouter/airouter/core/domain"
 	"github.com/airouter/airouter/core/gateway"
-	"github.com/airouter/airouter/internal/wiretest"
+	"github.com/airouter/airouter/core/testkit"
 	"github.com/airouter/airouter/ports"
 )
 
@@ -246,7 +246,7 @@ func checkEnvelope(t *testing.T, resp *http.Response, body string, status int, t
 	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
 		t.Fatalf("Content-Type %q", ct)
 	}
-	var env wiretest.OpenAIError
+	var env testkit.OpenAIError
 	if err := json.Unmarshal([]byte(body), &env); err != nil {
 		t.Fatalf("not an error envelope: %s", body)
 	}

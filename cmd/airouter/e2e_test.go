@@ -18,7 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/airouter/airouter/cmd/mockllm/mock"
-	"github.com/airouter/airouter/internal/wiretest"
+	"github.com/airouter/airouter/core/testkit"
 )
 
 // upstream is a fake provider: the mock LLM behind a switch that can make it
@@ -88,7 +88,7 @@ func (u *upstream) lastHeader() http.Header {
 	return u.headers[len(u.headers)-1]
 }
 
-type openAIErr = wiretest.OpenAIError
+type openAIErr = testkit.OpenAIError
 
 func decodeErr(t *testing.T, b []byte) openAIErr {
 	t.Helper()

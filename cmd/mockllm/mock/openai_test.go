@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/airouter/airouter/cmd/mockllm/mock"
-	"github.com/airouter/airouter/internal/wiretest"
+	"github.com/airouter/airouter/core/testkit"
 )
 
 // OpenAI Chat Completions wire types, after the API reference; fields the
@@ -71,7 +71,7 @@ type oaChunk struct {
 	SystemFingerprint string   `json:"system_fingerprint"`
 }
 
-type oaError = wiretest.OpenAIError
+type oaError = testkit.OpenAIError
 
 func decodeCompletion(t *testing.T, body []byte) oaCompletion {
 	t.Helper()

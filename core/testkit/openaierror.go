@@ -1,8 +1,8 @@
-// Package wiretest holds the wire shapes that tests in several packages
-// decode answers into (the router's end-to-end tests, its HTTP adapter's and
-// the mock upstream's), so that each shape is written once. It is for tests
-// only.
-package wiretest
+package testkit
+
+// The wire shapes that tests in several packages decode answers into (the
+// router's end-to-end tests, its HTTP adapter's and the mock upstream's),
+// written once.
 
 // OpenAIError is OpenAI's error envelope as clients read it:
 // {"error":{"message","type","param","code"}}, param and code null when
