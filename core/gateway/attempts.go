@@ -86,6 +86,16 @@ type attemptLoop struct {
 	backoffMax  time.Duration
 }
 
+// logFailure logs a failed attempt at debug level. It is a function of its
+// own so that its arguments are not in run's stack frame.
+//
+//go:noinline
+func (l *attemptLoop) logFailure(requestID, provider string, attempt int, ue *domain.UpstreamError) {
+	if l.log.Enabled(context.Background(), slog.LevelDebug) {
+		l.log.Debug("upstream attempt failed", "request_id", requestID, "provider", provider, "attempt", attempt, "class", ue.Class, "status", ue.Status, "err", ue.Error())
+	}
+}
+
 // run makes the attempts of j; res collects the strategy, the attempts made
 // and the provider of the last one. It returns the last attempt made (for the
 // request log) and the error that ended the loop, nil on success.
@@ -179,7 +189,7 @@ func (l *attemptLoop) run(ctx context.Context, j job, res *Result, fn attemptFun
 		if errors.As(err, &ue) {
 			ue.Provider = pe.p.Name
 			l.metrics.AttemptFailed(pe.p.Name, string(ue.Class))
-			l.log.Debug("upstream attempt failed", "request_id", j.RequestID, "provider", pe.p.Name, "attempt", res.Attempts, "class", ue.Class, "status", ue.Status, "err", ue.Error())
+			l.logFailure(j.RequestID, pe.p.Name, res.Attempts, ue)
 			if ue.Class == domain.ClassCanceled {
 				return a, err
 			}

@@ -32,7 +32,14 @@ type observer struct {
 
 // entry starts the request-log entry of a call.
 func entry(c *Call, res *Result, a routing.Attempt, stream bool) domain.RequestLog {
-	e := domain.RequestLog{
+	var e domain.RequestLog
+	fillEntry(&e, c, res, a, stream)
+	return e
+}
+
+// fillEntry sets *e to the entry of c (see entry).
+func fillEntry(e *domain.RequestLog, c *Call, res *Result, a routing.Attempt, stream bool) {
+	*e = domain.RequestLog{
 		Time:      c.Start,
 		RequestID: c.RequestID,
 		Model:     c.Req.Model,
@@ -50,7 +57,6 @@ func entry(c *Call, res *Result, a routing.Attempt, stream bool) domain.RequestL
 		e.RouteID = a.Route.ID()
 		e.KeyID = a.Key.ID()
 	}
-	return e
 }
 
 // failed records a request that ended with err.
@@ -70,9 +76,23 @@ func (o *observer) failed(e *domain.RequestLog, err error) {
 // the middle of a character is not valid UTF-8.
 func truncate(s string, n int) string { return domain.TruncateText(s, n) }
 
-// done records a finished request whose Status is set.
+// done records a finished request whose Status is set. Each of its three
+// records is made by a function of its own, so that their temporaries (the
+// metric, the queued copy of the entry, the log line's attributes) are
+// never on the stack together: done runs at the bottom of a request's
+// stack, and a stack that stays within its first size is not copied into a
+// larger one that every open stream then holds.
 func (o *observer) done(e *domain.RequestLog) {
 	e.Latency = o.clock.Now().Sub(e.Time)
+	o.count(e)
+	o.queue(*e)
+	o.access(e)
+}
+
+// count reports the request's metrics.
+//
+//go:noinline
+func (o *observer) count(e *domain.RequestLog) {
 	// Metric labels come from the configuration only: an unknown model
 	// name a client sent must not create a new time series. (Only requests
 	// whose model resolved carry a strategy.)
@@ -85,21 +105,32 @@ func (o *observer) done(e *domain.RequestLog) {
 		PromptTokens: e.PromptTokens, CompletionTokens: e.CompletionTokens, Cost: e.Cost,
 		ClientKey: o.keyName(e.ClientKeyID),
 	})
-	o.queue(*e)
-	// One access-log line per request; LogAttrs avoids boxing every value.
-	attrs := [...]slog.Attr{
-		slog.String("request_id", e.RequestID), slog.String("model", e.Model), slog.String("provider", e.Provider),
-		slog.Int("status", e.Status), slog.Int("attempts", e.Attempts), slog.Bool("stream", e.Stream),
-		slog.Int64("latency_ms", e.Latency.Milliseconds()), slog.Int("prompt_tokens", e.PromptTokens),
-		slog.Int("completion_tokens", e.CompletionTokens), slog.String("class", e.ErrorClass), slog.String("err", e.ErrorMessage),
-	}
+}
+
+// access writes the request's access-log line; LogAttrs avoids boxing
+// every value.
+//
+//go:noinline
+func (o *observer) access(e *domain.RequestLog) {
+	level, msg, n := slog.LevelInfo, "request", 9
 	if e.Status >= 500 || e.Status == 429 {
-		o.log.LogAttrs(context.Background(), slog.LevelWarn, "request failed", attrs[:]...)
+		level, msg, n = slog.LevelWarn, "request failed", 11
 	} else if e.ErrorClass != "" {
-		o.log.LogAttrs(context.Background(), slog.LevelInfo, "request", attrs[:]...)
-	} else {
-		o.log.LogAttrs(context.Background(), slog.LevelInfo, "request", attrs[:9]...)
+		n = 11
 	}
+	var attrs [11]slog.Attr
+	attrs[0] = slog.String("request_id", e.RequestID)
+	attrs[1] = slog.String("model", e.Model)
+	attrs[2] = slog.String("provider", e.Provider)
+	attrs[3] = slog.Int("status", e.Status)
+	attrs[4] = slog.Int("attempts", e.Attempts)
+	attrs[5] = slog.Bool("stream", e.Stream)
+	attrs[6] = slog.Int64("latency_ms", e.Latency.Milliseconds())
+	attrs[7] = slog.Int("prompt_tokens", e.PromptTokens)
+	attrs[8] = slog.Int("completion_tokens", e.CompletionTokens)
+	attrs[9] = slog.String("class", e.ErrorClass)
+	attrs[10] = slog.String("err", e.ErrorMessage)
+	o.log.LogAttrs(context.Background(), level, msg, attrs[:n]...)
 }
 
 // rejected records a request refused before it reached the pipeline (bad

@@ -23,10 +23,7 @@ func (ch *chat) Stream(ctx context.Context, c *Call) (*Stream, *Result, error) {
 	res := &Result{RequestID: c.RequestID, Model: c.Req.Model}
 	lease, err := ch.admit.admit(ctx, c, res)
 	if err != nil {
-		e := entry(c, res, routing.Attempt{}, true)
-		ch.obs.failed(&e, err)
-		cancel()
-		ch.flight.InFlight(-1)
+		ch.streamFailed(c, res, routing.Attempt{}, err, cancel)
 		return nil, res, err
 	}
 	var st *Stream
@@ -37,19 +34,27 @@ func (ch *chat) Stream(ctx context.Context, c *Call) (*Stream, *Result, error) {
 	})
 	if err != nil {
 		ch.admit.settle(lease, nil, nil)
-		e := entry(c, res, a, true)
-		ch.obs.failed(&e, err)
-		cancel()
-		ch.flight.InFlight(-1)
+		ch.streamFailed(c, res, a, err, cancel)
 		return nil, res, err
 	}
-	st.entry = entry(c, res, a, true)
+	fillEntry(&st.entry, c, res, a, true)
 	st.lease = lease
 	if st.first.HasContent() {
 		st.markFirstToken()
 	}
 	ch.streams.track(&st.openStream, c.Client)
 	return st, res, nil
+}
+
+// streamFailed records a stream that failed before its first chunk. (A
+// function of its own, so that the entry is not in Stream's stack frame.)
+//
+//go:noinline
+func (ch *chat) streamFailed(c *Call, res *Result, a routing.Attempt, err error, cancel context.CancelFunc) {
+	e := entry(c, res, a, true)
+	ch.obs.failed(&e, err)
+	cancel()
+	ch.flight.InFlight(-1)
 }
 
 // openChat opens a chat stream on the attempt's route and reads its first

@@ -30,7 +30,7 @@ var ErrTooLong = errors.New("sse: line or event too long")
 
 // Default sizes of a Reader's buffer.
 const (
-	DefaultInitialSize = 4 << 10 // grows on demand; small keeps memory per open stream low
+	DefaultInitialSize = 1 << 10 // grows on demand (doubling); small keeps memory per open stream low: token deltas are a few hundred bytes
 	// DefaultMaxLine bounds a line and an event's data. Real provider
 	// events are token deltas of a few hundred bytes; the largest are whole
 	// tool-call arguments or an inline base64 image (a 1024×1024 PNG is

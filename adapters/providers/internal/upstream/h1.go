@@ -56,9 +56,12 @@ type h1Conn struct {
 	idleAt time.Time
 }
 
-// Limits of a response's head.
+// h1ReadBuffer is a connection's read buffer. It holds a response's head
+// and the chunk framing of its body; body bytes bypass it whenever the
+// reader asks for at least its size (bufio reads into the caller's slice),
+// so it only needs to fit a status line. Every open stream holds one.
 const (
-	h1ReadBuffer  = 4 << 10
+	h1ReadBuffer  = 2 << 10
 	h1MaxTrailers = 64
 )
 
@@ -154,13 +157,32 @@ func (t *h1) get(ctx context.Context, addr string) (*h1Conn, error) {
 		}
 		_ = c.nc.Close()
 	}
-	nc, err := t.dial(ctx, "tcp", addr)
+	nc, err := t.dialAside(ctx, addr)
 	if err != nil {
 		return nil, err
 	}
 	c := &h1Conn{nc: nc, br: bufio.NewReaderSize(nc, h1ReadBuffer), addr: addr}
 	c.tp.R = c.br
 	return c, nil
+}
+
+// dialAside dials addr on a goroutine of its own. Dialing (name
+// resolution, the socket calls) runs deeper than anything else a request
+// does: on the request's goroutine it would double that goroutine's stack,
+// which an open stream then holds for as long as it lasts. (net/http's
+// Transport dials aside too.)
+func (t *h1) dialAside(ctx context.Context, addr string) (net.Conn, error) {
+	type result struct {
+		nc  net.Conn
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		nc, err := t.dial(ctx, "tcp", addr)
+		ch <- result{nc, err}
+	}()
+	r := <-ch
+	return r.nc, r.err
 }
 
 // put returns c to the idle pool, or closes it when the pool is full.
@@ -484,13 +506,17 @@ var errBodyClosed = errors.New("http: read on closed response body")
 func (b *h1Body) readTrailer() error {
 	for range h1MaxTrailers {
 		line, err := b.c.br.ReadSlice('\n')
+		for err == bufio.ErrBufferFull { // a long trailer line: skip it
+			_, err = b.c.br.ReadSlice('\n')
+			line = nil
+		}
 		if err != nil {
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}
 			return err
 		}
-		if len(line) <= 2 && (len(line) == 1 || line[0] == '\r') {
+		if line != nil && len(line) <= 2 && (len(line) == 1 || line[0] == '\r') {
 			return nil
 		}
 	}

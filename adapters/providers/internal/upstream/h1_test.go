@@ -78,6 +78,9 @@ func TestH1Framing(t *testing.T) {
 			w.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: 1\r\n\r\nhello")
 		case "/chunked":
 			w.WriteString("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\nX-Trailer: t\r\n\r\n")
+		case "/long":
+			w.WriteString("HTTP/1.1 200 OK\r\nX-Long: " + strings.Repeat("x", 3000) + "\r\nTransfer-Encoding: chunked\r\n\r\n" +
+				"a\r\n" + strings.Repeat("b", 10) + "\r\n1000\r\n" + strings.Repeat("c", 4096) + "\r\n0\r\nX-T: " + strings.Repeat("y", 5000) + "\r\n\r\n")
 		case "/empty":
 			w.WriteString("HTTP/1.1 204 No Content\r\n\r\n")
 		case "/close":
@@ -100,13 +103,17 @@ func TestH1Framing(t *testing.T) {
 		if resp.StatusCode != 201 || b != "abcde" || resp.ContentLength != -1 {
 			t.Fatalf("chunked: %d %q", resp.StatusCode, b)
 		}
+		resp, b = get(t, rt, url+"/long", "")
+		if len(resp.Header.Get("X-Long")) != 3000 || b != strings.Repeat("b", 10)+strings.Repeat("c", 4096) {
+			t.Fatalf("long lines: %d %d", len(resp.Header.Get("X-Long")), len(b))
+		}
 		resp, b = get(t, rt, url+"/empty", "")
 		if resp.StatusCode != 204 || b != "" {
 			t.Fatalf("empty: %d %q", resp.StatusCode, b)
 		}
 	}
 	if n := conns.Load(); n != 1 {
-		t.Fatalf("%d connections for 9 keep-alive requests, want 1", n)
+		t.Fatalf("%d connections for 12 keep-alive requests, want 1", n)
 	}
 	if resp, b := get(t, rt, url+"/close", ""); b != "ok" || !resp.Close {
 		t.Fatalf("close: %q %v", b, resp.Close)
