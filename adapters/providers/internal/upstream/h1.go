@@ -292,4 +292,3 @@ func (c *h1Conn) readResponse(req *http.Request) (*http.Response, error) {
 		return resp, framing(resp)
 	}
 }
-

@@ -147,4 +147,3 @@ var tokenChar = func() (t [256]bool) {
 	}
 	return t
 }()
-
