@@ -58,7 +58,11 @@ func (r *report) markdown() string {
 	// 1.
 	w("\n## 1. Added latency at concurrency 1\n\n")
 	w("%d interleaved triplets (direct, router, revproxy in rotating order) per repetition, 0 ms mock, small JSON answers. ", r.cfg.pairs)
-	w("Added p50 is the median of the paired differences (target − direct of the same triplet); added p99 is p99(target) − p99(direct).\n\n")
+	w("Added p50 is the median of the paired differences (target − direct of the same triplet); added p99 is p99(target) − p99(direct).")
+	if r.hasPeer() {
+		w(" The peer is measured after the triplets, in as many pairs of its own with direct (rotating order), and paired with those direct requests: node keeps working for a while after it answers, which in a shared round would land on whichever path comes next.")
+	}
+	w("\n\n")
 	w("| Path | p50 | p99 | Added p50 (paired) | Added p99 | Errors |\n|---|---|---|---|---|---|\n")
 	for _, name := range r.paths() {
 		p50 := r.pairsSpread(name, func(p pairsRep) map[string]time.Duration { return p.P50 })
@@ -160,7 +164,11 @@ func (r *report) markdown() string {
 
 	// 4.
 	w("\n## 4. Streaming\n\n")
-	w("Time to first token and chunk gaps: %d interleaved stream triplets per repetition at concurrency 1; each stream has 20 content chunks paced 1 ms apart by the mock. Added TTFT is the median of paired differences; added gap is p99(target gaps) − p99(direct gaps).\n\n", r.cfg.ttftStreams)
+	w("Time to first token and chunk gaps: %d interleaved stream triplets per repetition at concurrency 1; each stream has 20 content chunks paced 1 ms apart by the mock. Added TTFT is the median of paired differences; added gap is p99(target gaps) − p99(direct gaps).", r.cfg.ttftStreams)
+	if r.hasPeer() {
+		w(" The peer's streams are paired, as in section 1, with direct streams of rounds of its own.")
+	}
+	w("\n\n")
 	w("| Path | TTFT p50 | Added TTFT | Chunk gap p99 | Added gap p99 |\n|---|---|---|---|---|\n")
 	for _, name := range r.paths() {
 		t50 := r.ttftSpread(name, func(t ttftRep) map[string]time.Duration { return t.TTFTP50 })

@@ -46,37 +46,39 @@ func (b *bench) streaming(ctx context.Context) error {
 		n := b.cfg.ttftStreams
 		ttft := map[string][]time.Duration{}
 		gaps := map[string][]time.Duration{}
-		okAll := make([]bool, n)
+		okAll := allTrue(n)
 		okPeer := map[string][]bool{}
-		for i := range n {
-			okAll[i] = true
-			for _, name := range b.rotated(i) {
-				r := b.targets[name].doStream(ctx, "stream", true, nil)
-				if len(ttft[name]) == 0 {
-					ttft[name] = make([]time.Duration, n)
+		err := b.interleave(ctx, n, func(i int, name, peer string) {
+			r := b.targets[name].doStream(ctx, "stream", true, nil)
+			key := sampleKey(name, peer)
+			if ttft[key] == nil {
+				ttft[key] = make([]time.Duration, n)
+			}
+			ttft[key][i] = r.TTFT
+			gaps[key] = append(gaps[key], r.Gaps...)
+			switch {
+			case peer != "":
+				if okPeer[peer] == nil {
+					okPeer[peer] = allTrue(n)
 				}
-				ttft[name][i] = r.TTFT
-				gaps[name] = append(gaps[name], r.Gaps...)
-				switch {
-				case isPeer(name):
-					if okPeer[name] == nil {
-						okPeer[name] = make([]bool, n)
-					}
-					okPeer[name][i] = r.complete(tokens)
-				case !r.complete(tokens):
-					okAll[i] = false
+				if !r.complete(tokens) {
+					okPeer[peer][i] = false
 				}
+			case !r.complete(tokens):
+				okAll[i] = false
+			}
+			if key == name { // a peer round's direct streams are counted once, in the targets' rounds
 				var tc truncCount
 				tc.add(&r, tokens)
 				b.rep.addTrunc("1", name, tc)
 			}
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
+		})
+		if err != nil {
+			return err
 		}
 		tr := ttftRep{TTFTP50: map[string]time.Duration{}, AddedTTFT: map[string]time.Duration{}, GapP99: map[string]time.Duration{}, AddedGapP99: map[string]time.Duration{}}
 		for _, name := range b.order {
-			okN := both(okAll, okPeer[name])
+			okN, base := b.pairing(name, okAll, okPeer)
 			var ok []time.Duration
 			for i, d := range ttft[name] {
 				if okN[i] {
@@ -86,8 +88,8 @@ func (b *bench) streaming(ctx context.Context) error {
 			tr.TTFTP50[name] = percentile(ok, 50)
 			tr.GapP99[name] = percentile(gaps[name], 99)
 			if name != direct {
-				tr.AddedTTFT[name] = percentile(pairedDiffs(ttft[name], ttft[direct], okN), 50)
-				tr.AddedGapP99[name] = tr.GapP99[name] - tr.GapP99[direct]
+				tr.AddedTTFT[name] = percentile(pairedDiffs(ttft[name], ttft[base], okN), 50)
+				tr.AddedGapP99[name] = tr.GapP99[name] - percentile(gaps[base], 99)
 			}
 		}
 		b.rep.TTFT = append(b.rep.TTFT, tr)
@@ -135,45 +137,41 @@ func (b *bench) pairs(ctx context.Context) error {
 		}
 		n := b.cfg.pairs
 		lat := map[string][]time.Duration{}
-		for _, name := range b.order {
-			lat[name] = make([]time.Duration, n)
-		}
-		ok := make([]bool, n)
+		ok := allTrue(n)
 		okPeer := map[string][]bool{}
-		for _, name := range b.order {
-			if isPeer(name) {
-				okPeer[name] = make([]bool, n)
-			}
-		}
 		pr := pairsRep{Errors: map[string]int{}, P50: map[string]time.Duration{}, P99: map[string]time.Duration{},
 			AddedP50: map[string]time.Duration{}, AddedP99: map[string]time.Duration{}}
-		for i := range n {
-			ok[i] = true
-			for _, name := range b.rotated(i) {
-				t0 := time.Now()
-				err := b.targets[name].doJSON(ctx, "0ms")
-				lat[name][i] = time.Since(t0)
-				if isPeer(name) {
-					okPeer[name][i] = err == nil
+		err := b.interleave(ctx, n, func(i int, name, peer string) {
+			key := sampleKey(name, peer)
+			if lat[key] == nil {
+				lat[key] = make([]time.Duration, n)
+			}
+			t0 := time.Now()
+			err := b.targets[name].doJSON(ctx, "0ms")
+			lat[key][i] = time.Since(t0)
+			if peer != "" {
+				if okPeer[peer] == nil {
+					okPeer[peer] = allTrue(n)
 				}
 				if err != nil {
-					if !isPeer(name) {
-						ok[i] = false
-					}
-					pr.Errors[name]++
-					if pr.ErrSample == "" {
-						pr.ErrSample = name + ": " + err.Error()
-					}
+					okPeer[peer][i] = false
+				}
+			} else if err != nil {
+				ok[i] = false
+			}
+			if err != nil {
+				pr.Errors[name]++
+				if pr.ErrSample == "" {
+					pr.ErrSample = name + ": " + err.Error()
 				}
 			}
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
+		})
+		if err != nil {
+			return err
 		}
-		sel := func(name string) []time.Duration {
+		sel := func(key string, okN []bool) []time.Duration {
 			var out []time.Duration
-			okN := both(ok, okPeer[name])
-			for i, d := range lat[name] {
+			for i, d := range lat[key] {
 				if okN[i] {
 					out = append(out, d)
 				}
@@ -181,12 +179,13 @@ func (b *bench) pairs(ctx context.Context) error {
 			return out
 		}
 		for _, name := range b.order {
-			pr.P50[name] = percentile(sel(name), 50)
-			pr.P99[name] = percentile(sel(name), 99)
-		}
-		for _, name := range b.order[1:] {
-			pr.AddedP50[name] = percentile(pairedDiffs(lat[name], lat[direct], both(ok, okPeer[name])), 50)
-			pr.AddedP99[name] = pr.P99[name] - pr.P99[direct]
+			okN, base := b.pairing(name, ok, okPeer)
+			pr.P50[name] = percentile(sel(name, okN), 50)
+			pr.P99[name] = percentile(sel(name, okN), 99)
+			if name != direct {
+				pr.AddedP50[name] = percentile(pairedDiffs(lat[name], lat[base], okN), 50)
+				pr.AddedP99[name] = pr.P99[name] - percentile(sel(base, okN), 99)
+			}
 		}
 		for _, v := range ok {
 			if v {
@@ -196,6 +195,72 @@ func (b *bench) pairs(ctx context.Context) error {
 		b.rep.Pairs = append(b.rep.Pairs, pr)
 	}
 	return nil
+}
+
+// interleave runs n rounds of measure. The targets (direct, router,
+// revproxy) share every round, in rotating order; each peer then gets n
+// rounds of its own, with direct: node keeps working for a while after the
+// peer answers (its event loop, its GC), which in a shared round would land
+// on whichever path comes next, not on the peer. measure gets the round, the
+// path, and the peer whose round it is ("" in the targets' rounds).
+func (b *bench) interleave(ctx context.Context, n int, measure func(i int, name, peer string)) error {
+	var targets, peers []string
+	for _, name := range b.order {
+		if isPeer(name) {
+			peers = append(peers, name)
+		} else {
+			targets = append(targets, name)
+		}
+	}
+	for i := range n {
+		for _, name := range rotate(targets, i) {
+			measure(i, name, "")
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	for _, peer := range peers {
+		for i := range n {
+			for _, name := range rotate([]string{direct, peer}, i) {
+				measure(i, name, peer)
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+		}
+	}
+	return nil
+}
+
+func allTrue(n int) []bool {
+	out := make([]bool, n)
+	for i := range out {
+		out[i] = true
+	}
+	return out
+}
+
+// sampleKey names the samples of path name measured in peer's rounds: the
+// direct samples of a peer's rounds are kept apart from the targets'.
+func sampleKey(name, peer string) string {
+	if peer != "" && name == direct {
+		return direct + "@" + peer
+	}
+	return name
+}
+
+// pairing is, for path name, which rounds count (the targets' rounds that
+// all succeeded; for a peer, its own rounds where it and direct succeeded)
+// and the key of the direct samples it is paired with.
+func (b *bench) pairing(name string, ok []bool, okPeer map[string][]bool) ([]bool, string) {
+	if isPeer(name) {
+		if okPeer[name] == nil {
+			return make([]bool, len(ok)), sampleKey(direct, name)
+		}
+		return okPeer[name], sampleKey(direct, name)
+	}
+	return ok, direct
 }
 
 // both is a and b element by element; a alone when b is nil. The peer's

@@ -24,3 +24,35 @@ func TestCostVerdict(t *testing.T) {
 		}
 	}
 }
+
+// The peer never shares a round with the targets: they share n rounds, then
+// the peer gets n rounds of its own with direct, every path once per round.
+func TestInterleaveKeepsThePeerApart(t *testing.T) {
+	b := &bench{order: []string{direct, router, revproxy, portkey}}
+	type call struct {
+		i          int
+		name, peer string
+	}
+	var calls []call
+	if err := b.interleave(t.Context(), 4, func(i int, name, peer string) { calls = append(calls, call{i, name, peer}) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != 4*3+4*2 {
+		t.Fatalf("%d calls", len(calls))
+	}
+	seen := map[call]int{}
+	for k, c := range calls {
+		if k < 12 && (c.peer != "" || c.name == portkey) || k >= 12 && (c.peer != portkey || c.name != direct && c.name != portkey) {
+			t.Fatalf("call %d: %+v", k, c)
+		}
+		seen[c]++
+	}
+	for _, c := range calls {
+		if seen[c] != 1 {
+			t.Fatalf("%+v measured %d times", c, seen[c])
+		}
+	}
+	if sampleKey(direct, portkey) == direct || sampleKey(router, "") != router {
+		t.Fatal("sample keys")
+	}
+}
