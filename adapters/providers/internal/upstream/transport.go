@@ -1,6 +1,8 @@
 // Package upstream is the HTTP machinery the provider adapters share: one
-// tuned transport per provider, an attempt that enforces the connect,
-// first-byte, idle and total timeouts, and the mapping of every failure to a
+// transport per provider (h1, an HTTP/1.1 client that works on the caller's
+// goroutine, for plain-http upstreams; net/http's Transport, with HTTP/2,
+// for HTTPS ones), an attempt that enforces the connect, first-byte, idle
+// and total timeouts with one timer, and the mapping of every failure to a
 // *domain.UpstreamError.
 package upstream
 
