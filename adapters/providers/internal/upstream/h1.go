@@ -38,14 +38,27 @@ import (
 // Accept-Encoding is added, so bodies arrive as the upstream sends them.
 // HTTPS upstreams keep net/http's Transport, for its HTTP/2 and TLS session
 // handling: over the Internet, round trips dwarf the gateway's own cost.
+//
+// Unlike net/http it writes the whole request before reading: an upstream
+// that answers early (a 413) and closes without reading a body too large
+// for the socket buffers fails the write, which counts as a request never
+// sent. Idle connections are swept every h1SweepEvery.
 type h1 struct {
-	dial    func(ctx context.Context, network, addr string) (net.Conn, error)
-	maxIdle int
-	idleFor time.Duration
+	dial       func(ctx context.Context, network, addr string) (net.Conn, error)
+	maxIdle    int
+	idleFor    time.Duration
+	sweepEvery time.Duration // h1SweepEvery
 
-	mu   sync.Mutex
-	idle map[string][]*h1Conn // by host:port, most recently used last
+	mu     sync.Mutex
+	idle   map[string][]*h1Conn // by host:port, most recently used last
+	sweep  *time.Timer          // armed while connections idle
+	closed bool                 // closeIdle ran: connections are no longer kept
 }
+
+// h1SweepEvery is how often idle connections are checked: those idle
+// longer than idleFor, or closed by the upstream (still holding a socket
+// until closed here), are closed.
+const h1SweepEvery = 15 * time.Second
 
 type h1Conn struct {
 	nc     net.Conn
@@ -67,7 +80,7 @@ const (
 var h1Writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4<<10) }}
 
 func newH1(d *net.Dialer) *h1 {
-	return &h1{dial: d.DialContext, maxIdle: MaxIdleConnsPerHost, idleFor: IdleConnTimeout, idle: make(map[string][]*h1Conn)}
+	return &h1{dial: d.DialContext, maxIdle: MaxIdleConnsPerHost, idleFor: IdleConnTimeout, sweepEvery: h1SweepEvery, idle: make(map[string][]*h1Conn)}
 }
 
 func (t *h1) roundTrip(req *http.Request) (*http.Response, error) {
@@ -184,12 +197,17 @@ func (t *h1) dialAside(ctx context.Context, addr string) (net.Conn, error) {
 	return r.nc, r.err
 }
 
-// put returns c to the idle pool, or closes it when the pool is full.
+// put returns c to the idle pool, or closes it when the pool is full or
+// the client was closed (a request that was in flight when its provider's
+// configuration changed ends here).
 func (t *h1) put(c *h1Conn) {
 	c.idleAt = time.Now()
 	t.mu.Lock()
-	if len(t.idle[c.addr]) < t.maxIdle {
+	if !t.closed && len(t.idle[c.addr]) < t.maxIdle {
 		t.idle[c.addr] = append(t.idle[c.addr], c)
+		if t.sweep == nil {
+			t.sweep = time.AfterFunc(t.sweepEvery, t.sweepIdle)
+		}
 		t.mu.Unlock()
 		return
 	}
@@ -197,11 +215,51 @@ func (t *h1) put(c *h1Conn) {
 	_ = c.nc.Close()
 }
 
-// closeIdle closes every idle connection.
+// sweepIdle closes the idle connections that idled too long or that the
+// upstream closed, and runs again while any are left.
+func (t *h1) sweepIdle() {
+	now := time.Now()
+	var dead []*h1Conn
+	t.mu.Lock()
+	for addr, l := range t.idle {
+		keep := l[:0]
+		for _, c := range l {
+			if now.Sub(c.idleAt) < t.idleFor && alive(c.nc) {
+				keep = append(keep, c)
+			} else {
+				dead = append(dead, c)
+			}
+		}
+		clear(l[len(keep):])
+		if len(keep) == 0 {
+			delete(t.idle, addr)
+		} else {
+			t.idle[addr] = keep
+		}
+	}
+	if len(t.idle) > 0 && !t.closed {
+		t.sweep.Reset(t.sweepEvery)
+	} else {
+		t.sweep = nil
+	}
+	t.mu.Unlock()
+	for _, c := range dead {
+		_ = c.nc.Close()
+	}
+}
+
+// closeIdle closes every idle connection, for good: the client is being
+// dropped, and connections of requests still in flight are closed when
+// they end instead of kept.
 func (t *h1) closeIdle() {
 	t.mu.Lock()
 	idle := t.idle
 	t.idle = make(map[string][]*h1Conn)
+	t.closed = true
+	if t.sweep != nil {
+		t.sweep.Stop()
+		t.sweep = nil
+	}
 	t.mu.Unlock()
 	for _, l := range idle {
 		for _, c := range l {

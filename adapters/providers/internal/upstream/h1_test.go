@@ -280,3 +280,65 @@ func TestH1Request(t *testing.T) {
 		}
 	}
 }
+
+// Idle connections the upstream closed are closed by the sweep, not left
+// holding a socket; once the client is closed, a connection whose request
+// was in flight is closed when its body ends instead of pooled.
+func TestH1SweepAndClose(t *testing.T) {
+	t.Parallel()
+	url, _ := rawServer(t, func(n int, req *http.Request, w *bufio.Writer) bool {
+		w.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		return req.URL.Path != "/bye" // then the upstream closes the idle connection
+	})
+	rt := NewTransport(time.Second)
+	rt.h1.sweepEvery = 20 * time.Millisecond
+	// Two connections at once: both answers are open before either body is
+	// read, then both go to the pool.
+	var bodies []io.ReadCloser
+	for _, p := range []string{"/bye", "/stay"} {
+		req, _ := http.NewRequest("POST", url+p, strings.NewReader("{}"))
+		resp, err := rt.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bodies = append(bodies, resp.Body)
+	}
+	for _, b := range bodies {
+		io.ReadAll(b)
+		b.Close()
+	}
+	idle := func() int {
+		rt.h1.mu.Lock()
+		defer rt.h1.mu.Unlock()
+		n := 0
+		for _, l := range rt.h1.idle {
+			n += len(l)
+		}
+		return n
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for idle() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d idle connections, want 1 (the closed one swept)", idle())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	req, _ := http.NewRequest("POST", url+"/stay", strings.NewReader("{}"))
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt.CloseIdleConnections()
+	io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if n := idle(); n != 0 {
+		t.Fatalf("%d idle connections after CloseIdleConnections", n)
+	}
+	if _, b := get(t, rt, url+"/stay", ""); b != "ok" {
+		t.Fatalf("a closed client still serves: %q", b)
+	}
+	if n := idle(); n != 0 {
+		t.Fatalf("a closed client pooled a connection")
+	}
+}

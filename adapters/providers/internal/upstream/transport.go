@@ -75,7 +75,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.std.RoundTrip(req)
 }
 
-// CloseIdleConnections closes the idle connections of both transports.
+// CloseIdleConnections closes the idle connections of both transports; the
+// h1 client then stops keeping connections (the provider client is being
+// dropped: requests still in flight close theirs when they end).
 func (t *Transport) CloseIdleConnections() {
 	t.h1.closeIdle()
 	t.std.CloseIdleConnections()
