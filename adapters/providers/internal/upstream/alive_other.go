@@ -4,6 +4,11 @@ package upstream
 
 import "net"
 
-// alive cannot peek without blocking here: a connection the upstream closed
-// while idle fails its next request (as an ambiguous error, never resent).
-func alive(net.Conn) bool { return true }
+// peeker cannot peek without blocking here: a connection the upstream closed
+// while idle fails its next request (as an ambiguous error, never resent),
+// and the sweep closes it only once idle too long.
+type peeker struct{}
+
+func newPeeker(net.Conn) *peeker { return nil }
+
+func (p *peeker) alive() bool { return true }

@@ -29,7 +29,7 @@ import (
 //   - A connection holds only its read buffer; requests are written through
 //     a pooled writer.
 //   - Idle connections are kept most recently used first, and checked
-//     before reuse (see alive), since nothing reads them while they idle.
+//     before reuse (see peeker), since nothing reads them while they idle.
 //
 // Its rules are net/http's: a request is never resent once written (the
 // upstream may be processing and billing it); a connection returns to the
@@ -62,6 +62,7 @@ const h1SweepEvery = 15 * time.Second
 
 type h1Conn struct {
 	nc     net.Conn
+	peek   *peeker
 	br     *bufio.Reader
 	tp     textproto.Reader
 	addr   string
@@ -164,7 +165,7 @@ func (t *h1) get(ctx context.Context, addr string) (*h1Conn, error) {
 		l[len(l)-1] = nil
 		t.idle[addr] = l[:len(l)-1]
 		t.mu.Unlock()
-		if now.Sub(c.idleAt) < t.idleFor && alive(c.nc) {
+		if now.Sub(c.idleAt) < t.idleFor && c.peek.alive() {
 			return c, nil
 		}
 		_ = c.nc.Close()
@@ -173,7 +174,7 @@ func (t *h1) get(ctx context.Context, addr string) (*h1Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &h1Conn{nc: nc, br: bufio.NewReaderSize(nc, h1ReadBuffer), addr: addr}
+	c := &h1Conn{nc: nc, br: bufio.NewReaderSize(nc, h1ReadBuffer), addr: addr, peek: newPeeker(nc)}
 	c.tp.R = c.br
 	return c, nil
 }
@@ -224,7 +225,7 @@ func (t *h1) sweepIdle() {
 	for addr, l := range t.idle {
 		keep := l[:0]
 		for _, c := range l {
-			if now.Sub(c.idleAt) < t.idleFor && alive(c.nc) {
+			if now.Sub(c.idleAt) < t.idleFor && c.peek.alive() {
 				keep = append(keep, c)
 			} else {
 				dead = append(dead, c)
