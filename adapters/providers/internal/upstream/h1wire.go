@@ -9,6 +9,9 @@ import (
 	"net/http"
 	"net/textproto"
 	"strconv"
+	"strings"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // parseStatus parses "HTTP/1.x NNN reason\r\n".
@@ -39,10 +42,10 @@ func parseStatus(line []byte) (*http.Response, error) {
 // connection closes after it, from the headers.
 func framing(resp *http.Response) error {
 	h := resp.Header
-	resp.Close = resp.ProtoMinor == 0 && !headerHas(h["Connection"], "keep-alive") || headerHas(h["Connection"], "close")
+	resp.Close = resp.ProtoMinor == 0 && !httpguts.HeaderValuesContainsToken(h["Connection"], "keep-alive") || httpguts.HeaderValuesContainsToken(h["Connection"], "close")
 	resp.ContentLength = -1
 	if te := h["Transfer-Encoding"]; len(te) > 0 {
-		if len(te) != 1 || !asciiEqualFold(te[0], "chunked") {
+		if len(te) != 1 || !strings.EqualFold(te[0], "chunked") {
 			return fmt.Errorf("unsupported transfer encoding %q", te)
 		}
 		resp.TransferEncoding = []string{"chunked"}
@@ -65,85 +68,19 @@ func framing(resp *http.Response) error {
 	return nil
 }
 
-func headerHas(vs []string, token string) bool {
-	for _, v := range vs {
-		for len(v) > 0 {
-			var part string
-			if i := indexByte(v, ','); i >= 0 {
-				part, v = v[:i], v[i+1:]
-			} else {
-				part, v = v, ""
-			}
-			if asciiEqualFold(textproto.TrimString(part), token) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func indexByte(s string, c byte) int {
-	for i := 0; i < len(s); i++ {
-		if s[i] == c {
-			return i
-		}
-	}
-	return -1
-}
-
-func asciiEqualFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
-}
-
 // validHeader refuses header names and values that would change the
-// request's framing: a name that is not an HTTP token, a value with a line
-// break or NUL. (net/http refuses them the same way.)
+// request's framing, by net/http's own rules (httpguts): a name that is not
+// an HTTP token, a value with a control character other than tab.
 func validHeader(h http.Header) error {
 	for k, vs := range h {
-		if k == "" {
-			return errors.New("invalid empty header name")
-		}
-		for i := 0; i < len(k); i++ {
-			if !tokenChar[k[i]] {
-				return fmt.Errorf("invalid header name %q", k)
-			}
+		if !httpguts.ValidHeaderFieldName(k) {
+			return fmt.Errorf("invalid header name %q", k)
 		}
 		for _, v := range vs {
-			for i := 0; i < len(v); i++ {
-				if c := v[i]; c < ' ' && (c == '\r' || c == '\n' || c == 0) {
-					return fmt.Errorf("invalid value for header %q", k)
-				}
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return fmt.Errorf("invalid value for header %q", k)
 			}
 		}
 	}
 	return nil
 }
-
-// tokenChar holds the characters of an HTTP token (RFC 9110, 5.6.2).
-var tokenChar = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = true, true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
